@@ -1,0 +1,28 @@
+"""The RabbitMQ side shared by the orchestrator and the workers: connection and topology."""
+
+from broker.connection import amqp_url, connect
+from broker.topology import (
+    DEAD_LETTER_EXCHANGE,
+    DEAD_LETTER_SUFFIX,
+    EXECUTIONS_EXCHANGE,
+    INTAKE_QUEUE,
+    ORIGINAL_QUEUE_HEADER,
+    REASON_HEADER,
+    TASK_RESULTS_QUEUE,
+    Topology,
+    function_queue,
+)
+
+__all__ = [
+    "DEAD_LETTER_EXCHANGE",
+    "DEAD_LETTER_SUFFIX",
+    "EXECUTIONS_EXCHANGE",
+    "INTAKE_QUEUE",
+    "ORIGINAL_QUEUE_HEADER",
+    "REASON_HEADER",
+    "TASK_RESULTS_QUEUE",
+    "Topology",
+    "amqp_url",
+    "connect",
+    "function_queue",
+]

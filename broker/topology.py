@@ -1,0 +1,106 @@
+"""The one place that names and declares every queue and exchange.
+
+Work queues (``intake``, the reply queue, one per function) are durable quorum queues with a
+delivery limit: a message whose consumer keeps dying is dead-lettered by the broker instead
+of looping forever. Each has a dead-letter queue ``<name>.dead-letter`` behind the
+``dead-letter`` exchange. A consumer that rejects a message itself (unparseable, invalid)
+republishes it there with the reason in the ``x-dead-letter-reason`` header, then acks it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+)
+
+INTAKE_QUEUE = "intake"
+EXECUTIONS_EXCHANGE = "executions"
+TASK_RESULTS_QUEUE = "orchestrator.task-results"
+DEAD_LETTER_EXCHANGE = "dead-letter"
+DEAD_LETTER_SUFFIX = ".dead-letter"
+REASON_HEADER = "x-dead-letter-reason"
+ORIGINAL_QUEUE_HEADER = "x-original-queue"
+FUNCTION_QUEUE_PREFIX = "lambda."
+# Redeliveries after which the broker gives up on a message (consumer crashed on it each time).
+DELIVERY_LIMIT = 5
+
+
+def function_queue(function_name: str) -> str:
+    """The durable queue that function ``function_name``'s workers consume."""
+    return FUNCTION_QUEUE_PREFIX + function_name
+
+
+class Topology:
+    """Declares the topology on one channel and keeps strong references to what it declared.
+
+    aio-pika's robust channel restores, after a reconnect, only the queues and exchanges that
+    are still referenced, so this object holds them for the life of the process.
+    """
+
+    def __init__(self, channel: AbstractChannel) -> None:
+        self.channel = channel
+        self._exchanges: dict[str, AbstractExchange] = {}
+        self._queues: dict[str, AbstractQueue] = {}
+
+    async def dead_letter_exchange(self) -> AbstractExchange:
+        """The direct exchange that routes dead letters by their original queue's name."""
+        return await self._exchange(DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT)
+
+    async def executions_exchange(self) -> AbstractExchange:
+        """The topic exchange of finished executions, keyed ``<StateMachine>.<STATUS>``."""
+        return await self._exchange(EXECUTIONS_EXCHANGE, aio_pika.ExchangeType.TOPIC)
+
+    async def work_queue(self, name: str) -> AbstractQueue:
+        """Declare (once) the durable quorum queue ``name`` and its dead-letter queue."""
+        if name in self._queues:
+            return self._queues[name]
+        dlx = await self.dead_letter_exchange()
+        dead = await self.channel.declare_queue(
+            name + DEAD_LETTER_SUFFIX, durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await dead.bind(dlx, routing_key=name)
+        arguments: dict[str, Any] = {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": DELIVERY_LIMIT,
+            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+            "x-dead-letter-routing-key": name,
+        }
+        queue = await self.channel.declare_queue(name, durable=True, arguments=arguments)
+        self._queues[name + DEAD_LETTER_SUFFIX] = dead
+        self._queues[name] = queue
+        return queue
+
+    async def dead_letter(
+        self, message: AbstractIncomingMessage, queue_name: str, reason: str
+    ) -> None:
+        """Republish ``message`` to ``queue_name``'s dead-letter queue with ``reason``.
+
+        Waits for the broker's confirm; the caller acks the original afterwards, so the
+        message is never lost in between (at worst it is dead-lettered twice).
+        """
+        await self.work_queue(queue_name)
+        headers: dict[str, Any] = dict(message.headers or {})
+        headers[REASON_HEADER] = reason[:4000]
+        headers[ORIGINAL_QUEUE_HEADER] = queue_name
+        copy = aio_pika.Message(
+            body=message.body,
+            headers=headers,
+            content_type=message.content_type,
+            correlation_id=message.correlation_id,
+            reply_to=message.reply_to,
+            message_id=message.message_id,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )
+        exchange = await self.dead_letter_exchange()
+        await exchange.publish(copy, routing_key=queue_name)
+
+    async def _exchange(self, name: str, kind: aio_pika.ExchangeType) -> AbstractExchange:
+        if name not in self._exchanges:
+            self._exchanges[name] = await self.channel.declare_exchange(name, kind, durable=True)
+        return self._exchanges[name]

@@ -1,0 +1,27 @@
+"""The wire contract: every message that crosses a process boundary, as pydantic v2 models.
+
+This package is the single definition of the wire format. Producers build these models and
+serialise them with ``to_wire()``; consumers parse bytes with the matching ``from_wire()`` and
+treat a ``pydantic.ValidationError`` (or ``ValueError``) as a poison message.
+"""
+
+from messages.base import JsonValue, WireModel
+from messages.callcenter import CaseMessage, CaseStatus, OpenCaseInput
+from messages.executions import ExecutionResult, ExecutionStatus, IntakeRequest
+from messages.tasks import TaskFailed, TaskRequest, TaskResult, TaskSucceeded, parse_task_result
+
+__all__ = [
+    "CaseMessage",
+    "CaseStatus",
+    "ExecutionResult",
+    "ExecutionStatus",
+    "IntakeRequest",
+    "JsonValue",
+    "OpenCaseInput",
+    "TaskFailed",
+    "TaskRequest",
+    "TaskResult",
+    "TaskSucceeded",
+    "WireModel",
+    "parse_task_result",
+]

@@ -1,0 +1,111 @@
+"""Execution messages: a case request arriving on ``intake`` and the finished execution's result.
+
+The intake body is the execution input itself (a JSON object, e.g. ``{"inputCaseID": "001"}``);
+the state machine and execution name travel in AMQP headers, as DESIGN.md fixes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from messages.base import JsonValue, WireModel
+
+DEFAULT_STATE_MACHINE = "CallCenterStateMachine"
+STATE_MACHINE_HEADER = "state-machine"
+EXECUTION_NAME_HEADER = "execution-name"
+
+
+class ExecutionStatus(StrEnum):
+    """Execution statuses as AWS names them."""
+
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    ABORTED = "ABORTED"
+
+
+class IntakeRequest(WireModel):
+    """A request to start one execution, assembled from an intake message's body and headers."""
+
+    state_machine: str = Field(min_length=1, max_length=80)
+    execution_name: str | None = Field(default=None, min_length=1, max_length=80)
+    input: dict[str, JsonValue]
+    reply_to: str | None = None
+    correlation_id: str | None = None
+
+    @classmethod
+    def from_amqp(
+        cls,
+        body: bytes,
+        headers: Mapping[str, Any] | None,
+        *,
+        message_id: str | None = None,
+        reply_to: str | None = None,
+        correlation_id: str | None = None,
+    ) -> IntakeRequest:
+        """Build a request from the raw parts of an intake message.
+
+        Raises ``ValueError`` (``pydantic.ValidationError`` is one) saying what is wrong: a body
+        that is not JSON or not an object, or a header of the wrong type.
+        """
+        try:
+            document = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"intake body is not JSON: {exc}") from exc
+        if not isinstance(document, dict):
+            raise ValueError(
+                f"intake body must be a JSON object (the execution input), got {type(document).__name__}"
+            )
+        headers = headers or {}
+        state_machine = _header_text(headers, STATE_MACHINE_HEADER) or DEFAULT_STATE_MACHINE
+        execution_name = _header_text(headers, EXECUTION_NAME_HEADER) or message_id
+        return cls(
+            state_machine=state_machine,
+            execution_name=execution_name,
+            input=document,
+            reply_to=reply_to,
+            correlation_id=correlation_id,
+        )
+
+
+def _header_text(headers: Mapping[str, Any], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode()
+    if not isinstance(value, str):
+        raise ValueError(f"header {name!r} must be a string, got {type(value).__name__}")
+    return value
+
+
+class ExecutionResult(WireModel):
+    """One finished execution, published to the ``executions`` exchange and to ``reply_to``."""
+
+    execution_arn: str
+    state_machine_arn: str
+    name: str
+    status: ExecutionStatus
+    output: JsonValue = None
+    error: str | None = None
+    cause: str | None = None
+    start_date: datetime
+    stop_date: datetime
+
+    def to_wire(self) -> bytes:
+        """Serialise as DESIGN.md fixes: ``output`` only on success, ``error``/``cause`` if set."""
+        exclude: set[str] = set()
+        if self.status is not ExecutionStatus.SUCCEEDED:
+            exclude.add("output")
+        if self.error is None:
+            exclude.add("error")
+        if self.cause is None:
+            exclude.add("cause")
+        return self.model_dump_json(exclude=exclude).encode()

@@ -1,0 +1,1 @@
+"""The orchestrator: reads ASL definitions, runs executions, dispatches Tasks over RabbitMQ."""

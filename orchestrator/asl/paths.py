@@ -1,0 +1,152 @@
+"""JSONPath as ASL uses it.
+
+Reading paths (InputPath, OutputPath, ``.$`` values, a Choice's ``Variable``) and reference
+paths (ResultPath). A path made only of names and indexes (``$.a.b['c d'][0]``) is *definite*:
+it selects one value or fails, and is walked here directly because it is the hot path. Any
+other path (wildcards, slices, filters, ``..``) goes to jsonpath-ng and yields the list of
+matches, as AWS's JsonPath does for indefinite paths.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
+from jsonpath_ng.ext import parse as _parse_jsonpath
+
+Step = str | int
+
+_DOT_NAME = re.compile(r"\.([^.\[\]\s*'\"()?@,:]+)")
+_BRACKET_NAME = re.compile(r"\[\s*(?:'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\")\s*\]")
+_BRACKET_INDEX = re.compile(r"\[\s*(\d+)\s*\]")
+
+
+class PathNotFound(LookupError):
+    """A definite path selected nothing in the data."""
+
+
+class PathWriteError(LookupError):
+    """A reference path cannot be written into the data (e.g. a step through a string)."""
+
+
+def _split_simple(text: str) -> tuple[Step, ...] | None:
+    """The steps of a definite path, or None when the path needs a full JSONPath engine."""
+    if not text.startswith("$"):
+        return None
+    steps: list[Step] = []
+    pos = 1
+    while pos < len(text):
+        if text.startswith("..", pos):
+            return None
+        if m := _DOT_NAME.match(text, pos):
+            steps.append(m.group(1))
+        elif m := _BRACKET_NAME.match(text, pos):
+            raw = m.group(1) if m.group(1) is not None else m.group(2)
+            steps.append(re.sub(r"\\(.)", r"\1", raw))
+        elif m := _BRACKET_INDEX.match(text, pos):
+            steps.append(int(m.group(1)))
+        else:
+            return None
+        pos = m.end()
+    return tuple(steps)
+
+
+@dataclass(frozen=True)
+class Path:
+    """A compiled reading path. Build one with :func:`compile_path`."""
+
+    text: str
+    steps: tuple[Step, ...] | None
+    _expr: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def definite(self) -> bool:
+        """Whether the path selects a single value (not a list of matches)."""
+        return self.steps is not None
+
+    def read(self, data: Any) -> Any:
+        """The value the path selects; raises :class:`PathNotFound` when there is none."""
+        if self.steps is None:
+            return [match.value for match in self._expr.find(data)]
+        value = data
+        for step in self.steps:
+            if isinstance(step, str):
+                if not isinstance(value, dict) or step not in value:
+                    raise PathNotFound(self.text)
+                value = value[step]
+            else:
+                if not isinstance(value, list) or step >= len(value):
+                    raise PathNotFound(self.text)
+                value = value[step]
+        return value
+
+    def exists(self, data: Any) -> bool:
+        """Whether the path selects something (a definite path) or any match (otherwise)."""
+        if self.steps is None:
+            return bool(self._expr.find(data))
+        try:
+            self.read(data)
+        except PathNotFound:
+            return False
+        return True
+
+
+def compile_path(text: str) -> Path:
+    """Compile a reading path; raises ``ValueError`` saying why when it is not valid JSONPath."""
+    if not isinstance(text, str) or not text.startswith("$"):
+        raise ValueError(f"{text!r} is not a JSONPath: it must start with '$'")
+    steps = _split_simple(text)
+    if steps is not None:
+        return Path(text, steps)
+    try:
+        expr = _parse_jsonpath(text)
+    except (JsonPathLexerError, JsonPathParserError, Exception) as exc:  # library raises bare
+        raise ValueError(f"{text!r} is not a valid JSONPath: {exc}") from exc
+    return Path(text, None, expr)
+
+
+@dataclass(frozen=True)
+class ReferencePath:
+    """A compiled ResultPath: names and indexes only, so it can be written to."""
+
+    text: str
+    steps: tuple[Step, ...]
+
+    def write(self, data: Any, value: Any) -> Any:
+        """Return a copy of ``data`` with ``value`` placed at this path.
+
+        Missing objects along the way are created, as AWS does; stepping through a value
+        that is not an object (or an index that is not there) raises :class:`PathWriteError`.
+        """
+        if not self.steps:
+            return value
+        return self._write(data, 0, value)
+
+    def _write(self, node: Any, depth: int, value: Any) -> Any:
+        step = self.steps[depth]
+        last = depth == len(self.steps) - 1
+        if isinstance(step, str):
+            if not isinstance(node, dict):
+                raise PathWriteError(self.text)
+            copy = dict(node)
+            copy[step] = value if last else self._write(node.get(step, {}), depth + 1, value)
+            return copy
+        if not isinstance(node, list) or step >= len(node):
+            raise PathWriteError(self.text)
+        items = list(node)
+        items[step] = value if last else self._write(node[step], depth + 1, value)
+        return items
+
+
+def compile_reference_path(text: str) -> ReferencePath:
+    """Compile a ResultPath; raises ``ValueError`` unless it is ``$`` plus names and indexes."""
+    if not isinstance(text, str) or not text.startswith("$"):
+        raise ValueError(f"{text!r} is not a reference path: it must start with '$'")
+    steps = _split_simple(text)
+    if steps is None:
+        raise ValueError(
+            f"{text!r} is not a reference path: only names and array indexes are allowed"
+        )
+    return ReferencePath(text, steps)
