@@ -18,7 +18,9 @@ def amqp_url() -> str:
     return os.environ.get("AMQP_URL") or DEFAULT_AMQP_URL
 
 
-async def connect(url: str | None = None, *, wait_seconds: float = 60.0) -> AbstractRobustConnection:
+async def connect(
+    url: str | None = None, *, wait_seconds: float = 60.0
+) -> AbstractRobustConnection:
     """Open a robust connection, retrying while the broker is not up yet.
 
     Compose starts services in parallel, so the broker may still be booting; once connected,

@@ -27,8 +27,9 @@ DEAD_LETTER_SUFFIX = ".dead-letter"
 REASON_HEADER = "x-dead-letter-reason"
 ORIGINAL_QUEUE_HEADER = "x-original-queue"
 FUNCTION_QUEUE_PREFIX = "lambda."
-# Redeliveries after which the broker gives up on a message (consumer crashed on it each time).
-DELIVERY_LIMIT = 5
+# Redeliveries after which the broker gives up on a message. RabbitMQ 3.x also counts the
+# requeues of a graceful worker stop, so the limit leaves room for many restarts.
+DELIVERY_LIMIT = 20
 
 
 def function_queue(function_name: str) -> str:
@@ -81,8 +82,9 @@ class Topology:
     ) -> None:
         """Republish ``message`` to ``queue_name``'s dead-letter queue with ``reason``.
 
-        Waits for the broker's confirm; the caller acks the original afterwards, so the
-        message is never lost in between (at worst it is dead-lettered twice).
+        Waits for the broker's confirm (the channel must have publisher confirms on); the
+        caller acks the original afterwards, so the message is never lost in between (at
+        worst it is dead-lettered twice).
         """
         await self.work_queue(queue_name)
         headers: dict[str, Any] = dict(message.headers or {})
@@ -95,6 +97,10 @@ class Topology:
             correlation_id=message.correlation_id,
             reply_to=message.reply_to,
             message_id=message.message_id,
+            timestamp=message.timestamp,
+            type=message.type,
+            app_id=message.app_id,
+            priority=message.priority,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
         exchange = await self.dead_letter_exchange()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
-from jsonpath_ng.ext import parse as _parse_jsonpath
+from jsonpath_ng.ext.parser import parse as _parse_jsonpath
 
 Step = str | int
 

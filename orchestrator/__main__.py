@@ -1,0 +1,5 @@
+"""``python -m orchestrator``: the service, or one of the CLI commands."""
+
+from orchestrator.cli import main
+
+main()

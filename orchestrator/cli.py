@@ -1,0 +1,194 @@
+"""The command line: the service (the default), ``run`` one execution in-process, ``validate``.
+
+Exit codes: 0 success; 1 an execution that did not succeed; 2 an invalid definition, input
+or option.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from broker import amqp_url
+from orchestrator.arns import Account
+from orchestrator.asl.errors import DefinitionError
+from orchestrator.asl.loader import load_definition_file
+from orchestrator.definitions import load_definitions
+from orchestrator.local_runner import run_local
+from orchestrator.service import ServiceConfig, run_service
+from workers.runtime import Function, registered_functions
+
+INVALID = 2
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=False,
+    help="A self-hosted AWS Step Functions engine: ASL executions, Tasks run by workers over RabbitMQ.",
+)
+
+
+def main() -> None:
+    """Entry point of ``python -m orchestrator``."""
+    app(prog_name="python -m orchestrator")
+
+
+@app.callback(invoke_without_command=True)
+def serve(
+    ctx: typer.Context,
+    definitions: Annotated[
+        Path,
+        typer.Option(
+            help="Folder of *.asl.json definitions; each file's stem names its state machine."
+        ),
+    ] = Path("definitions"),
+    amqp: Annotated[
+        str | None, typer.Option("--amqp-url", help="RabbitMQ URL (default: $AMQP_URL or local).")
+    ] = None,
+    db: Annotated[
+        Path | None, typer.Option(help="SQLite execution store (default: $SFN_DB or ./sfn.db).")
+    ] = None,
+    prefetch: Annotated[int, typer.Option(min=1, help="Unacked messages per consumer.")] = 100,
+) -> None:
+    """Run the orchestrator service (when no command is given)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _configure_logging()
+    try:
+        machines = load_definitions(definitions)
+    except DefinitionError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(INVALID) from None
+    config = ServiceConfig(
+        machines=machines,
+        amqp_url=amqp or amqp_url(),
+        db_path=db or Path(os.environ.get("SFN_DB") or "sfn.db"),
+        prefetch=prefetch,
+        account=Account.from_env(),
+    )
+    asyncio.run(_serve_until_signalled(config))
+
+
+async def _serve_until_signalled(config: ServiceConfig) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await run_service(config, stop)
+
+
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="The definition (ASL JSON) to run.")],
+    input_text: Annotated[
+        str,
+        typer.Option(
+            "--input", help="Execution input: JSON text, or @FILE to read it from a file."
+        ),
+    ] = "{}",
+    handler: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=module:function to serve function NAME (repeatable)."),
+    ] = None,
+    name: Annotated[str, typer.Option(help="Execution name.")] = "local",
+    history: Annotated[bool, typer.Option(help="Also print the execution history.")] = False,
+) -> None:
+    """Run one execution in-process (no broker) and print its result as JSON.
+
+    The five call-center functions are built in; --handler adds or replaces functions.
+    """
+    try:
+        machine = load_definition_file(file)
+    except DefinitionError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(INVALID) from None
+    execution_input = _parse_input(input_text)
+    functions = dict(_builtin_functions())
+    for spec in handler or []:
+        function = _load_handler(spec)
+        functions[function.name] = function
+    result = run_local(
+        machine, execution_input, functions, execution_name=name, account=Account.from_env()
+    )
+    summary: dict[str, Any] = result.summary()
+    if history:
+        summary["history"] = [event.to_aws() for event in result.history]
+    typer.echo(json.dumps(summary, indent=2, default=str))
+    raise typer.Exit(0 if result.state.status == "SUCCEEDED" else 1)
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Definitions to check.")],
+) -> None:
+    """Check definitions; print every problem with its location, exit 2 when there are any."""
+    failed = False
+    for file in files:
+        try:
+            load_definition_file(file)
+        except DefinitionError as exc:
+            failed = True
+            typer.echo(str(exc), err=True)
+        else:
+            typer.echo(f"{file}: valid")
+    raise typer.Exit(INVALID if failed else 0)
+
+
+def _builtin_functions() -> dict[str, Function]:
+    import workers.callcenter  # noqa: F401  (registers the five call-center functions)
+
+    return dict(registered_functions())
+
+
+def _parse_input(text: str) -> Any:
+    source = "--input"
+    if text.startswith("@"):
+        source = text[1:]
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except OSError as exc:
+            _invalid(f"cannot read input file {source}: {exc}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        _invalid(f"{source} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+
+
+def _load_handler(spec: str) -> Function:
+    name, _, target = spec.partition("=")
+    module_name, _, attribute = target.partition(":")
+    if not name or not module_name or not attribute:
+        _invalid(f"--handler {spec!r}: expected NAME=module:function")
+    try:
+        module = importlib.import_module(module_name)
+        handler = getattr(module, attribute)
+    except (ImportError, AttributeError) as exc:
+        _invalid(f"--handler {spec!r}: {exc}")
+    if isinstance(handler, Function):
+        return Function(name, handler.handler, handler.input_model)
+    try:
+        return Function.from_handler(name, handler)
+    except TypeError as exc:
+        _invalid(f"--handler {spec!r}: {exc}")
+
+
+def _invalid(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(INVALID)
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("aiormq").setLevel(logging.WARNING)
+    logging.getLogger("aio_pika").setLevel(logging.WARNING)

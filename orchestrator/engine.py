@@ -1,0 +1,169 @@
+"""The engine: the only place that loads an execution, steps it, and commits the outcome.
+
+It is synchronous on purpose: loading, stepping and committing one event run without an
+``await`` in between, so the event loop never interleaves two events of one execution. The
+async service around it publishes the outbox and acks the inbound message afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+import messages
+from broker.topology import EXECUTIONS_EXCHANGE, TASK_RESULTS_QUEUE, function_queue
+from orchestrator.arns import Account
+from orchestrator.asl import interpreter
+from orchestrator.asl.definition import StateMachine
+from orchestrator.store import ExecutionExists, ExecutionRecord, OutboxMessage, Store
+from orchestrator.task_messages import task_event, task_request
+
+# AWS: 1-80 characters, none of whitespace, brackets, wildcards or these punctuation marks.
+log = logging.getLogger(__name__)
+_VALID_NAME = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
+
+
+class StartRejected(ValueError):
+    """An execution could not be started; the message says why (AWS's error name first)."""
+
+
+class Engine:
+    """Starts executions and applies task results, committing each step with its outbox."""
+
+    def __init__(
+        self,
+        machines: Mapping[str, StateMachine],
+        store: Store,
+        *,
+        account: Account | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.machines = dict(machines)
+        self.store = store
+        self.account = account or Account()
+        self.clock = clock
+
+    def start(self, request: messages.IntakeRequest) -> list[int]:
+        """Start an execution; returns the ids of the outbox messages to publish.
+
+        Starting is idempotent by name: the same name with the same input returns ``[]``
+        (nothing new to send). Raises :class:`StartRejected` for an unknown state machine, an
+        invalid name, or the same name with a different input (ExecutionAlreadyExists).
+        """
+        machine = self.machines.get(request.state_machine)
+        if machine is None:
+            known = ", ".join(sorted(self.machines)) or "none"
+            raise StartRejected(
+                f"StateMachineDoesNotExist: no state machine named {request.state_machine!r}"
+                f" (loaded: {known})"
+            )
+        name = request.execution_name or str(uuid.uuid4())
+        if not _VALID_NAME.match(name):
+            raise StartRejected(f"InvalidName: {name!r} is not a valid execution name")
+        existing = self.store.execution(machine.name, name)
+        if existing is not None:
+            return self._duplicate(existing, request)
+        start = interpreter.StartExecution(
+            execution_arn=self.account.execution_arn(machine.name, name),
+            execution_name=name,
+            state_machine_arn=self.account.state_machine_arn(machine.name),
+            input=request.input,
+            time=self.clock(),
+            token_prefix=secrets.token_hex(16),
+            role_arn=self.account.role_arn(machine.name),
+        )
+        step = interpreter.step(machine, None, start)
+        record = ExecutionRecord(step.state, request.reply_to, request.correlation_id)
+        try:
+            return self._commit(record, step, new=True)
+        except ExecutionExists:  # lost a race with a redelivery of the same start
+            raced = self.store.execution(machine.name, name)
+            assert raced is not None
+            return self._duplicate(raced, request)
+
+    def apply(self, result: messages.TaskSucceeded | messages.TaskFailed) -> list[int] | None:
+        """Apply a task result; the outbox ids to publish, or None when it did not apply.
+
+        A result for an unknown token, a finished execution or an old attempt is a duplicate
+        or stale delivery and is dropped.
+        """
+        record = self.store.execution_by_token(result.task_token)
+        if record is None:
+            return None
+        machine = self.machines.get(record.state.state_machine_name)
+        if machine is None:
+            return None
+        step = interpreter.step(machine, record.state, task_event(result, self.clock()))
+        if step.ignored:
+            return None
+        return self._commit(
+            ExecutionRecord(step.state, record.reply_to, record.correlation_id), step, new=False
+        )
+
+    def _duplicate(self, existing: ExecutionRecord, request: messages.IntakeRequest) -> list[int]:
+        if existing.state.input != request.input:
+            raise StartRejected(
+                f"ExecutionAlreadyExists: execution {existing.state.execution_name!r} of"
+                f" {existing.state.state_machine_name!r} already exists with a different input"
+            )
+        return []
+
+    def _commit(self, record: ExecutionRecord, step: interpreter.Step, *, new: bool) -> list[int]:
+        outbox = [m for command in step.commands for m in self._messages(record, command)]
+        ids = self.store.commit(record, step.history, outbox, new=new, created=time.time())
+        state = record.state
+        if state.status != "RUNNING":
+            log.info(
+                "execution %s of %s %s%s",
+                state.execution_name,
+                state.state_machine_name,
+                state.status,
+                f" ({state.error or ''}: {state.cause or ''})" if state.status == "FAILED" else "",
+            )
+        return ids
+
+    def _messages(
+        self, record: ExecutionRecord, command: interpreter.Command
+    ) -> list[OutboxMessage]:
+        state = record.state
+        if isinstance(command, interpreter.DispatchTask):
+            request = task_request(command, state)
+            return [
+                OutboxMessage(
+                    exchange="",
+                    routing_key=function_queue(command.function_name),
+                    body=request.to_wire(),
+                    correlation_id=command.token,
+                    reply_to=TASK_RESULTS_QUEUE,
+                )
+            ]
+        result = execution_result(state)
+        body = result.to_wire()
+        sent = [
+            OutboxMessage(EXECUTIONS_EXCHANGE, f"{state.state_machine_name}.{state.status}", body)
+        ]
+        if record.reply_to:
+            sent.append(
+                OutboxMessage("", record.reply_to, body, correlation_id=record.correlation_id)
+            )
+        return sent
+
+
+def execution_result(state: interpreter.ExecutionState) -> messages.ExecutionResult:
+    """The wire result of a finished execution."""
+    return messages.ExecutionResult(
+        execution_arn=state.execution_arn,
+        state_machine_arn=state.state_machine_arn,
+        name=state.execution_name,
+        status=messages.ExecutionStatus(state.status),
+        output=state.output,
+        error=state.error,
+        cause=state.cause,
+        start_date=state.start_time,
+        stop_date=state.stop_time or state.start_time,
+    )

@@ -1,0 +1,193 @@
+"""The orchestrator service: consumes ``intake`` and task results, drives the engine, publishes.
+
+Per inbound message: parse (a bad message is dead-lettered with its reason and acked), step
+and commit through the engine, publish the committed outbox with confirms, then ack. A crash
+anywhere leaves either the inbound message unacked (redelivered, deduplicated) or the outbox
+committed (re-published on restart).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
+from pydantic import ValidationError
+
+import messages
+from broker import INTAKE_QUEUE, TASK_RESULTS_QUEUE, Topology, connect, function_queue
+from orchestrator.arns import Account
+from orchestrator.asl.definition import StateMachine, TaskState
+from orchestrator.engine import Engine, StartRejected
+from orchestrator.publisher import OutboxPublisher
+from orchestrator.store import SqliteStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """How to run the service."""
+
+    machines: dict[str, StateMachine]
+    amqp_url: str
+    db_path: Path
+    prefetch: int = 100
+    account: Account = field(default_factory=Account)
+
+
+def function_names(machines: dict[str, StateMachine]) -> set[str]:
+    """Every function a Task of the loaded machines invokes."""
+    return {
+        state.function_name
+        for machine in machines.values()
+        for state in machine.states.values()
+        if isinstance(state, TaskState)
+    }
+
+
+async def run_service(
+    config: ServiceConfig, stop: asyncio.Event, ready: asyncio.Event | None = None
+) -> None:
+    """Serve until ``stop`` is set; ``ready`` is set once the consumers are running."""
+    store = SqliteStore(config.db_path)
+    engine = Engine(config.machines, store, account=config.account)
+    connection = await connect(config.amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        await channel.set_qos(prefetch_count=config.prefetch)
+        topology = Topology(channel)
+        await topology.executions_exchange()
+        for name in sorted(function_names(config.machines)):
+            await topology.work_queue(function_queue(name))
+        intake = await topology.work_queue(INTAKE_QUEUE)
+        results = await topology.work_queue(TASK_RESULTS_QUEUE)
+        publisher = OutboxPublisher(store, channel, topology)
+        left = await publisher.sweep()
+        if left:
+            log.info("published %d outbox message(s) left by the previous run", left)
+        handlers = _Handlers(engine, publisher, topology)
+        in_flight: set[asyncio.Task[None]] = set()
+        consumers = [
+            (intake, await intake.consume(_tracked(handlers.on_intake, in_flight))),
+            (results, await results.consume(_tracked(handlers.on_result, in_flight))),
+        ]
+        sweeper = asyncio.create_task(publisher.sweep_forever())
+        log.info(
+            "orchestrator serving %s; functions: %s",
+            ", ".join(sorted(config.machines)),
+            ", ".join(sorted(function_names(config.machines))),
+        )
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+        log.info("orchestrator stopping")
+        for queue, tag in consumers:
+            await _cancel(queue, tag)
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=10)
+        sweeper.cancel()
+    finally:
+        await connection.close()
+        store.close()
+
+
+Handler = Callable[[AbstractIncomingMessage], Awaitable[None]]
+
+
+def _tracked(handler: Handler, in_flight: set[asyncio.Task[None]]) -> Handler:
+    """Wrap a consumer callback so that a graceful stop can wait for the running ones."""
+
+    async def run(message: AbstractIncomingMessage) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        in_flight.add(task)
+        try:
+            await handler(message)
+        finally:
+            in_flight.discard(task)
+
+    return run
+
+
+async def _cancel(queue: AbstractQueue, tag: str) -> None:
+    try:
+        await queue.cancel(tag)
+    except Exception as exc:  # the channel may already be gone; nothing is lost by it
+        log.debug("cancelling consumer %s failed: %s", tag, exc)
+
+
+class _Handlers:
+    """The two consumers' callbacks."""
+
+    def __init__(self, engine: Engine, publisher: OutboxPublisher, topology: Topology) -> None:
+        self.engine = engine
+        self.publisher = publisher
+        self.topology = topology
+
+    async def on_intake(self, message: AbstractIncomingMessage) -> None:
+        try:
+            request = messages.IntakeRequest.from_amqp(
+                message.body,
+                message.headers,
+                message_id=message.message_id,
+                reply_to=message.reply_to,
+                correlation_id=message.correlation_id,
+            )
+            ids = self.engine.start(request)
+        except (ValueError, StartRejected) as exc:  # ValidationError is a ValueError
+            await self._reject(message, INTAKE_QUEUE, _reason(exc))
+            return
+        await self._finish(message, ids)
+
+    async def on_result(self, message: AbstractIncomingMessage) -> None:
+        try:
+            result = messages.parse_task_result(message.body)
+        except ValueError as exc:
+            await self._reject(message, TASK_RESULTS_QUEUE, _reason(exc))
+            return
+        ids = self.engine.apply(result)
+        if ids is None:
+            log.info("dropped a duplicate or stale result for task %s", result.task_token)
+            ids = []
+        await self._finish(message, ids)
+
+    async def _finish(self, message: AbstractIncomingMessage, ids: list[int]) -> None:
+        try:
+            await self.publisher.publish(ids)
+        except Exception as exc:
+            # Committed but not sent: the sweeper sends it; the redelivery is a duplicate.
+            log.warning("publishing failed (%s); the outbox keeps the messages", exc)
+            await _nack(message)
+            return
+        await message.ack()
+
+    async def _reject(self, message: AbstractIncomingMessage, queue: str, reason: str) -> None:
+        log.warning("dead-lettering a message from %s: %s", queue, reason)
+        try:
+            await self.topology.dead_letter(message, queue, reason)
+        except Exception as exc:
+            log.warning("dead-lettering failed (%s); leaving the message to be redelivered", exc)
+            await _nack(message)
+            return
+        await message.ack()
+
+
+async def _nack(message: AbstractIncomingMessage) -> None:
+    try:
+        await message.nack(requeue=True)
+    except Exception as exc:  # a closed channel requeues it anyway
+        log.debug("nack failed: %s", exc)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'body'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        return f"invalid message: {problems}"
+    return str(exc)

@@ -1,0 +1,284 @@
+"""The execution store: SQLite in WAL mode, one file, a schema that upgrades itself.
+
+One transaction holds an execution's new state, its new history events and the messages the
+step decided to send (the transactional outbox of DESIGN.md): a crash after the commit
+republishes the outbox on restart, a crash before it leaves the inbound message unacked.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from orchestrator.asl.interpreter import ExecutionState, HistoryEvent
+
+SCHEMA_VERSION = 1
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE executions (
+        arn TEXT PRIMARY KEY,
+        state_machine TEXT NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        input TEXT NOT NULL,
+        state TEXT NOT NULL,
+        reply_to TEXT,
+        correlation_id TEXT,
+        task_token TEXT UNIQUE,
+        start_date TEXT NOT NULL,
+        stop_date TEXT,
+        UNIQUE (state_machine, name)
+    );
+    CREATE INDEX executions_status ON executions (status);
+    CREATE TABLE history (
+        execution_arn TEXT NOT NULL,
+        id INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        PRIMARY KEY (execution_arn, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        exchange TEXT NOT NULL,
+        routing_key TEXT NOT NULL,
+        body BLOB NOT NULL,
+        correlation_id TEXT,
+        reply_to TEXT,
+        created REAL NOT NULL
+    );
+    """,
+}
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A message a committed step decided to publish; deleted once the broker confirmed it."""
+
+    exchange: str
+    routing_key: str
+    body: bytes
+    correlation_id: str | None = None
+    reply_to: str | None = None
+    id: int = 0
+
+
+@dataclass(frozen=True)
+class ExecutionRecord:
+    """One execution as stored: its interpreter state and where its result is to be sent."""
+
+    state: ExecutionState
+    reply_to: str | None = None
+    correlation_id: str | None = None
+
+
+class Store(Protocol):
+    """What the engine needs from a store; SQLite is the embedded implementation."""
+
+    def execution(self, state_machine: str, name: str) -> ExecutionRecord | None: ...
+    def execution_by_token(self, token: str) -> ExecutionRecord | None: ...
+    def commit(
+        self,
+        record: ExecutionRecord,
+        history: Sequence[HistoryEvent],
+        outbox: Sequence[OutboxMessage],
+        *,
+        new: bool,
+        created: float,
+    ) -> list[int]: ...
+    def pending_outbox(self, older_than: float | None = None) -> list[OutboxMessage]: ...
+    def outbox_messages(self, ids: Iterable[int]) -> list[OutboxMessage]: ...
+    def delete_outbox(self, ids: Iterable[int]) -> None: ...
+    def history(self, execution_arn: str) -> list[dict[str, Any]]: ...
+    def executions(self, status: str | None = None) -> list[ExecutionState]: ...
+    def close(self) -> None: ...
+
+
+class ExecutionExists(Exception):
+    """An execution of that name already exists for that state machine."""
+
+
+class SqliteStore:
+    """The embedded store. Only the orchestrator's event-loop thread uses it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a killed process; only an OS crash may lose the last commit.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path} has schema version {version}, newer than this program's {SCHEMA_VERSION}"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            # executescript commits any open transaction first, so the script carries its own.
+            self._db.executescript(
+                f"BEGIN IMMEDIATE; {_MIGRATIONS[target]}; PRAGMA user_version={target}; COMMIT;"
+            )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def execution(self, state_machine: str, name: str) -> ExecutionRecord | None:
+        """The execution called ``name`` of ``state_machine``, if any."""
+        row = self._db.execute(
+            "SELECT state, reply_to, correlation_id FROM executions WHERE state_machine=? AND name=?",
+            (state_machine, name),
+        ).fetchone()
+        return _record(row)
+
+    def execution_by_token(self, token: str) -> ExecutionRecord | None:
+        """The execution waiting for the task with ``token``, if any."""
+        row = self._db.execute(
+            "SELECT state, reply_to, correlation_id FROM executions WHERE task_token=?", (token,)
+        ).fetchone()
+        return _record(row)
+
+    def commit(
+        self,
+        record: ExecutionRecord,
+        history: Sequence[HistoryEvent],
+        outbox: Sequence[OutboxMessage],
+        *,
+        new: bool,
+        created: float,
+    ) -> list[int]:
+        """Store the execution, its new history and its outbox in one transaction.
+
+        Returns the outbox ids. Raises :class:`ExecutionExists` when ``new`` and the name is taken.
+        """
+        state = record.state
+        values = (
+            state.status,
+            state.model_dump_json(),
+            state.task_token,
+            _iso(state.stop_time),
+        )
+        ids: list[int] = []
+        with self._transaction():
+            if new:
+                try:
+                    self._db.execute(
+                        "INSERT INTO executions (arn, state_machine, name, input, reply_to,"
+                        " correlation_id, start_date, status, state, task_token, stop_date)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        (
+                            state.execution_arn,
+                            state.state_machine_name,
+                            state.execution_name,
+                            json.dumps(state.input),
+                            record.reply_to,
+                            record.correlation_id,
+                            _iso(state.start_time),
+                            *values,
+                        ),
+                    )
+                except sqlite3.IntegrityError as exc:
+                    raise ExecutionExists(state.execution_arn) from exc
+            else:
+                self._db.execute(
+                    "UPDATE executions SET status=?, state=?, task_token=?, stop_date=? WHERE arn=?",
+                    (*values, state.execution_arn),
+                )
+            self._db.executemany(
+                "INSERT INTO history (execution_arn, id, event) VALUES (?,?,?)",
+                [
+                    (state.execution_arn, event.id, json.dumps(event.to_aws(), default=_iso))
+                    for event in history
+                ],
+            )
+            for message in outbox:
+                cursor = self._db.execute(
+                    "INSERT INTO outbox (exchange, routing_key, body, correlation_id, reply_to,"
+                    " created) VALUES (?,?,?,?,?,?)",
+                    (
+                        message.exchange,
+                        message.routing_key,
+                        message.body,
+                        message.correlation_id,
+                        message.reply_to,
+                        created,
+                    ),
+                )
+                ids.append(int(cursor.lastrowid or 0))
+        return ids
+
+    def pending_outbox(self, older_than: float | None = None) -> list[OutboxMessage]:
+        """Unpublished messages in commit order (created before ``older_than`` when given)."""
+        query = "SELECT id, exchange, routing_key, body, correlation_id, reply_to FROM outbox"
+        params: tuple[Any, ...] = ()
+        if older_than is not None:
+            query += " WHERE created < ?"
+            params = (older_than,)
+        return [_outbox(row) for row in self._db.execute(query + " ORDER BY id", params)]
+
+    def outbox_messages(self, ids: Iterable[int]) -> list[OutboxMessage]:
+        """The still-unpublished messages among ``ids``, in commit order."""
+        wanted = list(ids)
+        if not wanted:
+            return []
+        marks = ",".join("?" * len(wanted))
+        rows = self._db.execute(
+            "SELECT id, exchange, routing_key, body, correlation_id, reply_to FROM outbox"
+            f" WHERE id IN ({marks}) ORDER BY id",
+            wanted,
+        )
+        return [_outbox(row) for row in rows]
+
+    def delete_outbox(self, ids: Iterable[int]) -> None:
+        """Forget messages the broker has confirmed."""
+        self._db.executemany("DELETE FROM outbox WHERE id=?", [(i,) for i in ids])
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        """The execution's history events, oldest first, in AWS's shape."""
+        rows = self._db.execute(
+            "SELECT event FROM history WHERE execution_arn=? ORDER BY id", (execution_arn,)
+        )
+        return [json.loads(event) for (event,) in rows]
+
+    def executions(self, status: str | None = None) -> list[ExecutionState]:
+        """Executions, newest first, optionally only those with ``status``."""
+        query = "SELECT state FROM executions"
+        params: tuple[str, ...] = ()
+        if status:
+            query += " WHERE status=?"
+            params = (status,)
+        rows = self._db.execute(query + " ORDER BY start_date DESC", params)
+        return [ExecutionState.model_validate_json(state) for (state,) in rows]
+
+    def close(self) -> None:
+        """Close the database file."""
+        self._db.close()
+
+
+def _record(row: tuple[str, str | None, str | None] | None) -> ExecutionRecord | None:
+    if row is None:
+        return None
+    return ExecutionRecord(ExecutionState.model_validate_json(row[0]), row[1], row[2])
+
+
+def _outbox(row: tuple[Any, ...]) -> OutboxMessage:
+    return OutboxMessage(row[1], row[2], bytes(row[3]), row[4], row[5], id=row[0])
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None

@@ -1,0 +1,78 @@
+"""Client-side helpers for integration tests: purge the topology, publish cases, collect replies."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+
+from broker import DEAD_LETTER_SUFFIX, INTAKE_QUEUE, TASK_RESULTS_QUEUE, Topology, function_queue
+
+FUNCTIONS = (
+    "OpenCaseFunction",
+    "AssignCaseFunction",
+    "WorkOnCaseFunction",
+    "CloseCaseFunction",
+    "EscalateCaseFunction",
+)
+
+
+async def purge_topology(channel: AbstractChannel) -> Topology:
+    """Declare every queue the call-center stack uses and empty it (and its dead letters)."""
+    topology = Topology(channel)
+    for name in (INTAKE_QUEUE, TASK_RESULTS_QUEUE, *(function_queue(f) for f in FUNCTIONS)):
+        queue = await topology.work_queue(name)
+        await queue.purge()
+        dead = await channel.get_queue(name + DEAD_LETTER_SUFFIX)
+        await dead.purge()
+    await topology.executions_exchange()
+    return topology
+
+
+async def publish_case(
+    channel: AbstractChannel,
+    body: bytes | dict[str, Any],
+    *,
+    reply_to: str | None = None,
+    correlation_id: str | None = None,
+    headers: dict[str, Any] | None = None,
+) -> None:
+    """Publish one intake message (persistent, confirmed)."""
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    await channel.default_exchange.publish(
+        aio_pika.Message(
+            raw,
+            reply_to=reply_to,
+            correlation_id=correlation_id,
+            headers=headers,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            content_type="application/json",
+        ),
+        routing_key=INTAKE_QUEUE,
+    )
+
+
+async def collect(
+    queue: AbstractQueue, count: int, timeout: float, settle: float = 0.0
+) -> list[AbstractIncomingMessage]:
+    """Take ``count`` messages (acked) from ``queue``, then anything more arriving within ``settle`` s."""
+    got: list[AbstractIncomingMessage] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while len(got) < count and loop.time() < deadline:
+        message = await queue.get(no_ack=True, fail=False)
+        if message is None:
+            await asyncio.sleep(0.05)
+            continue
+        got.append(message)
+    settle_until = loop.time() + settle
+    while loop.time() < settle_until:
+        message = await queue.get(no_ack=True, fail=False)
+        if message is None:
+            await asyncio.sleep(0.05)
+        else:
+            got.append(message)
+    return got

@@ -1,0 +1,184 @@
+"""The engine on a real SQLite file: idempotent starts, the outbox, duplicate results dropped."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import messages
+from broker.topology import EXECUTIONS_EXCHANGE, TASK_RESULTS_QUEUE, function_queue
+from orchestrator.definitions import load_definitions
+from orchestrator.engine import Engine, StartRejected
+from orchestrator.store import SqliteStore
+
+DEFINITIONS = Path(__file__).resolve().parents[2] / "definitions"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteStore:
+    return SqliteStore(tmp_path / "sfn.db")
+
+
+@pytest.fixture
+def engine(store: SqliteStore) -> Engine:
+    return Engine(load_definitions(DEFINITIONS), store)
+
+
+def intake(name: str | None = "case-1", **extra: object) -> messages.IntakeRequest:
+    return messages.IntakeRequest(
+        state_machine="CallCenterStateMachine",
+        execution_name=name,
+        input={"inputCaseID": "001", **extra},
+        reply_to="client.replies",
+        correlation_id="c-1",
+    )
+
+
+def only_request(store: SqliteStore, ids: list[int]) -> messages.TaskRequest:
+    (row,) = store.outbox_messages(ids)
+    assert row.exchange == "" and row.reply_to == TASK_RESULTS_QUEUE
+    request = messages.TaskRequest.from_wire(row.body)
+    assert row.routing_key == function_queue(request.function_name)
+    assert row.correlation_id == request.task_token
+    return request
+
+
+def test_start_commits_the_first_task_request_to_the_outbox(
+    engine: Engine, store: SqliteStore
+) -> None:
+    ids = engine.start(intake())
+    request = only_request(store, ids)
+    assert request.function_name == "OpenCaseFunction"
+    assert request.state_name == "Open Case"
+    assert request.payload == {"inputCaseID": "001"}
+    assert request.execution_arn.endswith(":execution:CallCenterStateMachine:case-1")
+    history = store.history(request.execution_arn)
+    assert [e["type"] for e in history] == [
+        "ExecutionStarted",
+        "TaskStateEntered",
+        "LambdaFunctionScheduled",
+    ]
+
+
+def test_the_same_start_twice_is_one_execution(engine: Engine, store: SqliteStore) -> None:
+    first = engine.start(intake())
+    assert engine.start(intake()) == []
+    assert len(store.executions()) == 1
+    assert len(store.pending_outbox()) == len(first)
+
+
+def test_the_same_name_with_another_input_is_refused(engine: Engine) -> None:
+    engine.start(intake())
+    with pytest.raises(StartRejected, match="ExecutionAlreadyExists"):
+        engine.start(intake(other=True))
+
+
+@pytest.mark.parametrize(
+    ("request_", "error"),
+    [
+        (messages.IntakeRequest(state_machine="Nope", input={}), "StateMachineDoesNotExist"),
+        (intake("bad name"), "InvalidName"),
+    ],
+)
+def test_bad_starts_are_refused_with_aws_error_names(
+    engine: Engine, request_: messages.IntakeRequest, error: str
+) -> None:
+    with pytest.raises(StartRejected, match=error):
+        engine.start(request_)
+
+
+def test_results_drive_the_execution_to_a_published_result(
+    engine: Engine, store: SqliteStore
+) -> None:
+    request = only_request(store, engine.start(intake()))
+    store.delete_outbox(row.id for row in store.pending_outbox())
+    outputs = {
+        "OpenCaseFunction": {"Case": "001", "Message": "Case 001: opened..."},
+        "AssignCaseFunction": {"Case": "001", "Message": "Case 001: opened...assigned..."},
+        "WorkOnCaseFunction": {
+            "Case": "001",
+            "Status": 1,
+            "Message": "Case 001: opened...assigned...resolved...",
+        },
+        "CloseCaseFunction": {
+            "Case": "001",
+            "Status": 1,
+            "Message": "Case 001: opened...assigned...resolved...closed.",
+        },
+    }
+    while True:
+        result = messages.TaskSucceeded(
+            task_token=request.task_token, attempt=0, output=outputs[request.function_name]
+        )
+        ids = engine.apply(result)
+        assert ids
+        rows = store.outbox_messages(ids)
+        store.delete_outbox(ids)
+        if rows[0].exchange == EXECUTIONS_EXCHANGE:
+            break
+        request = messages.TaskRequest.from_wire(rows[0].body)
+    published, replied = rows
+    assert published.routing_key == "CallCenterStateMachine.SUCCEEDED"
+    assert (replied.exchange, replied.routing_key, replied.correlation_id) == (
+        "",
+        "client.replies",
+        "c-1",
+    )
+    body = json.loads(published.body)
+    assert body["status"] == "SUCCEEDED"
+    assert body["output"]["Message"] == "Case 001: opened...assigned...resolved...closed."
+    assert "error" not in body and "cause" not in body
+    assert engine.apply(result) is None  # the last result again: a duplicate, dropped
+
+
+def test_a_duplicate_result_is_applied_once(engine: Engine, store: SqliteStore) -> None:
+    request = only_request(store, engine.start(intake()))
+    result = messages.TaskSucceeded(
+        task_token=request.task_token, attempt=0, output={"Case": "001", "Message": "m"}
+    )
+    assert engine.apply(result)
+    assert engine.apply(result) is None
+    history = store.history(request.execution_arn)
+    assert [e["type"] for e in history].count("LambdaFunctionSucceeded") == 1
+
+
+def test_a_failed_task_maps_lambda_errors(engine: Engine, store: SqliteStore) -> None:
+    request = only_request(store, engine.start(intake()))
+    failure = messages.TaskFailed(
+        task_token=request.task_token,
+        attempt=0,
+        error_type="KeyError",
+        error_message="'Case'",
+        stack_trace=["  File x"],
+    )
+    ids = engine.apply(failure)
+    rows = store.outbox_messages(ids or [])
+    body = json.loads(rows[0].body)
+    assert body["status"] == "FAILED"
+    assert body["error"] == "KeyError"
+    assert json.loads(body["cause"]) == {
+        "errorMessage": "'Case'",
+        "errorType": "KeyError",
+        "stackTrace": ["  File x"],
+    }
+
+
+def test_the_store_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "sfn.db"
+    first = Engine(load_definitions(DEFINITIONS), SqliteStore(path))
+    request = only_request(first.store, first.start(intake()))  # type: ignore[arg-type]
+    first.store.close()
+    reopened = SqliteStore(path)
+    again = Engine(load_definitions(DEFINITIONS), reopened)
+    assert reopened.pending_outbox()  # the unsent request is still there to publish
+    ids = again.apply(
+        messages.TaskSucceeded(
+            task_token=request.task_token, attempt=0, output={"Case": "001", "Message": "m"}
+        )
+    )
+    assert (
+        messages.TaskRequest.from_wire(reopened.outbox_messages(ids or [])[0].body).function_name
+        == "AssignCaseFunction"
+    )

@@ -1,0 +1,75 @@
+"""``python -m workers NAME``: run one function as a worker process until SIGTERM or SIGINT.
+
+NAME is a short name (open, assign, work, close, escalate) or a full function name such as
+``OpenCaseFunction``. The process exits 0 after a graceful stop: the request in flight is
+finished and answered, buffered requests go back to the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Annotated
+
+import typer
+
+from broker import amqp_url
+from workers.callcenter import CLI_NAMES
+from workers.consumer import DEFAULT_PREFETCH, serve
+from workers.runtime import Function, get_function, registered_functions
+
+log = logging.getLogger("workers")
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+def resolve(name: str) -> Function:
+    """The function a CLI name means; ``typer.BadParameter`` (exit 2) listing valid names."""
+    full_name = CLI_NAMES.get(name, name)
+    if full_name in registered_functions():
+        return get_function(full_name)
+    valid = ", ".join([*CLI_NAMES, *sorted(registered_functions())])
+    raise typer.BadParameter(f"unknown function {name!r}; valid names: {valid}", param_hint="NAME")
+
+
+@app.command()
+def main(
+    name: Annotated[
+        str, typer.Argument(help="open, assign, work, close, escalate, or a full name")
+    ],
+    prefetch: Annotated[
+        int,
+        typer.Option(min=1, envvar="WORKER_PREFETCH", help="Requests buffered from the broker."),
+    ] = DEFAULT_PREFETCH,
+    amqp_url_option: Annotated[
+        str | None,
+        typer.Option("--amqp-url", help="Broker URL; default $AMQP_URL or the local broker."),
+    ] = None,
+) -> None:
+    """Serve one function from its RabbitMQ queue until SIGTERM or SIGINT."""
+    fn = resolve(name)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # aio-pika logs reconnect chatter at INFO; our own lines are the ones worth reading.
+    logging.getLogger("aio_pika").setLevel(logging.WARNING)
+    logging.getLogger("aiormq").setLevel(logging.WARNING)
+    asyncio.run(_serve_until_signalled(fn, amqp_url_option or amqp_url(), prefetch))
+
+
+async def _serve_until_signalled(fn: Function, url: str, prefetch: int) -> None:
+    """Run the worker, turning SIGTERM and SIGINT into a graceful stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, _on_signal, stop, signum)
+    await serve(fn, url=url, prefetch=prefetch, stop=stop)
+
+
+def _on_signal(stop: asyncio.Event, signum: int) -> None:
+    log.info("received %s", signal.Signals(signum).name)
+    stop.set()
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,230 @@
+"""The worker process's loop: consume one function's queue, invoke, reply, then ack.
+
+Each request is acked only after its result is confirmed by the broker on the reply queue,
+so a crash at any point leaves the request in the queue to be redelivered (at-least-once;
+the orchestrator drops a duplicate result by its task token and attempt). A request that
+cannot be parsed, or that says nowhere to reply, is dead-lettered with its reason and acked:
+it never crashes the worker and is never dropped silently.
+
+Requests run one at a time, in delivery order: prefetch only buffers, to hide the round
+trip to the broker. That keeps a seeded worker (``WORKER_SEED``) reproducible and lets a
+graceful stop tell the one request in flight, which it finishes, from buffered ones, which it
+hands back to the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+from aio_pika.exceptions import DeliveryError, PublishError
+from pydantic import ValidationError
+
+from broker import Topology, connect, function_queue
+from messages import TaskFailed, TaskRequest, TaskSucceeded
+from workers.runtime import Function, invoke
+
+__all__ = ["DEFAULT_PREFETCH", "Worker", "serve"]
+
+DEFAULT_PREFETCH = 10
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    """Serves one function from its queue until told to stop."""
+
+    def __init__(
+        self, function: Function, *, url: str | None = None, prefetch: int = DEFAULT_PREFETCH
+    ) -> None:
+        if prefetch < 1:
+            # prefetch_count 0 means "unlimited" to RabbitMQ: the whole queue would land here.
+            raise ValueError(f"prefetch must be at least 1, got {prefetch}")
+        self.function = function
+        self.url = url
+        self.prefetch = prefetch
+        self.queue_name = function_queue(function.name)
+        # None is the sentinel that wakes an idle processor when stopping.
+        self._inbox: asyncio.Queue[AbstractIncomingMessage | None] = asyncio.Queue()
+        self._stopping = False
+        self._accepting = True
+
+    async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+        """Consume until ``stop`` is set, then finish the request in flight and return.
+
+        ``ready`` is set once the consumer is registered with the broker.
+        """
+        connection = await self._connect(stop)
+        if connection is None:
+            return
+        try:
+            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            await channel.set_qos(prefetch_count=self.prefetch)
+            topology = Topology(channel)
+            queue = await topology.work_queue(self.queue_name)
+            consumer_tag = await queue.consume(self._on_message, no_ack=False)
+            processor = asyncio.create_task(self._process(channel, topology))
+            log.info(
+                "started %s: consuming %s (prefetch %d)",
+                self.function.name,
+                self.queue_name,
+                self.prefetch,
+            )
+            if ready is not None:
+                ready.set()
+            await stop.wait()
+            log.info("stopping %s", self.function.name)
+            await self._shutdown(queue, consumer_tag, processor)
+        finally:
+            await connection.close()
+        log.info("stopped %s", self.function.name)
+
+    async def _connect(self, stop: asyncio.Event) -> AbstractRobustConnection | None:
+        """Connect, unless a stop request comes first (the broker may be slow to boot)."""
+        connecting = asyncio.create_task(connect(self.url))
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({connecting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if connecting.done():
+            return connecting.result()
+        connecting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await connecting
+        log.info("stopped %s before connecting", self.function.name)
+        return None
+
+    async def _shutdown(
+        self, queue: AbstractQueue, consumer_tag: str, processor: asyncio.Task[None]
+    ) -> None:
+        """Stop taking messages, finish the one in flight, hand the buffered ones back."""
+        self._stopping = True
+        self._inbox.put_nowait(None)
+        try:
+            # After Cancel-Ok the broker sends this consumer nothing more.
+            await queue.cancel(consumer_tag)
+        except Exception:
+            log.exception("could not cancel the consumer of %s", self.queue_name)
+        await processor
+        # Requeue only now: a requeue before Cancel-Ok could come straight back to us.
+        self._accepting = False
+        while not self._inbox.empty():
+            message = self._inbox.get_nowait()
+            if message is not None:
+                await _requeue(message)
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        """aio-pika's delivery callback: queue the message for the processor."""
+        if self._accepting:
+            self._inbox.put_nowait(message)
+        else:
+            await _requeue(message)
+
+    async def _process(self, channel: AbstractChannel, topology: Topology) -> None:
+        """Handle queued messages one at a time until stopping."""
+        while not self._stopping:
+            message = await self._inbox.get()
+            if message is None:
+                return
+            try:
+                await self._handle(message, channel, topology)
+            except Exception:
+                # A broker error here must not end the loop; the unacked message is
+                # redelivered by the broker once the channel recovers.
+                log.exception("failed to handle a message from %s", self.queue_name)
+
+    async def _handle(
+        self, message: AbstractIncomingMessage, channel: AbstractChannel, topology: Topology
+    ) -> None:
+        """Parse, invoke, reply, ack; dead-letter what cannot be handled."""
+        try:
+            request = TaskRequest.from_wire(message.body)
+        except ValidationError as exc:
+            await self._dead_letter(message, topology, _parse_failure(exc))
+            return
+        if not message.reply_to:
+            reason = (
+                f"request has no reply_to: nowhere to send the result of task {request.task_token}"
+            )
+            await self._dead_letter(message, topology, reason)
+            return
+        if request.function_name != self.function.name:
+            # Routing is by queue; a mismatch is an orchestrator bug worth seeing, not a
+            # reason to refuse the work.
+            log.warning(
+                "request addressed to %s arrived on %s", request.function_name, self.queue_name
+            )
+
+        # The handler is synchronous and may block; a thread keeps the connection's
+        # heartbeats flowing meanwhile.
+        result = await asyncio.to_thread(invoke, self.function, request)
+        try:
+            await _reply(channel, message.reply_to, request.task_token, result)
+        except PublishError:
+            reason = f"reply queue {message.reply_to!r} does not exist: result was unroutable"
+            await self._dead_letter(message, topology, reason)
+            return
+        except DeliveryError:
+            log.error("broker refused the result of task %s; requeueing", request.task_token)
+            await _requeue(message)
+            return
+        await message.ack()
+
+    async def _dead_letter(
+        self, message: AbstractIncomingMessage, topology: Topology, reason: str
+    ) -> None:
+        """Move ``message`` to the dead-letter queue with ``reason``, then ack it."""
+        log.info("dead-lettering a message from %s: %s", self.queue_name, reason)
+        await topology.dead_letter(message, self.queue_name, reason)
+        await message.ack()
+
+
+async def serve(
+    function: Function,
+    *,
+    url: str | None = None,
+    prefetch: int = DEFAULT_PREFETCH,
+    stop: asyncio.Event,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Serve ``function`` from its queue until ``stop`` is set; see ``Worker.run``."""
+    await Worker(function, url=url, prefetch=prefetch).run(stop, ready)
+
+
+async def _reply(
+    channel: AbstractChannel, reply_to: str, task_token: str, result: TaskSucceeded | TaskFailed
+) -> None:
+    """Publish ``result`` to ``reply_to`` and wait for the broker's confirm."""
+    reply = aio_pika.Message(
+        body=result.to_wire(),
+        content_type="application/json",
+        correlation_id=task_token,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+    )
+    await channel.default_exchange.publish(reply, routing_key=reply_to)
+
+
+async def _requeue(message: AbstractIncomingMessage) -> None:
+    """Give ``message`` back to its queue; if the channel is gone, the broker already has."""
+    try:
+        await message.nack(requeue=True)
+    except Exception as exc:
+        log.warning("could not requeue a message (%s); the broker requeues it on close", exc)
+
+
+def _parse_failure(exc: ValidationError) -> str:
+    """Why a body is not a task request, in one line for the dead-letter header."""
+    errors = exc.errors(include_url=False)
+    if errors and errors[0]["type"] == "json_invalid":
+        return f"body is not JSON: {errors[0]['msg']}"
+    details = "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or '(body)'}: {error['msg']}"
+        for error in errors
+    )
+    return f"body is not a TaskRequest: {details}"
