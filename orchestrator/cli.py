@@ -19,12 +19,14 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from broker import amqp_url
+from orchestrator import client
 from orchestrator.arns import Account
 from orchestrator.asl.errors import DefinitionError
 from orchestrator.asl.loader import load_definition_file
 from orchestrator.definitions import load_definitions
 from orchestrator.local_runner import run_local
 from orchestrator.service import ServiceConfig, run_service
+from orchestrator.supervisor import run_stack
 from workers.runtime import Function, registered_functions
 
 INVALID = 2
@@ -139,6 +141,53 @@ def validate(
         else:
             typer.echo(f"{file}: valid")
     raise typer.Exit(INVALID if failed else 0)
+
+
+@app.command()
+def submit(
+    input_text: Annotated[
+        str, typer.Argument(metavar="INPUT", help="Execution input: a JSON object, or @FILE.")
+    ],
+    state_machine: Annotated[
+        str | None, typer.Option(help="State machine name (default: CallCenterStateMachine).")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Execution name (default: generated).")] = None,
+    amqp: Annotated[
+        str | None, typer.Option("--amqp-url", help="RabbitMQ URL (default: $AMQP_URL or local).")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the result.")] = 60.0,
+) -> None:
+    """Publish a case request to the intake queue and print the execution result."""
+    execution_input = _parse_input(input_text)
+    if not isinstance(execution_input, dict):
+        _invalid("INPUT must be a JSON object")
+    try:
+        result = asyncio.run(
+            client.submit(
+                execution_input,
+                url=amqp or amqp_url(),
+                state_machine=state_machine,
+                execution_name=name,
+                timeout=timeout,
+            )
+        )
+    except TimeoutError:
+        typer.echo(f"error: no result within {timeout:g}s", err=True)
+        raise typer.Exit(1) from None
+    except ConnectionError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(result, indent=2))
+    raise typer.Exit(0 if result.get("status") == "SUCCEEDED" else 1)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def up(ctx: typer.Context) -> None:
+    """Run the orchestrator and the five workers as child processes (no Docker needed).
+
+    Extra options go to the orchestrator, e.g. `up --definitions DIR --db FILE`.
+    """
+    raise typer.Exit(run_stack(ctx.args))
 
 
 def _builtin_functions() -> dict[str, Function]:

@@ -106,12 +106,27 @@ class Engine:
         )
 
     def _duplicate(self, existing: ExecutionRecord, request: messages.IntakeRequest) -> list[int]:
-        if existing.state.input != request.input:
+        """A start of an existing execution: nothing new, except an answer to a new asker.
+
+        A redelivered intake message (same reply address) needs nothing. A different client
+        asking for a finished execution gets its result, as StartExecution returns the
+        existing execution in AWS.
+        """
+        state = existing.state
+        if state.input != request.input:
             raise StartRejected(
-                f"ExecutionAlreadyExists: execution {existing.state.execution_name!r} of"
-                f" {existing.state.state_machine_name!r} already exists with a different input"
+                f"ExecutionAlreadyExists: execution {state.execution_name!r} of"
+                f" {state.state_machine_name!r} already exists with a different input"
             )
-        return []
+        same_asker = (request.reply_to, request.correlation_id) == (
+            existing.reply_to,
+            existing.correlation_id,
+        )
+        if state.status == "RUNNING" or not request.reply_to or same_asker:
+            return []
+        body = execution_result(state).to_wire()
+        answer = OutboxMessage("", request.reply_to, body, correlation_id=request.correlation_id)
+        return self.store.enqueue([answer], created=time.time())
 
     def _commit(self, record: ExecutionRecord, step: interpreter.Step, *, new: bool) -> list[int]:
         outbox = [m for command in step.commands for m in self._messages(record, command)]

@@ -90,6 +90,7 @@ class Store(Protocol):
         new: bool,
         created: float,
     ) -> list[int]: ...
+    def enqueue(self, outbox: Sequence[OutboxMessage], *, created: float) -> list[int]: ...
     def pending_outbox(self, older_than: float | None = None) -> list[OutboxMessage]: ...
     def outbox_messages(self, ids: Iterable[int]) -> list[OutboxMessage]: ...
     def delete_outbox(self, ids: Iterable[int]) -> None: ...
@@ -173,7 +174,6 @@ class SqliteStore:
             state.task_token,
             _iso(state.stop_time),
         )
-        ids: list[int] = []
         with self._transaction():
             if new:
                 try:
@@ -206,20 +206,30 @@ class SqliteStore:
                     for event in history
                 ],
             )
-            for message in outbox:
-                cursor = self._db.execute(
-                    "INSERT INTO outbox (exchange, routing_key, body, correlation_id, reply_to,"
-                    " created) VALUES (?,?,?,?,?,?)",
-                    (
-                        message.exchange,
-                        message.routing_key,
-                        message.body,
-                        message.correlation_id,
-                        message.reply_to,
-                        created,
-                    ),
-                )
-                ids.append(int(cursor.lastrowid or 0))
+            ids = self._insert_outbox(outbox, created)
+        return ids
+
+    def enqueue(self, outbox: Sequence[OutboxMessage], *, created: float) -> list[int]:
+        """Add messages to the outbox on their own (no execution changed); their ids."""
+        with self._transaction():
+            return self._insert_outbox(outbox, created)
+
+    def _insert_outbox(self, outbox: Sequence[OutboxMessage], created: float) -> list[int]:
+        ids = []
+        for message in outbox:
+            cursor = self._db.execute(
+                "INSERT INTO outbox (exchange, routing_key, body, correlation_id, reply_to,"
+                " created) VALUES (?,?,?,?,?,?)",
+                (
+                    message.exchange,
+                    message.routing_key,
+                    message.body,
+                    message.correlation_id,
+                    message.reply_to,
+                    created,
+                ),
+            )
+            ids.append(int(cursor.lastrowid or 0))
         return ids
 
     def pending_outbox(self, older_than: float | None = None) -> list[OutboxMessage]:

@@ -182,3 +182,41 @@ def test_the_store_survives_reopening(tmp_path: Path) -> None:
         messages.TaskRequest.from_wire(reopened.outbox_messages(ids or [])[0].body).function_name
         == "AssignCaseFunction"
     )
+
+
+def finish_escalated(engine: Engine, store: SqliteStore, ids: list[int]) -> None:
+    """Drive the started execution down the escalation path to its end."""
+    outputs = {
+        "OpenCaseFunction": {"Case": "001", "Message": "m"},
+        "AssignCaseFunction": {"Case": "001", "Message": "m"},
+        "WorkOnCaseFunction": {"Case": "001", "Status": 0, "Message": "m"},
+        "EscalateCaseFunction": {"Case": "001", "Status": 0, "Message": "m"},
+    }
+    rows = store.outbox_messages(ids)
+    while rows and rows[0].exchange == "":
+        request = messages.TaskRequest.from_wire(rows[0].body)
+        store.delete_outbox(r.id for r in rows)
+        result = messages.TaskSucceeded(
+            task_token=request.task_token, attempt=0, output=outputs[request.function_name]
+        )
+        rows = store.outbox_messages(engine.apply(result) or [])
+    store.delete_outbox(r.id for r in rows)
+
+
+def test_a_new_asker_of_a_finished_execution_gets_its_result(
+    engine: Engine, store: SqliteStore
+) -> None:
+    finish_escalated(engine, store, engine.start(intake()))
+    assert engine.start(intake()) == []  # a redelivery of the same message: nothing to send
+    again = messages.IntakeRequest(
+        state_machine="CallCenterStateMachine",
+        execution_name="case-1",
+        input={"inputCaseID": "001"},
+        reply_to="another.client",
+        correlation_id="c-2",
+    )
+    (row,) = store.outbox_messages(engine.start(again))
+    assert (row.exchange, row.routing_key, row.correlation_id) == ("", "another.client", "c-2")
+    body = json.loads(row.body)
+    assert (body["status"], body["cause"]) == ("FAILED", "Engage Tier 2 Support.")
+    assert len(store.executions()) == 1
