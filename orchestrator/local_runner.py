@@ -49,6 +49,7 @@ def run_local(
     *,
     execution_name: str = "local",
     account: Account | None = None,
+    role_arn: str | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> LocalResult:
     """Run ``machine`` on ``execution_input`` to its end, calling ``functions`` by name."""
@@ -60,7 +61,7 @@ def run_local(
         input=execution_input,
         time=clock(),
         token_prefix=secrets.token_hex(16),
-        role_arn=account.role_arn(machine.name),
+        role_arn=role_arn if role_arn is not None else account.role_arn(machine.name),
     )
     step = interpreter.step(machine, None, start)
     history = list(step.history)

@@ -30,10 +30,13 @@ from typing import Any, Protocol
 
 from orchestrator.asl import errors
 from orchestrator.asl.errors import Problem, StatesError
-from orchestrator.asl.paths import Path, PathNotFound, compile_path
+from orchestrator.asl.paths import Path, PathNotFound, UnsupportedPath, compile_path
 
 # Problem codes.
 UNKNOWN_FIELD = "UNKNOWN_FIELD"
+UNSUPPORTED = "UNSUPPORTED"
+# Valid in a choice rule (JSONata conditions, variable assignment) but not evaluated yet.
+_UNSUPPORTED_FIELDS = ("Condition", "Assign", "Output")
 MISSING_FIELD = "MISSING_FIELD"
 FIELD_NOT_ALLOWED = "FIELD_NOT_ALLOWED"
 INVALID_TYPE = "INVALID_TYPE"
@@ -353,7 +356,10 @@ class _Compiler:
             return None
         from_context = text.startswith("$$")
         try:
-            path = compile_path(text[1:] if from_context else text)
+            path = compile_path(text)
+        except UnsupportedPath as exc:
+            self.problem(UNSUPPORTED, f"{field}: {exc}", pointer)
+            return None
         except ValueError as exc:
             self.problem(
                 INVALID_JSONPATH, f"{field} {text!r} is not a valid JSONPath: {exc}", pointer
@@ -399,9 +405,24 @@ class _Compiler:
             )
             ok = False
 
+        unsupported = [key for key in raw if key in _UNSUPPORTED_FIELDS]
+        for key in unsupported:
+            self.problem(
+                UNSUPPORTED, f"{key!r} in {what} is not supported yet", _child(pointer, key)
+            )
+        if "Condition" in raw:  # a JSONata rule: nothing more to check in JSONPath terms
+            return None, next_state
+
         booleans = [key for key in raw if key in _BOOLEAN_OPERATORS]
         comparisons = [key for key in raw if key in COMPARISON_OPERATORS]
-        known = {"Next", "Comment", "Variable", *_BOOLEAN_OPERATORS, *COMPARISON_OPERATORS}
+        known = {
+            "Next",
+            "Comment",
+            "Variable",
+            *_BOOLEAN_OPERATORS,
+            *COMPARISON_OPERATORS,
+            *_UNSUPPORTED_FIELDS,
+        }
         for key in raw:
             if key not in known:
                 self.problem(

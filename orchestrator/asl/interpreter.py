@@ -31,6 +31,8 @@ from orchestrator.asl.paths import Path, PathNotFound, PathWriteError, Reference
 
 # AWS fails an execution whose history would pass this many events.
 MAX_HISTORY_EVENTS = 25_000
+# AWS's limit on any input, output or result: 256 KiB of UTF-8 JSON text.
+MAX_PAYLOAD_BYTES = 262_144
 
 Status = Literal["RUNNING", "SUCCEEDED", "FAILED"]
 
@@ -292,9 +294,16 @@ class _Run:
                 "StartTime": iso_time(base.start_time),
                 "RedriveCount": 0,
             },
-            "State": {"EnteredTime": iso_time(self.now), "Name": state_name, "RetryCount": 0},
+            "State": self._state_context(state_name),
             "StateMachine": {"Id": base.state_machine_arn, "Name": base.state_machine_name},
         }
+
+    def _state_context(self, state_name: str) -> dict[str, Any]:
+        entered = self.base.entered_time if self.base.current == state_name else None
+        fields: dict[str, Any] = {"EnteredTime": iso_time(entered or self.now), "Name": state_name}
+        if isinstance(self.machine.states[state_name], TaskState):
+            fields["RetryCount"] = 0  # AWS shows RetryCount only where a Retry may apply
+        return fields
 
     # -- moving through states -----------------------------------------------------------------
 
@@ -327,10 +336,10 @@ class _Run:
             self.dispatch(state, data)
             return None, None
         if isinstance(state, FailState):
-            error, cause = _fail_fields(state, data)
+            error, cause = _fail_fields(state, data, self.context(state.name))
             self.fail_execution(error, cause)
             return None, None
-        effective = _read(state.input_path, data, "InputPath")
+        effective = _read(state.input_path, data, "InputPath", self.context(state.name))
         following: str | None
         if isinstance(state, PassState):
             if state.parameters is not None:
@@ -344,15 +353,16 @@ class _Run:
         else:
             assert isinstance(state, SucceedState)
             output, following = effective, None
-        output = _read(state.output_path, output, "OutputPath")
+        output = _read(state.output_path, output, "OutputPath", self.context(state.name))
         return self.exit_state(state, following, output)
 
     def exit_state(
         self, state: AnyState, following: str | None, output: Any
     ) -> tuple[str | None, Any]:
+        text = _checked_size(_text(output), state.name)
         self.record(
             state.type + "StateExited",
-            {"name": state.name, "output": _text(output), **_NOT_TRUNCATED_OUT},
+            {"name": state.name, "output": text, **_NOT_TRUNCATED_OUT},
         )
         if following is None:
             self.succeed_execution(output)
@@ -368,7 +378,7 @@ class _Run:
         raise StatesError(errors.NO_CHOICE_MATCHED, "No Matches!")
 
     def dispatch(self, state: TaskState, data: Any) -> None:
-        effective = _read(state.input_path, data, "InputPath")
+        effective = _read(state.input_path, data, "InputPath", self.context(state.name))
         if state.parameters is not None:
             effective = state.parameters.render(effective, self.context(state.name))
         self.token_seq += 1
@@ -395,10 +405,11 @@ class _Run:
     def task_succeeded(self, state: TaskState, data: Any, result: Any) -> None:
         self.updates.update(current=None, state_input=None, task_token=None)
         try:
+            _checked_size(_text(result), state.resource)
             if state.result_selector is not None:
                 result = state.result_selector.render(result, self.context(state.name))
             output = _apply_result_path(state.result_path, data, result)
-            output = _read(state.output_path, output, "OutputPath")
+            output = _read(state.output_path, output, "OutputPath", self.context(state.name))
         except StatesError as failure:
             self.handle_error(state, data, failure)
             return
@@ -406,9 +417,12 @@ class _Run:
         self.advance(following, output)
 
     def handle_error(self, state: TaskState, data: Any, failure: StatesError) -> None:
-        """Send a Task's failure to its first matching catcher, else fail the execution."""
+        """Send a Task's failure to its first matching catcher, else fail the execution.
+
+        States.Runtime is never caught, not even when a catcher names it (as in AWS).
+        """
         self.updates.update(current=None, state_input=None, task_token=None)
-        for catcher in state.catchers:
+        for catcher in state.catchers if failure.error != errors.RUNTIME else ():
             if errors.error_matches(failure.error, catcher.error_equals):
                 error_output = {"Error": failure.error, "Cause": failure.cause}
                 try:
@@ -441,12 +455,23 @@ class _Run:
         self.commands.append(CompleteExecution("FAILED", None, error, cause, self.now))
 
 
-def _read(path: Path | None, data: Any, field_name: str) -> Any:
+def _checked_size(text: str, owner: str) -> str:
+    """``text`` if within AWS's payload limit, else States.DataLimitExceeded for ``owner``."""
+    if len(text) * 4 > MAX_PAYLOAD_BYTES and len(text.encode()) > MAX_PAYLOAD_BYTES:
+        raise StatesError(
+            errors.DATA_LIMIT_EXCEEDED,
+            f"The state/task '{owner}' returned a result with a size exceeding the maximum"
+            " number of bytes service limit.",
+        )
+    return text
+
+
+def _read(path: Path | None, data: Any, field_name: str, context: Any) -> Any:
     """Apply InputPath/OutputPath: null gives {}, a missing value is States.Runtime."""
     if path is None:
         return {}
     try:
-        return path.read(data)
+        return path.read(context if path.context else data)
     except PathNotFound:
         raise StatesError(
             errors.RUNTIME,
@@ -468,13 +493,13 @@ def _apply_result_path(path: ReferencePath | None, data: Any, result: Any) -> An
         ) from None
 
 
-def _fail_fields(state: FailState, data: Any) -> tuple[str | None, str | None]:
+def _fail_fields(state: FailState, data: Any, context: Any) -> tuple[str | None, str | None]:
     error, cause = state.error, state.cause
     for attribute, path in (("error", state.error_path), ("cause", state.cause_path)):
         if path is None:
             continue
         try:
-            value = path.read(data)
+            value = path.read(context if path.context else data)
         except PathNotFound:
             raise StatesError(
                 errors.RUNTIME, f"Invalid path '{path.text}' in Fail state {state.name!r}"

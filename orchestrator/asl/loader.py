@@ -29,6 +29,7 @@ from orchestrator.asl.errors import DefinitionError, Problem
 from orchestrator.asl.paths import (
     Path,
     ReferencePath,
+    UnsupportedPath,
     compile_path,
     compile_reference_path,
 )
@@ -61,6 +62,8 @@ ALLOWED_FIELDS: dict[str, set[str]] = {
 }
 # Valid ASL that this engine does not run yet: rejected by name rather than run wrongly.
 UNSUPPORTED_TYPES = {"Wait", "Parallel", "Map"}
+# Valid ASL fields of any state type (JSONata, variables) that are not run yet.
+UNSUPPORTED_STATE_FIELDS = {"Assign", "Arguments", "Output", "QueryLanguage"}
 UNSUPPORTED_TASK_FIELDS = {
     "Retry",
     "TimeoutSeconds",
@@ -72,7 +75,7 @@ UNSUPPORTED_TASK_FIELDS = {
 TOP_LEVEL_FIELDS = {"Comment", "StartAt", "States", "Version", "TimeoutSeconds", "QueryLanguage"}
 MAX_STATE_NAME = 80
 LAMBDA_ARN = re.compile(
-    r"^arn:[\w-]+:lambda:[\w-]*:\d*:function:(?P<name>[A-Za-z0-9_-]{1,64})(?::[A-Za-z0-9$_-]+)?$"
+    r"^arn:[\w-]+:lambda:[\w-]*:\d*:function:(?P<name>[^:\s]{1,140})(?::[^:\s]+)?$"
 )
 
 
@@ -162,6 +165,7 @@ class _Checker:
             self.problem(
                 "UNSUPPORTED", "only QueryLanguage 'JSONPath' is supported yet", "/QueryLanguage"
             )
+            return None  # the states are JSONata: checking them as JSONPath says nothing
         if "TimeoutSeconds" in document:
             self.problem(
                 "UNSUPPORTED",
@@ -229,8 +233,21 @@ class _Checker:
             )
             return None
         before = len(self.problems)
+        if raw.get("QueryLanguage", "JSONPath") != "JSONPath":
+            self.problem(
+                "UNSUPPORTED",
+                "only QueryLanguage 'JSONPath' is supported yet",
+                f"{where}/QueryLanguage",
+            )
+            return None
         for key in raw:
-            if key not in ALLOWED_FIELDS[kind]:
+            if key in UNSUPPORTED_STATE_FIELDS:
+                self.problem(
+                    "UNSUPPORTED",
+                    f"field {key!r} is not supported yet",
+                    f"{where}/{escape_pointer(key)}",
+                )
+            elif key not in ALLOWED_FIELDS[kind]:
                 self.problem(
                     "UNKNOWN_FIELD",
                     f"field {key!r} is not allowed in a {kind} state",
@@ -284,10 +301,11 @@ class _Checker:
                 f"'Resource' {what}",
                 f"{where}/Resource",
             )
-        elif resource.startswith("arn:aws:states:::lambda:invoke"):
+        elif resource.startswith("arn:aws:states:::"):
+            integration = resource.removeprefix("arn:aws:states:::")
             self.problem(
                 "UNSUPPORTED",
-                "the 'arn:aws:states:::lambda:invoke' integration is not supported yet; use the function's ARN",
+                f"the service integration {integration!r} is not supported yet; call a Lambda function by its ARN",
                 f"{where}/Resource",
             )
         elif match := LAMBDA_ARN.match(resource):
@@ -396,7 +414,13 @@ class _Checker:
                 self.problem("INVALID_TYPE", "a catcher must be an object", at)
                 continue
             for key in item:
-                if key not in {"ErrorEquals", "Next", "ResultPath", "Comment"}:
+                if key in UNSUPPORTED_STATE_FIELDS:
+                    self.problem(
+                        "UNSUPPORTED",
+                        f"field {key!r} of a catcher is not supported yet",
+                        f"{at}/{escape_pointer(key)}",
+                    )
+                elif key not in {"ErrorEquals", "Next", "ResultPath", "Comment"}:
                     self.problem(
                         "UNKNOWN_FIELD",
                         f"field {key!r} is not allowed in a catcher",
@@ -449,7 +473,8 @@ class _Checker:
         try:
             return compile_path(value)
         except ValueError as exc:
-            self.problem("INVALID_JSONPATH", f"'{key}': {exc}", f"{where}/{key}")
+            code = "UNSUPPORTED" if isinstance(exc, UnsupportedPath) else "INVALID_JSONPATH"
+            self.problem(code, f"'{key}': {exc}", f"{where}/{key}")
             return None
 
     def reference_path(self, raw: dict[str, Any], key: str, where: str) -> ReferencePath | None:
@@ -461,7 +486,8 @@ class _Checker:
         try:
             return compile_reference_path(value)
         except ValueError as exc:
-            self.problem("INVALID_REFERENCE_PATH", f"'{key}': {exc}", f"{where}/{key}")
+            code = "UNSUPPORTED" if isinstance(exc, UnsupportedPath) else "INVALID_REFERENCE_PATH"
+            self.problem(code, f"'{key}': {exc}", f"{where}/{key}")
             return None
 
     def template(self, raw: dict[str, Any], key: str, where: str) -> Template | None:

@@ -23,6 +23,13 @@ _BRACKET_NAME = re.compile(r"\[\s*(?:'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\")
 _BRACKET_INDEX = re.compile(r"\[\s*(\d+)\s*\]")
 
 
+class UnsupportedPath(ValueError):
+    """Valid ASL that this engine does not evaluate yet (a ``$variable`` reference)."""
+
+
+_VARIABLE = re.compile(r"^\$[A-Za-z_]")
+
+
 class PathNotFound(LookupError):
     """A definite path selected nothing in the data."""
 
@@ -60,6 +67,8 @@ class Path:
     text: str
     steps: tuple[Step, ...] | None
     _expr: Any = field(default=None, compare=False, repr=False)
+    # ``$$...``: the path reads the context object, not the state's data.
+    context: bool = False
 
     @property
     def definite(self) -> bool:
@@ -67,7 +76,10 @@ class Path:
         return self.steps is not None
 
     def read(self, data: Any) -> Any:
-        """The value the path selects; raises :class:`PathNotFound` when there is none."""
+        """The value the path selects; raises :class:`PathNotFound` when there is none.
+
+        ``data`` is what the path reads: the context object when :attr:`context` is set.
+        """
         if self.steps is None:
             return [match.value for match in self._expr.find(data)]
         value = data
@@ -95,16 +107,24 @@ class Path:
 
 def compile_path(text: str) -> Path:
     """Compile a reading path; raises ``ValueError`` saying why when it is not valid JSONPath."""
+    if isinstance(text, str) and text.startswith("States."):
+        raise UnsupportedPath(
+            f"intrinsic functions such as {text.split('(')[0]!r} are not supported yet"
+        )
     if not isinstance(text, str) or not text.startswith("$"):
         raise ValueError(f"{text!r} is not a JSONPath: it must start with '$'")
-    steps = _split_simple(text)
+    if _VARIABLE.match(text):
+        raise UnsupportedPath(f"variable references such as {text!r} are not supported yet")
+    context = text.startswith("$$")
+    body = text[1:] if context else text  # "$$.a" reads "$.a" of the context object
+    steps = _split_simple(body)
     if steps is not None:
-        return Path(text, steps)
+        return Path(text, steps, context=context)
     try:
-        expr = _parse_jsonpath(text)
+        expr = _parse_jsonpath(body)
     except (JsonPathLexerError, JsonPathParserError, Exception) as exc:  # library raises bare
         raise ValueError(f"{text!r} is not a valid JSONPath: {exc}") from exc
-    return Path(text, None, expr)
+    return Path(text, None, expr, context=context)
 
 
 @dataclass(frozen=True)
@@ -144,6 +164,8 @@ def compile_reference_path(text: str) -> ReferencePath:
     """Compile a ResultPath; raises ``ValueError`` unless it is ``$`` plus names and indexes."""
     if not isinstance(text, str) or not text.startswith("$"):
         raise ValueError(f"{text!r} is not a reference path: it must start with '$'")
+    if _VARIABLE.match(text):
+        raise UnsupportedPath(f"variable references such as {text!r} are not supported yet")
     steps = _split_simple(text)
     if steps is None:
         raise ValueError(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.asl import errors
-from orchestrator.asl.paths import Path, PathNotFound, compile_path
+from orchestrator.asl.paths import Path, PathNotFound, UnsupportedPath, compile_path
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def _render(node: Any, data: Any, context: Any) -> Any:
         except PathNotFound:
             raise errors.StatesError(
                 errors.RUNTIME,
-                f"The JSONPath '{node.path.text if not node.context else '$' + node.path.text}' "
+                f"The JSONPath '{node.path.text}' "
                 f"specified for the field '{node.field}' could not be found in the input "
                 f"'{_compact(source)}'",
             ) from None
@@ -123,7 +123,10 @@ def _compile_dynamic(
         return _Static(None)
     context = value.startswith("$$")
     try:
-        path = compile_path(value[1:] if context else value)
+        path = compile_path(value)
+    except UnsupportedPath as exc:
+        problems.append(("UNSUPPORTED", f"'{key}': {exc}", pointer))
+        return _Static(None)
     except ValueError as exc:
         problems.append(("INVALID_JSONPATH", f"'{key}': {exc}", pointer))
         return _Static(None)
