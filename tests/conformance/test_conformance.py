@@ -34,7 +34,6 @@ COMPLETE_GROUPS = {"choice_operators"}
 # Cases that run but do not match AWS yet, with why. A ratchet: a new mismatch fails the test,
 # and so does a listed case that starts to pass (take it off the list).
 KNOWN_FAILURES = {
-    "9d5c08421b04": "jsonpath-ng: '$[*]' on an object yields the object; AWS yields its values",
     "0777dc12ef41": "escape sequences inside a bracketed name ($['a\\\"b']) are not unescaped as AWS does",
     "9386addec9b8": "Lambda Python runtime: bytes results and DataLimitExceeded on them",
     "fb793c5f240a": "Lambda Python runtime: bytes results and DataLimitExceeded on them",
