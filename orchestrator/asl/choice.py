@@ -195,22 +195,21 @@ def _invalid_path_cause(text: str) -> str:
 
 @dataclass(frozen=True)
 class PathRef:
-    """A path as written in a rule; ``context`` when it was ``$$...`` (reads the context)."""
+    """A path as written in a rule (a ``$$...`` path reads the context object)."""
 
     text: str
     path: Path
-    context: bool
 
     def read(self, data: Any, context: Any) -> Any:
         """The selected value; raises ``States.Runtime`` when the path selects nothing."""
         try:
-            return self.path.read(context if self.context else data)
+            return self.path.read(context if self.path.context else data)
         except PathNotFound:
             raise StatesError(errors.RUNTIME, _invalid_path_cause(self.text)) from None
 
     def exists(self, data: Any, context: Any) -> bool:
         """Whether the path selects something."""
-        return self.path.exists(context if self.context else data)
+        return self.path.exists(context if self.path.context else data)
 
 
 @dataclass(frozen=True)
@@ -354,7 +353,6 @@ class _Compiler:
                 pointer,
             )
             return None
-        from_context = text.startswith("$$")
         try:
             path = compile_path(text)
         except UnsupportedPath as exc:
@@ -365,7 +363,7 @@ class _Compiler:
                 INVALID_JSONPATH, f"{field} {text!r} is not a valid JSONPath: {exc}", pointer
             )
             return None
-        return PathRef(text, path, from_context)
+        return PathRef(text, path)
 
     def rule(self, raw: Any, pointer: str, top_level: bool) -> tuple[Rule | None, str | None]:
         """Compile one rule object; the second value is its ``Next`` (top level only)."""

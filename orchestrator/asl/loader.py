@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path as FilePath
-from typing import Any
+from typing import Any, TypeVar
 
 import json_source_map
 
@@ -35,6 +36,7 @@ from orchestrator.asl.paths import (
 )
 from orchestrator.asl.templates import Template, compile_template, escape_pointer
 
+P = TypeVar("P", Path, ReferencePath)
 _COMMON = {"Type", "Comment"}
 _IO = {"InputPath", "OutputPath"}
 _MOVES = {"Next", "End"}
@@ -465,29 +467,28 @@ class _Checker:
         return value
 
     def reading_path(self, raw: dict[str, Any], key: str, where: str) -> Path | None:
-        if key not in raw:
-            return compile_path("$")
-        value = raw[key]
-        if value is None:
-            return None
-        try:
-            return compile_path(value)
-        except ValueError as exc:
-            code = "UNSUPPORTED" if isinstance(exc, UnsupportedPath) else "INVALID_JSONPATH"
-            self.problem(code, f"'{key}': {exc}", f"{where}/{key}")
-            return None
+        return self._path_field(raw, key, where, compile_path, "INVALID_JSONPATH")
 
     def reference_path(self, raw: dict[str, Any], key: str, where: str) -> ReferencePath | None:
+        return self._path_field(raw, key, where, compile_reference_path, "INVALID_REFERENCE_PATH")
+
+    def _path_field(
+        self, raw: dict[str, Any], key: str, where: str, compile: Callable[[str], P], code: str
+    ) -> P | None:
+        """A path field: absent means "$", JSON null means None (the field's discard rule)."""
         if key not in raw:
-            return compile_reference_path("$")
+            return compile("$")
         value = raw[key]
         if value is None:
             return None
         try:
-            return compile_reference_path(value)
+            return compile(value)
         except ValueError as exc:
-            code = "UNSUPPORTED" if isinstance(exc, UnsupportedPath) else "INVALID_REFERENCE_PATH"
-            self.problem(code, f"'{key}': {exc}", f"{where}/{key}")
+            self.problem(
+                "UNSUPPORTED" if isinstance(exc, UnsupportedPath) else code,
+                f"'{key}': {exc}",
+                f"{where}/{key}",
+            )
             return None
 
     def template(self, raw: dict[str, Any], key: str, where: str) -> Template | None:

@@ -68,6 +68,11 @@ async def test_stop_finishes_the_request_in_flight_and_requeues_the_buffered_one
     (reply,) = await receive(reply_queue, 1)
     result = parse_task_result(reply.body)
     assert result == TaskSucceeded(task_token=requests[0].task_token, attempt=0, output=0)
+    # A requeue (nack) is not confirmed: the queue's count catches up a moment later.
+    for _ in range(50):
+        if await private_queues.ready_count() == 4:
+            break
+        await asyncio.sleep(0.1)
     assert await private_queues.ready_count() == 4, "buffered requests go back to the queue"
     assert await reply_queue.get(no_ack=True, fail=False) is None
 
