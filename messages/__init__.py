@@ -8,9 +8,20 @@ treat a ``pydantic.ValidationError`` (or ``ValueError``) as a poison message.
 from messages.base import JsonValue, WireModel
 from messages.callcenter import CaseMessage, CaseStatus, OpenCaseInput
 from messages.executions import ExecutionResult, ExecutionStatus, IntakeRequest
-from messages.tasks import TaskFailed, TaskRequest, TaskResult, TaskSucceeded, parse_task_result
+from messages.tasks import (
+    AnyTaskResult,
+    TaskCallbackFailure,
+    TaskCallbackHeartbeat,
+    TaskCallbackSuccess,
+    TaskFailed,
+    TaskRequest,
+    TaskResult,
+    TaskSucceeded,
+    parse_task_result,
+)
 
 __all__ = [
+    "AnyTaskResult",
     "CaseMessage",
     "CaseStatus",
     "ExecutionResult",
@@ -18,6 +29,9 @@ __all__ = [
     "IntakeRequest",
     "JsonValue",
     "OpenCaseInput",
+    "TaskCallbackFailure",
+    "TaskCallbackHeartbeat",
+    "TaskCallbackSuccess",
     "TaskFailed",
     "TaskRequest",
     "TaskResult",

@@ -36,6 +36,7 @@ class TaskSucceeded(WireModel):
     task_token: str
     attempt: int = Field(ge=0)
     output: JsonValue
+    request_id: str | None = None
 
 
 class TaskFailed(WireModel):
@@ -48,12 +49,43 @@ class TaskFailed(WireModel):
     error_type: str
     error_message: str = ""
     stack_trace: list[str] = Field(default_factory=list)
+    request_id: str | None = None
 
 
-TaskResult = Annotated[TaskSucceeded | TaskFailed, Field(discriminator="status")]
-_task_result_adapter: TypeAdapter[TaskSucceeded | TaskFailed] = TypeAdapter(TaskResult)
+class TaskCallbackSuccess(WireModel):
+    """SendTaskSuccess: completes a ``.waitForTaskToken`` task with ``output``."""
+
+    version: Literal[1] = 1
+    status: Literal["CALLBACK_SUCCESS"] = "CALLBACK_SUCCESS"
+    task_token: str
+    output: JsonValue
 
 
-def parse_task_result(body: bytes | str) -> TaskSucceeded | TaskFailed:
-    """Parse a task result from wire bytes; raises ``pydantic.ValidationError`` when invalid."""
+class TaskCallbackFailure(WireModel):
+    """SendTaskFailure: fails a ``.waitForTaskToken`` task with an error and a cause."""
+
+    version: Literal[1] = 1
+    status: Literal["CALLBACK_FAILURE"] = "CALLBACK_FAILURE"
+    task_token: str
+    error: str | None = None
+    cause: str | None = None
+
+
+class TaskCallbackHeartbeat(WireModel):
+    """SendTaskHeartbeat: the task is alive; its HeartbeatSeconds start again."""
+
+    version: Literal[1] = 1
+    status: Literal["CALLBACK_HEARTBEAT"] = "CALLBACK_HEARTBEAT"
+    task_token: str
+
+
+AnyTaskResult = (
+    TaskSucceeded | TaskFailed | TaskCallbackSuccess | TaskCallbackFailure | TaskCallbackHeartbeat
+)
+TaskResult = Annotated[AnyTaskResult, Field(discriminator="status")]
+_task_result_adapter: TypeAdapter[AnyTaskResult] = TypeAdapter(TaskResult)
+
+
+def parse_task_result(body: bytes | str) -> AnyTaskResult:
+    """Parse a task result or callback; raises ``pydantic.ValidationError`` when invalid."""
     return _task_result_adapter.validate_json(body)

@@ -19,6 +19,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from broker import amqp_url
+from messages import TaskCallbackFailure, TaskCallbackHeartbeat, TaskCallbackSuccess
 from orchestrator import client
 from orchestrator.arns import Account
 from orchestrator.asl.errors import DefinitionError
@@ -179,6 +180,42 @@ def submit(
         raise typer.Exit(1) from None
     typer.echo(json.dumps(result, indent=2))
     raise typer.Exit(0 if result.get("status") == "SUCCEEDED" else 1)
+
+
+TokenOption = Annotated[str, typer.Option("--task-token", help="The task token ($$.Task.Token).")]
+UrlOption = Annotated[
+    str | None, typer.Option("--amqp-url", help="RabbitMQ URL (default: $AMQP_URL or local).")
+]
+
+
+@app.command("send-task-success")
+def send_task_success(
+    task_token: TokenOption,
+    output: Annotated[str, typer.Option(help="The task's output: JSON text, or @FILE.")],
+    amqp: UrlOption = None,
+) -> None:
+    """Complete a .waitForTaskToken task with OUTPUT (SendTaskSuccess)."""
+    message = TaskCallbackSuccess(task_token=task_token, output=_parse_input(output))
+    asyncio.run(client.send_callback(message, url=amqp or amqp_url()))
+
+
+@app.command("send-task-failure")
+def send_task_failure(
+    task_token: TokenOption,
+    error: Annotated[str | None, typer.Option(help="The error name.")] = None,
+    cause: Annotated[str | None, typer.Option(help="The cause.")] = None,
+    amqp: UrlOption = None,
+) -> None:
+    """Fail a .waitForTaskToken task with ERROR and CAUSE (SendTaskFailure)."""
+    message = TaskCallbackFailure(task_token=task_token, error=error, cause=cause)
+    asyncio.run(client.send_callback(message, url=amqp or amqp_url()))
+
+
+@app.command("send-task-heartbeat")
+def send_task_heartbeat(task_token: TokenOption, amqp: UrlOption = None) -> None:
+    """Report that a task is alive: its HeartbeatSeconds start again (SendTaskHeartbeat)."""
+    message = TaskCallbackHeartbeat(task_token=task_token)
+    asyncio.run(client.send_callback(message, url=amqp or amqp_url()))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

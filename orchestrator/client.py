@@ -9,7 +9,8 @@ from typing import Any
 
 import aio_pika
 
-from broker import INTAKE_QUEUE, Topology, connect
+from broker import INTAKE_QUEUE, TASK_RESULTS_QUEUE, Topology, connect
+from messages import TaskCallbackFailure, TaskCallbackHeartbeat, TaskCallbackSuccess
 from messages.executions import EXECUTION_NAME_HEADER, STATE_MACHINE_HEADER
 
 
@@ -56,5 +57,26 @@ async def submit(
                     result: dict[str, Any] = json.loads(message.body)
                     return result
         raise TimeoutError("the reply queue closed before the result came")
+    finally:
+        await connection.close()
+
+
+async def send_callback(
+    callback: TaskCallbackSuccess | TaskCallbackFailure | TaskCallbackHeartbeat, *, url: str
+) -> None:
+    """Publish SendTaskSuccess/Failure/Heartbeat for a task token (confirmed by the broker)."""
+    connection = await connect(url, wait_seconds=10)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        await Topology(channel).work_queue(TASK_RESULTS_QUEUE)
+        await channel.default_exchange.publish(
+            aio_pika.Message(
+                callback.to_wire(),
+                content_type="application/json",
+                correlation_id=callback.task_token,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=TASK_RESULTS_QUEUE,
+        )
     finally:
         await connection.close()

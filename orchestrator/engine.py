@@ -86,8 +86,9 @@ class Engine:
             assert raced is not None
             return self._duplicate(raced, request)
 
-    def apply(self, result: messages.TaskSucceeded | messages.TaskFailed) -> list[int] | None:
-        """Apply a task result; the outbox ids to publish, or None when it did not apply.
+    def apply(self, result: messages.AnyTaskResult) -> list[int] | None:
+        """Apply a task result or callback; the outbox ids to publish, or None when it did
+        not apply.
 
         A result for an unknown token, a finished execution or an old attempt is a duplicate
         or stale delivery and is dropped.
@@ -95,15 +96,27 @@ class Engine:
         record = self.store.execution_by_token(result.task_token)
         if record is None:
             return None
+        return self._step(record, task_event(result, self.clock()))
+
+    def fire_timer(self, timer: str, execution_arn: str) -> list[int] | None:
+        """A stored timer is due: step its execution; None when the timer no longer applies."""
+        record = self.store.execution_by_arn(execution_arn)
+        if record is None:
+            return None
+        ids = self._step(record, interpreter.TimerFired(timer, self.clock()))
+        if ids is None:  # stale (already fired, or its state moved on): forget it
+            self.store.delete_timer(timer)
+        return ids
+
+    def _step(self, record: ExecutionRecord, event: interpreter.Event) -> list[int] | None:
         machine = self.machines.get(record.state.state_machine_name)
         if machine is None:
             return None
-        step = interpreter.step(machine, record.state, task_event(result, self.clock()))
+        step = interpreter.step(machine, record.state, event)
         if step.ignored:
             return None
-        return self._commit(
-            ExecutionRecord(step.state, record.reply_to, record.correlation_id), step, new=False
-        )
+        updated = ExecutionRecord(step.state, record.reply_to, record.correlation_id)
+        return self._commit(updated, step, new=False, previous=record.state)
 
     def _duplicate(self, existing: ExecutionRecord, request: messages.IntakeRequest) -> list[int]:
         """A start of an existing execution: nothing new, except an answer to a new asker.
@@ -128,9 +141,18 @@ class Engine:
         answer = OutboxMessage("", request.reply_to, body, correlation_id=request.correlation_id)
         return self.store.enqueue([answer], created=time.time())
 
-    def _commit(self, record: ExecutionRecord, step: interpreter.Step, *, new: bool) -> list[int]:
+    def _commit(
+        self,
+        record: ExecutionRecord,
+        step: interpreter.Step,
+        *,
+        new: bool,
+        previous: interpreter.ExecutionState | None = None,
+    ) -> list[int]:
         outbox = [m for command in step.commands for m in self._messages(record, command)]
-        ids = self.store.commit(record, step.history, outbox, new=new, created=time.time())
+        ids = self.store.commit(
+            record, step.history, outbox, new=new, created=time.time(), previous=previous
+        )
         state = record.state
         if state.status != "RUNNING":
             log.info(
@@ -146,6 +168,8 @@ class Engine:
         self, record: ExecutionRecord, command: interpreter.Command
     ) -> list[OutboxMessage]:
         state = record.state
+        if isinstance(command, interpreter.StartTimer | interpreter.CancelTimer):
+            return []  # timers are rows the commit writes from the state itself
         if isinstance(command, interpreter.DispatchTask):
             request = task_request(command, state)
             return [

@@ -1,24 +1,63 @@
 """One execution in-process: the interpreter plus Lambda-like handlers, with no broker.
 
 This is the quick start (``python -m orchestrator run``) and the harness of fast tests. It
-drives the same :func:`~orchestrator.asl.interpreter.step` as the RabbitMQ service.
+drives the same :func:`~orchestrator.asl.interpreter.step` as the RabbitMQ service. Task
+results and timers are events ordered by time; with :class:`FakeClock` a Wait of an hour
+or a 60 s handler takes no real time, with :class:`RealClock` they take what they say.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import secrets
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from orchestrator.arns import Account
 from orchestrator.asl import interpreter
 from orchestrator.asl.definition import StateMachine
+from orchestrator.asl.execution import Event
 from orchestrator.task_messages import task_event, task_request
 from workers.runtime import Function, invoke
 
 RESOURCE_NOT_FOUND = "Lambda.ResourceNotFoundException"
+
+
+class Clock(Protocol):
+    """Where the runner reads the time and how it waits."""
+
+    def now(self) -> datetime: ...
+    def sleep(self, seconds: float) -> None: ...
+
+
+class RealClock:
+    """The wall clock; sleeping sleeps."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(seconds, 0.0))
+
+
+@dataclass
+class FakeClock:
+    """A clock that only moves when slept on: waits and timeouts cost no real time."""
+
+    moment: datetime = field(default_factory=lambda: datetime(2026, 1, 1, tzinfo=UTC))
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def sleep(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=max(seconds, 0.0))
 
 
 @dataclass(frozen=True)
@@ -42,6 +81,41 @@ class LocalResult:
         return result
 
 
+class _Callbacks:
+    """SendTaskSuccess/Failure/Heartbeat for ``.waitForTaskToken`` tasks run in-process."""
+
+    def __init__(self, clock: Clock, push: Callable[[Event], None]) -> None:
+        self.clock = clock
+        self.push = push
+
+    def success(self, token: str, output: Any) -> None:
+        self.push(interpreter.TaskSucceeded(token, 0, output, self.clock.now(), callback=True))
+
+    def failure(self, token: str, error: str, cause: str | None = None) -> None:
+        self.push(interpreter.TaskFailed(token, 0, error, cause, self.clock.now(), callback=True))
+
+    def heartbeat(self, token: str) -> None:
+        self.push(interpreter.TaskHeartbeat(token, self.clock.now()))
+
+
+_callbacks: ContextVar[_Callbacks] = ContextVar("local_runner_callbacks")
+
+
+def send_task_success(token: str, output: Any) -> None:
+    """Complete a ``.waitForTaskToken`` task of the in-process execution being run."""
+    _callbacks.get().success(token, output)
+
+
+def send_task_failure(token: str, error: str, cause: str | None = None) -> None:
+    """Fail a ``.waitForTaskToken`` task of the in-process execution being run."""
+    _callbacks.get().failure(token, error, cause)
+
+
+def send_task_heartbeat(token: str) -> None:
+    """Heartbeat a task of the in-process execution being run."""
+    _callbacks.get().heartbeat(token)
+
+
 def run_local(
     machine: StateMachine,
     execution_input: Any,
@@ -50,41 +124,88 @@ def run_local(
     execution_name: str = "local",
     account: Account | None = None,
     role_arn: str | None = None,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Clock | None = None,
 ) -> LocalResult:
     """Run ``machine`` on ``execution_input`` to its end, calling ``functions`` by name."""
     account = account or Account()
+    clock = clock or RealClock()
+    order = itertools.count()
+    pending: list[tuple[datetime, int, Event]] = []
+    cancelled: set[str] = set()
+
+    def push(event: Event) -> None:
+        heapq.heappush(pending, (event.time, next(order), event))
+
     start = interpreter.StartExecution(
         execution_arn=account.execution_arn(machine.name, execution_name),
         execution_name=execution_name,
         state_machine_arn=account.state_machine_arn(machine.name),
         input=execution_input,
-        time=clock(),
+        time=clock.now(),
         token_prefix=secrets.token_hex(16),
         role_arn=role_arn if role_arn is not None else account.role_arn(machine.name),
     )
     step = interpreter.step(machine, None, start)
     history = list(step.history)
-    pending = list(step.commands)
     state = step.state
-    while pending:
-        command = pending.pop(0)
-        if isinstance(command, interpreter.CompleteExecution):
-            continue
-        function = functions.get(command.function_name)
-        event: interpreter.Event
-        if function is None:
-            event = interpreter.TaskFailed(
-                command.token,
-                command.attempt,
-                RESOURCE_NOT_FOUND,
-                f"Function not found: {command.resource}",
-                clock(),
-            )
-        else:
-            event = task_event(invoke(function, task_request(command, state)), clock())
-        step = interpreter.step(machine, state, event)
-        state = step.state
-        history.extend(step.history)
-        pending.extend(step.commands)
+    with _callbacks_for(_Callbacks(clock, push)):
+        while True:
+            for command in step.commands:
+                _carry_out(command, state, functions, clock, push, cancelled)
+            if state.status != "RUNNING" or not pending:
+                break
+            due, _, event = heapq.heappop(pending)
+            if isinstance(event, interpreter.TimerFired) and event.timer in cancelled:
+                continue
+            if due > clock.now():
+                clock.sleep((due - clock.now()).total_seconds())
+            step = interpreter.step(machine, state, event)
+            state = step.state
+            history.extend(step.history)
     return LocalResult(state, history)
+
+
+def function_not_found(execution_arn: str, function_name: str) -> str:
+    """Lambda's cause text for invoking a function that does not exist."""
+    parts = execution_arn.split(":")
+    partition, region, account = parts[1], parts[3], parts[4]
+    arn = f"arn:{partition}:lambda:{region}:{account}:function:{function_name}:$LATEST"
+    return (
+        f"Function not found: {arn} (Service: AWSLambda; Status Code: 404; Error Code:"
+        f" ResourceNotFoundException; Request ID: {uuid.uuid4()}; Proxy: null)"
+    )
+
+
+@contextmanager
+def _callbacks_for(callbacks: _Callbacks) -> Iterator[None]:
+    token = _callbacks.set(callbacks)
+    try:
+        yield
+    finally:
+        _callbacks.reset(token)
+
+
+def _carry_out(
+    command: interpreter.Command,
+    state: interpreter.ExecutionState,
+    functions: Mapping[str, Function],
+    clock: Clock,
+    push: Callable[[Event], None],
+    cancelled: set[str],
+) -> None:
+    if isinstance(command, interpreter.StartTimer):
+        push(interpreter.TimerFired(command.timer, command.due))
+    elif isinstance(command, interpreter.CancelTimer):
+        cancelled.add(command.timer)
+    elif isinstance(command, interpreter.DispatchTask):
+        function = functions.get(command.function_name)
+        if function is None:
+            cause = function_not_found(state.execution_arn, command.function_name)
+            push(
+                interpreter.TaskFailed(
+                    command.token, command.attempt, RESOURCE_NOT_FOUND, cause, clock.now()
+                )
+            )
+            return
+        result = invoke(function, task_request(command, state))
+        push(task_event(result, clock.now()))

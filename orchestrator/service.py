@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +77,7 @@ async def run_service(
             (results, await results.consume(_tracked(handlers.on_result, in_flight))),
         ]
         sweeper = asyncio.create_task(publisher.sweep_forever())
+        timers = asyncio.create_task(fire_timers(engine, publisher, stop))
         log.info(
             "orchestrator serving %s; functions: %s",
             ", ".join(sorted(config.machines)),
@@ -90,9 +92,34 @@ async def run_service(
         if in_flight:
             await asyncio.wait(in_flight, timeout=10)
         sweeper.cancel()
+        timers.cancel()
     finally:
         await connection.close()
         store.close()
+
+
+async def fire_timers(
+    engine: Engine, publisher: OutboxPublisher, stop: asyncio.Event, poll: float = 0.2
+) -> None:
+    """Fire stored timers as they fall due (Wait, Retry backoff, timeouts, heartbeats).
+
+    Timers are rows in the store, so a restart re-arms them: the first pass fires every
+    timer that fell due while the service was down.
+    """
+    while not stop.is_set():
+        try:
+            due = engine.store.due_timers(time.time())
+            for timer, execution_arn in due:
+                ids = engine.fire_timer(timer, execution_arn)
+                if ids:
+                    await publisher.publish(ids)
+        except Exception as exc:  # the next pass retries; the service keeps serving
+            log.warning("firing timers failed: %s", exc)
+            due = []
+        if not due:
+            next_due = engine.store.next_timer_due()
+            wait = poll if next_due is None else min(max(next_due - time.time(), 0.0), poll)
+            await asyncio.sleep(wait)
 
 
 Handler = Callable[[AbstractIncomingMessage], Awaitable[None]]

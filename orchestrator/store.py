@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from orchestrator.asl.interpreter import ExecutionState, HistoryEvent
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE executions (
@@ -52,6 +52,22 @@ _MIGRATIONS: dict[int, str] = {
         created REAL NOT NULL
     );
     """,
+    # Several tasks and timers per execution (Parallel, Map, Wait, Retry, timeouts).
+    2: """
+    CREATE TABLE tasks (
+        token TEXT PRIMARY KEY,
+        execution_arn TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX tasks_execution ON tasks (execution_arn);
+    INSERT INTO tasks (token, execution_arn)
+        SELECT task_token, arn FROM executions WHERE task_token IS NOT NULL;
+    CREATE TABLE timers (
+        id TEXT PRIMARY KEY,
+        execution_arn TEXT NOT NULL,
+        due REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX timers_due ON timers (due);
+    """,
 }
 
 
@@ -81,6 +97,10 @@ class Store(Protocol):
 
     def execution(self, state_machine: str, name: str) -> ExecutionRecord | None: ...
     def execution_by_token(self, token: str) -> ExecutionRecord | None: ...
+    def execution_by_arn(self, arn: str) -> ExecutionRecord | None: ...
+    def due_timers(self, now: float, limit: int = 500) -> list[tuple[str, str]]: ...
+    def next_timer_due(self) -> float | None: ...
+    def delete_timer(self, timer: str) -> None: ...
     def commit(
         self,
         record: ExecutionRecord,
@@ -89,6 +109,7 @@ class Store(Protocol):
         *,
         new: bool,
         created: float,
+        previous: ExecutionState | None = None,
     ) -> list[int]: ...
     def enqueue(self, outbox: Sequence[OutboxMessage], *, created: float) -> list[int]: ...
     def pending_outbox(self, older_than: float | None = None) -> list[OutboxMessage]: ...
@@ -150,9 +171,35 @@ class SqliteStore:
     def execution_by_token(self, token: str) -> ExecutionRecord | None:
         """The execution waiting for the task with ``token``, if any."""
         row = self._db.execute(
-            "SELECT state, reply_to, correlation_id FROM executions WHERE task_token=?", (token,)
+            "SELECT e.state, e.reply_to, e.correlation_id FROM tasks t"
+            " JOIN executions e ON e.arn = t.execution_arn WHERE t.token=?",
+            (token,),
         ).fetchone()
         return _record(row)
+
+    def execution_by_arn(self, arn: str) -> ExecutionRecord | None:
+        """The execution with ``arn``, if any."""
+        row = self._db.execute(
+            "SELECT state, reply_to, correlation_id FROM executions WHERE arn=?", (arn,)
+        ).fetchone()
+        return _record(row)
+
+    def due_timers(self, now: float, limit: int = 500) -> list[tuple[str, str]]:
+        """(timer id, execution ARN) of timers due at ``now`` (epoch seconds), soonest first."""
+        rows = self._db.execute(
+            "SELECT id, execution_arn FROM timers WHERE due <= ? ORDER BY due LIMIT ?",
+            (now, limit),
+        )
+        return [(timer, arn) for timer, arn in rows]
+
+    def delete_timer(self, timer: str) -> None:
+        """Forget a timer that no longer applies."""
+        self._db.execute("DELETE FROM timers WHERE id=?", (timer,))
+
+    def next_timer_due(self) -> float | None:
+        """When the soonest timer is due (epoch seconds), if there is one."""
+        (due,) = self._db.execute("SELECT MIN(due) FROM timers").fetchone()
+        return float(due) if due is not None else None
 
     def commit(
         self,
@@ -162,25 +209,25 @@ class SqliteStore:
         *,
         new: bool,
         created: float,
+        previous: ExecutionState | None = None,
     ) -> list[int]:
-        """Store the execution, its new history and its outbox in one transaction.
+        """Store the execution, its new history, tasks, timers and outbox in one transaction.
 
-        Returns the outbox ids. Raises :class:`ExecutionExists` when ``new`` and the name is taken.
+        ``previous`` is the state before this step: only the tasks and timers that changed
+        are written. Returns the outbox ids. Raises :class:`ExecutionExists` when ``new`` and
+        the name is taken.
         """
         state = record.state
-        values = (
-            state.status,
-            state.model_dump_json(),
-            state.task_token,
-            _iso(state.stop_time),
-        )
+        values = (state.status, state.model_dump_json(), _iso(state.stop_time))
+        old_tokens = set(previous.tokens) if previous else set()
+        old_timers = set(previous.timers) if previous else set()
         with self._transaction():
             if new:
                 try:
                     self._db.execute(
                         "INSERT INTO executions (arn, state_machine, name, input, reply_to,"
-                        " correlation_id, start_date, status, state, task_token, stop_date)"
-                        " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        " correlation_id, start_date, status, state, stop_date)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?)",
                         (
                             state.execution_arn,
                             state.state_machine_name,
@@ -196,15 +243,27 @@ class SqliteStore:
                     raise ExecutionExists(state.execution_arn) from exc
             else:
                 self._db.execute(
-                    "UPDATE executions SET status=?, state=?, task_token=?, stop_date=? WHERE arn=?",
+                    "UPDATE executions SET status=?, state=?, stop_date=? WHERE arn=?",
                     (*values, state.execution_arn),
                 )
+            arn = state.execution_arn
+            self._db.executemany(
+                "DELETE FROM tasks WHERE token=?", [(t,) for t in old_tokens - set(state.tokens)]
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO tasks (token, execution_arn) VALUES (?,?)",
+                [(t, arn) for t in set(state.tokens) - old_tokens],
+            )
+            self._db.executemany(
+                "DELETE FROM timers WHERE id=?", [(t,) for t in old_timers - set(state.timers)]
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO timers (id, execution_arn, due) VALUES (?,?,?)",
+                [(t, arn, state.timers[t].due.timestamp()) for t in set(state.timers) - old_timers],
+            )
             self._db.executemany(
                 "INSERT INTO history (execution_arn, id, event) VALUES (?,?,?)",
-                [
-                    (state.execution_arn, event.id, json.dumps(event.to_aws(), default=_iso))
-                    for event in history
-                ],
+                [(arn, event.id, json.dumps(event.to_aws(), default=_iso)) for event in history],
             )
             ids = self._insert_outbox(outbox, created)
         return ids

@@ -26,10 +26,23 @@ def task_request(
 
 
 def task_event(
-    result: messages.TaskSucceeded | messages.TaskFailed, time: datetime
-) -> interpreter.TaskSucceeded | interpreter.TaskFailed:
-    """The interpreter event for a function's result, with Lambda's error mapping applied."""
+    result: messages.AnyTaskResult, time: datetime
+) -> interpreter.TaskSucceeded | interpreter.TaskFailed | interpreter.TaskHeartbeat:
+    """The interpreter event for a function's result (Lambda's error mapping applied) or a
+    task-token callback."""
+    if isinstance(result, messages.TaskCallbackSuccess):
+        return interpreter.TaskSucceeded(result.task_token, 0, result.output, time, callback=True)
+    if isinstance(result, messages.TaskCallbackFailure):
+        return interpreter.TaskFailed(
+            result.task_token, 0, result.error or "", result.cause, time, callback=True
+        )
+    if isinstance(result, messages.TaskCallbackHeartbeat):
+        return interpreter.TaskHeartbeat(result.task_token, time)
     if isinstance(result, messages.TaskSucceeded):
-        return interpreter.TaskSucceeded(result.task_token, result.attempt, result.output, time)
-    error, cause = lambda_failure(result.error_type, result.error_message, result.stack_trace)
+        return interpreter.TaskSucceeded(
+            result.task_token, result.attempt, result.output, time, request_id=result.request_id
+        )
+    error, cause = lambda_failure(
+        result.error_type, result.error_message, result.stack_trace, result.request_id
+    )
     return interpreter.TaskFailed(result.task_token, result.attempt, error, cause, time)

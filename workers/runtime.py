@@ -163,6 +163,7 @@ def invoke(fn: Function, request: TaskRequest) -> TaskSucceeded | TaskFailed:
             error_type=error_type,
             error_message=message,
             stack_trace=stack_trace or [],
+            request_id=context.request_id,
         )
 
     event: object = request.payload
@@ -185,7 +186,12 @@ def invoke(fn: Function, request: TaskRequest) -> TaskSucceeded | TaskFailed:
     # pydantic's PydanticSerializationError is a ValueError; json raises TypeError/ValueError.
     except (TypeError, ValueError) as exc:
         return failed(MARSHAL_ERROR, f"Unable to marshal response: {exc}")
-    return TaskSucceeded(task_token=request.task_token, attempt=request.attempt, output=output)
+    return TaskSucceeded(
+        task_token=request.task_token,
+        attempt=request.attempt,
+        output=output,
+        request_id=context.request_id,
+    )
 
 
 def invoke_payload(
@@ -217,6 +223,15 @@ def _marshal(returned: object) -> JsonValue:
     """The handler's return value as plain JSON; raises when it is not serialisable."""
     if isinstance(returned, BaseModel):
         returned = returned.model_dump(mode="json", by_alias=True)
+    if isinstance(returned, bytes | bytearray):
+        # Lambda's Python runtime sends bytes as the raw response body, which Step Functions
+        # reads as JSON; a body that is not JSON arrives as text.
+        text = bytes(returned).decode("utf-8", errors="replace")
+        try:
+            parsed: JsonValue = json.loads(text)
+        except ValueError:
+            return text
+        return parsed
     # A JSON round trip is what Lambda does to a return value: tuples become lists and
     # anything else json cannot encode (sets, objects, NaN) is a marshal error.
     document: JsonValue = json.loads(json.dumps(returned, allow_nan=False))

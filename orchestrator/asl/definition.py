@@ -1,21 +1,19 @@
 """A loaded state machine: frozen, fully compiled state objects, one class per state ``Type``.
 
 Objects here are built only by :mod:`orchestrator.asl.loader`, after validation, so the
-interpreter can trust them: every ``Next`` names a state, every path is compiled.
+interpreter can trust them: every ``Next`` names a state of its scope, every path is compiled.
+Parallel branches and Map iterators are *scopes* of their own (state names are unique within a
+scope only); the machine numbers every scope so that an execution's state can name one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from orchestrator.asl.choice import ChoiceBranch
 from orchestrator.asl.paths import Path, ReferencePath
 from orchestrator.asl.templates import Template
-
-# A path field that is absent means "$"; JSON null means "discard" (InputPath/OutputPath give
-# {}, ResultPath keeps the input). ``None`` below is that JSON null.
-ROOT = "$"
 
 
 @dataclass(frozen=True)
@@ -27,9 +25,29 @@ class Catcher:
     result_path: ReferencePath | None
 
 
+@dataclass(frozen=True)
+class Retrier:
+    """One ``Retry`` element (ASL defaults: 1 s, 3 attempts, backoff 2.0, no jitter)."""
+
+    error_equals: tuple[str, ...]
+    interval_seconds: int = 1
+    max_attempts: int = 3
+    backoff_rate: float = 2.0
+    max_delay_seconds: int | None = None
+    jitter: Literal["FULL", "NONE"] = "NONE"
+
+
+@dataclass(frozen=True)
+class Seconds:
+    """A number of seconds given as a constant or read from a path (``...Seconds[Path]``)."""
+
+    value: int | None = None
+    path: Path | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class State:
-    """Fields every state type has."""
+    """Fields every state type has. A path that is None was JSON null in the definition."""
 
     name: str
     type: str
@@ -47,6 +65,17 @@ class Transition:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Recoverable:
+    """Mixin data of states that may fail and be retried or caught (Task, Parallel, Map)."""
+
+    parameters: Template | None = None
+    result_selector: Template | None = None
+    result_path: ReferencePath | None
+    retriers: tuple[Retrier, ...] = ()
+    catchers: tuple[Catcher, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class PassState(State, Transition):
     """``Pass``: copies its input (or ``Result``) to its output, through the data flow."""
 
@@ -57,15 +86,20 @@ class PassState(State, Transition):
 
 
 @dataclass(frozen=True, kw_only=True)
-class TaskState(State, Transition):
-    """``Task``: invokes a Lambda function by name and waits for its result."""
+class TaskState(State, Transition, Recoverable):
+    """``Task``: invokes a Lambda function and waits for its result (or its task token).
+
+    ``integration`` is ``function`` for a function ARN resource, ``invoke`` for
+    ``arn:aws:states:::lambda:invoke`` (FunctionName/Payload in Parameters, AWS's wrapper
+    around the result).
+    """
 
     resource: str
     function_name: str
-    parameters: Template | None = None
-    result_selector: Template | None = None
-    result_path: ReferencePath | None
-    catchers: tuple[Catcher, ...] = field(default_factory=tuple)
+    integration: Literal["function", "invoke"] = "function"
+    wait_for_token: bool = False
+    timeout: Seconds | None = None
+    heartbeat: Seconds | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,8 +111,17 @@ class ChoiceState(State):
 
 
 @dataclass(frozen=True, kw_only=True)
+class WaitState(State, Transition):
+    """``Wait``: for a number of seconds or until a timestamp (constant or from a path)."""
+
+    seconds: Seconds | None = None
+    timestamp: str | None = None
+    timestamp_path: Path | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class SucceedState(State):
-    """``Succeed``: ends the execution successfully."""
+    """``Succeed``: ends its scope successfully."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,20 +130,65 @@ class FailState(State):
 
     error: str | None = None
     cause: str | None = None
-    error_path: Path | None = None
-    cause_path: Path | None = None
+    error_path: Any = None  # a Path or a compiled intrinsic
+    cause_path: Any = None
 
 
-AnyState = PassState | TaskState | ChoiceState | SucceedState | FailState
+@dataclass(frozen=True, kw_only=True)
+class ParallelState(State, Transition, Recoverable):
+    """``Parallel``: runs every branch scope on the same input; the output is their outputs."""
+
+    branches: tuple[int, ...]  # scope ids
+
+
+@dataclass(frozen=True, kw_only=True)
+class MapState(State, Transition, Recoverable):
+    """``Map`` (inline): runs the iterator scope once per item of ``ItemsPath``."""
+
+    iterator: int  # scope id
+    items_path: Path
+    item_selector: Template | None = None
+    max_concurrency: Seconds = field(default_factory=Seconds)  # a count, not seconds
+    tolerated_failure_count: Seconds | None = None
+    tolerated_failure_percentage: Seconds | None = None
+
+
+AnyState = (
+    PassState
+    | TaskState
+    | ChoiceState
+    | WaitState
+    | SucceedState
+    | FailState
+    | ParallelState
+    | MapState
+)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A set of states with a start: the machine itself, a Parallel branch or a Map iterator."""
+
+    start_at: str
+    states: dict[str, AnyState]
 
 
 @dataclass(frozen=True)
 class StateMachine:
-    """A validated definition: where to start and every state by name."""
+    """A validated definition. ``scopes[0]`` is the top level; the others are nested."""
 
     name: str
-    start_at: str
-    states: dict[str, AnyState]
+    scopes: tuple[Scope, ...]
     comment: str | None = None
     timeout_seconds: int | None = None
     source: str = field(default="", compare=False)
+
+    @property
+    def start_at(self) -> str:
+        """The top-level StartAt."""
+        return self.scopes[0].start_at
+
+    @property
+    def states(self) -> dict[str, AnyState]:
+        """The top-level states by name."""
+        return self.scopes[0].states

@@ -1,7 +1,7 @@
 """How a Lambda function's failure becomes an ASL error, as Step Functions maps it.
 
 Step Functions takes Lambda's ``errorType`` as the error name and the whole error payload,
-as JSON text, as the cause.
+as compact JSON text, as the cause.
 """
 
 from __future__ import annotations
@@ -17,4 +17,4 @@ def lambda_failure(
     if request_id is not None:
         payload["requestId"] = request_id
     payload["stackTrace"] = stack_trace
-    return error_type, json.dumps(payload)
+    return error_type, json.dumps(payload, separators=(",", ":"), ensure_ascii=False)

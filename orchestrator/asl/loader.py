@@ -6,9 +6,11 @@ does, and locates each one by JSON Pointer and, from the source text, by line an
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path as FilePath
 from typing import Any, TypeVar
 
@@ -21,12 +23,19 @@ from orchestrator.asl.definition import (
     Catcher,
     ChoiceState,
     FailState,
+    MapState,
+    ParallelState,
     PassState,
+    Retrier,
+    Scope,
+    Seconds,
     StateMachine,
     SucceedState,
     TaskState,
+    WaitState,
 )
 from orchestrator.asl.errors import DefinitionError, Problem
+from orchestrator.asl.intrinsics import compile_intrinsic, is_intrinsic
 from orchestrator.asl.paths import (
     Path,
     ReferencePath,
@@ -40,18 +49,15 @@ P = TypeVar("P", Path, ReferencePath)
 _COMMON = {"Type", "Comment"}
 _IO = {"InputPath", "OutputPath"}
 _MOVES = {"Next", "End"}
+_RECOVERY = {"Parameters", "ResultSelector", "ResultPath", "Retry", "Catch"}
 ALLOWED_FIELDS: dict[str, set[str]] = {
     "Pass": _COMMON | _IO | _MOVES | {"Parameters", "ResultPath", "Result"},
     "Task": _COMMON
     | _IO
     | _MOVES
+    | _RECOVERY
     | {
         "Resource",
-        "Parameters",
-        "ResultSelector",
-        "ResultPath",
-        "Retry",
-        "Catch",
         "TimeoutSeconds",
         "TimeoutSecondsPath",
         "HeartbeatSeconds",
@@ -59,26 +65,53 @@ ALLOWED_FIELDS: dict[str, set[str]] = {
         "Credentials",
     },
     "Choice": _COMMON | _IO | {"Choices", "Default"},
+    "Wait": _COMMON | _IO | _MOVES | {"Seconds", "Timestamp", "SecondsPath", "TimestampPath"},
     "Succeed": _COMMON | _IO,
     "Fail": _COMMON | {"Error", "Cause", "ErrorPath", "CausePath"},
+    "Parallel": _COMMON | _IO | _MOVES | _RECOVERY | {"Branches"},
+    "Map": _COMMON
+    | _IO
+    | _MOVES
+    | _RECOVERY
+    | {
+        "ItemProcessor",
+        "Iterator",
+        "ItemsPath",
+        "ItemSelector",
+        "MaxConcurrency",
+        "MaxConcurrencyPath",
+        "ToleratedFailureCount",
+        "ToleratedFailureCountPath",
+        "ToleratedFailurePercentage",
+        "ToleratedFailurePercentagePath",
+        "ItemReader",
+        "ItemBatcher",
+        "ResultWriter",
+        "Label",
+    },
 }
-# Valid ASL that this engine does not run yet: rejected by name rather than run wrongly.
-UNSUPPORTED_TYPES = {"Wait", "Parallel", "Map"}
 # Valid ASL fields of any state type (JSONata, variables) that are not run yet.
 UNSUPPORTED_STATE_FIELDS = {"Assign", "Arguments", "Output", "QueryLanguage"}
-UNSUPPORTED_TASK_FIELDS = {
-    "Retry",
-    "TimeoutSeconds",
-    "TimeoutSecondsPath",
-    "HeartbeatSeconds",
-    "HeartbeatSecondsPath",
-    "Credentials",
+# Valid ASL of particular state types that is not run yet (Distributed Map, credentials).
+UNSUPPORTED_FIELDS = {
+    "Task": {"Credentials"},
+    "Map": {"ItemReader", "ItemBatcher", "ResultWriter", "Label"},
 }
 TOP_LEVEL_FIELDS = {"Comment", "StartAt", "States", "Version", "TimeoutSeconds", "QueryLanguage"}
 MAX_STATE_NAME = 80
 LAMBDA_ARN = re.compile(
     r"^arn:[\w-]+:lambda:[\w-]*:\d*:function:(?P<name>[^:\s]{1,140})(?::[^:\s]+)?$"
 )
+LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+WAIT_FOR_TOKEN = ".waitForTaskToken"
+MAX_TIMEOUT_SECONDS = 99_999_999
+
+
+def function_name_of(value: str) -> str:
+    """The function name in a Lambda function name, partial ARN or ARN (qualifier dropped)."""
+    if match := LAMBDA_ARN.match(value):
+        return match.group("name")
+    return value.split(":")[0]
 
 
 def load_definition_file(path: str | FilePath) -> StateMachine:
@@ -105,14 +138,7 @@ def load_definition(text: str, *, name: str, source: str = "") -> StateMachine:
         located = _locate(checker.problems, text)
         raise DefinitionError(located, source)
     assert machine is not None
-    return StateMachine(
-        name=machine.name,
-        start_at=machine.start_at,
-        states=machine.states,
-        comment=machine.comment,
-        timeout_seconds=machine.timeout_seconds,
-        source=text,
-    )
+    return dataclasses.replace(machine, source=text)
 
 
 def _locate(problems: list[Problem], text: str) -> list[Problem]:
@@ -168,52 +194,61 @@ class _Checker:
                 "UNSUPPORTED", "only QueryLanguage 'JSONPath' is supported yet", "/QueryLanguage"
             )
             return None  # the states are JSONata: checking them as JSONPath says nothing
-        if "TimeoutSeconds" in document:
+        timeout = document.get("TimeoutSeconds")
+        if timeout is not None and not _positive_int(timeout):
             self.problem(
-                "UNSUPPORTED",
-                "an execution-level TimeoutSeconds is not supported yet",
-                "/TimeoutSeconds",
+                "INVALID_TYPE", "'TimeoutSeconds' must be a positive integer", "/TimeoutSeconds"
             )
         comment = self.optional_string(document, "Comment", "")
-        states_raw = document.get("States")
+        self.scopes: list[Scope | None] = []
+        self.check_scope(document, "")
+        if self.problems:
+            return None
+        scopes = tuple(scope for scope in self.scopes if scope is not None)
+        return StateMachine(
+            name=name,
+            scopes=scopes,
+            comment=comment,
+            timeout_seconds=timeout if _positive_int(timeout) else None,
+        )
+
+    def check_scope(self, raw: dict[str, Any], where: str) -> int:
+        """Check a set of states with a StartAt (the machine, a branch, an iterator); its id."""
+        scope_id = len(self.scopes)
+        self.scopes.append(None)  # reserve the id: nested scopes number after their parent
+        states_raw = raw.get("States")
         if not isinstance(states_raw, dict) or not states_raw:
             what = "is missing" if states_raw is None else "must be a non-empty object"
-            self.problem(
-                "MISSING_FIELD" if states_raw is None else "INVALID_TYPE",
-                f"'States' {what}",
-                "/States",
-            )
+            code = "MISSING_FIELD" if states_raw is None else "INVALID_TYPE"
+            self.problem(code, f"'States' {what}", f"{where}/States")
             states_raw = {}
-        start_at = document.get("StartAt")
+        start_at = raw.get("StartAt")
         if not isinstance(start_at, str):
             what = "is missing" if start_at is None else "must be a string"
-            self.problem(
-                "MISSING_FIELD" if start_at is None else "INVALID_TYPE",
-                f"'StartAt' {what}",
-                "/StartAt",
-            )
+            code = "MISSING_FIELD" if start_at is None else "INVALID_TYPE"
+            self.problem(code, f"'StartAt' {what}", f"{where}/StartAt")
             start_at = None
         elif states_raw and start_at not in states_raw:
             self.problem(
                 "MISSING_TRANSITION_TARGET",
                 f"'StartAt' names state {start_at!r}, which does not exist",
-                "/StartAt",
+                f"{where}/StartAt",
             )
         states: dict[str, AnyState] = {}
-        for state_name, raw in states_raw.items():
-            state = self.check_state(state_name, raw, set(states_raw))
+        for state_name, state_raw in states_raw.items():
+            state = self.check_state(state_name, state_raw, set(states_raw), where)
             if state is not None:
                 states[state_name] = state
         if start_at is not None and start_at in states_raw:
-            self.check_reachable(start_at, states_raw)
-        if self.problems or start_at is None:
-            return None
-        return StateMachine(name=name, start_at=start_at, states=states, comment=comment)
+            self.check_reachable(start_at, states_raw, where)
+        if start_at is not None:
+            self.scopes[scope_id] = Scope(start_at, states)
+        return scope_id
 
     # -- states ------------------------------------------------------------------------------
 
-    def check_state(self, name: str, raw: Any, names: set[str]) -> AnyState | None:
-        where = f"/States/{escape_pointer(name)}"
+    def check_state(self, name: str, raw: Any, names: set[str], scope: str) -> AnyState | None:
+        where = f"{scope}/States/{escape_pointer(name)}"
         if len(name) > MAX_STATE_NAME:
             self.problem(
                 "INVALID_STATE_NAME", f"state names are at most {MAX_STATE_NAME} characters", where
@@ -222,11 +257,8 @@ class _Checker:
             self.problem("INVALID_TYPE", "a state must be a JSON object", where)
             return None
         kind = raw.get("Type")
-        if kind in UNSUPPORTED_TYPES:
-            self.problem("UNSUPPORTED", f"{kind} states are not supported yet", f"{where}/Type")
-            return None
         if kind not in ALLOWED_FIELDS:
-            known = ", ".join(sorted(ALLOWED_FIELDS.keys() | UNSUPPORTED_TYPES))
+            known = ", ".join(sorted(ALLOWED_FIELDS))
             what = "is missing" if kind is None else f"{kind!r} is not a state type ({known})"
             self.problem(
                 "MISSING_FIELD" if kind is None else "INVALID_STATE_TYPE",
@@ -255,7 +287,7 @@ class _Checker:
                     f"field {key!r} is not allowed in a {kind} state",
                     f"{where}/{escape_pointer(key)}",
                 )
-            elif kind == "Task" and key in UNSUPPORTED_TASK_FIELDS:
+            elif key in UNSUPPORTED_FIELDS.get(kind, ()):
                 self.problem(
                     "UNSUPPORTED",
                     f"field {key!r} of Task states is not supported yet",
@@ -285,6 +317,12 @@ class _Checker:
             state = self.task(raw, where, names, common)
         elif kind == "Choice":
             state = self.choice(raw, where, names, common)
+        elif kind == "Wait":
+            state = self.wait(raw, where, names, common)
+        elif kind == "Parallel":
+            state = self.parallel(raw, where, names, common)
+        elif kind == "Map":
+            state = self.map(raw, where, names, common)
         elif kind == "Succeed":
             state = SucceedState(**common)
         else:
@@ -295,7 +333,7 @@ class _Checker:
         self, raw: dict[str, Any], where: str, names: set[str], common: dict[str, Any]
     ) -> TaskState | None:
         resource = raw.get("Resource")
-        function_name = ""
+        function_name, integration, wait_for_token = "", "function", False
         if not isinstance(resource, str):
             what = "is missing" if resource is None else "must be a string"
             self.problem(
@@ -303,11 +341,22 @@ class _Checker:
                 f"'Resource' {what}",
                 f"{where}/Resource",
             )
+        elif resource.removesuffix(WAIT_FOR_TOKEN) == LAMBDA_INVOKE:
+            integration, wait_for_token = "invoke", resource.endswith(WAIT_FOR_TOKEN)
+            parameters = raw.get("Parameters")
+            if not isinstance(parameters, dict) or not (
+                "FunctionName" in parameters or "FunctionName.$" in parameters
+            ):
+                self.problem(
+                    "MISSING_FIELD",
+                    "the lambda:invoke integration needs Parameters.FunctionName",
+                    f"{where}/Parameters",
+                )
         elif resource.startswith("arn:aws:states:::"):
-            integration = resource.removeprefix("arn:aws:states:::")
+            service = resource.removeprefix("arn:aws:states:::")
             self.problem(
                 "UNSUPPORTED",
-                f"the service integration {integration!r} is not supported yet; call a Lambda function by its ARN",
+                f"the service integration {service!r} is not supported yet; Lambda functions are",
                 f"{where}/Resource",
             )
         elif match := LAMBDA_ARN.match(resource):
@@ -318,17 +367,51 @@ class _Checker:
                 f"{resource!r} is not a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)",
                 f"{where}/Resource",
             )
-        catchers = self.catchers(raw.get("Catch"), f"{where}/Catch", names)
         return TaskState(
             **common,
             **self.moves(raw, where, names),
+            **self.recovery(raw, where, names),
             resource=resource if isinstance(resource, str) else "",
             function_name=function_name,
-            parameters=self.template(raw, "Parameters", where),
-            result_selector=self.template(raw, "ResultSelector", where),
-            result_path=self.reference_path(raw, "ResultPath", where),
-            catchers=catchers,
+            integration=integration,  # type: ignore[arg-type]
+            wait_for_token=wait_for_token,
+            timeout=self.seconds(raw, "TimeoutSeconds", where),
+            heartbeat=self.seconds(raw, "HeartbeatSeconds", where),
         )
+
+    def recovery(self, raw: dict[str, Any], where: str, names: set[str]) -> dict[str, Any]:
+        """Parameters, ResultSelector, ResultPath, Retry and Catch of Task/Parallel/Map."""
+        return {
+            "parameters": self.template(raw, "Parameters", where),
+            "result_selector": self.template(raw, "ResultSelector", where),
+            "result_path": self.reference_path(raw, "ResultPath", where),
+            "retriers": self.retriers(raw.get("Retry"), f"{where}/Retry"),
+            "catchers": self.catchers(raw.get("Catch"), f"{where}/Catch", names),
+        }
+
+    def seconds(
+        self, raw: dict[str, Any], key: str, where: str, *, allow_zero: bool = False
+    ) -> Seconds | None:
+        """``key`` (a positive integer) or ``key + 'Path'``; None when neither is given."""
+        value, path = raw.get(key), raw.get(key + "Path")
+        if value is not None and path is not None:
+            self.problem(
+                "MUTUALLY_EXCLUSIVE",
+                f"'{key}' and '{key}Path' cannot both be set",
+                f"{where}/{key}",
+            )
+            return None
+        if value is not None:
+            ok = _int(value) and (value >= 0 if allow_zero else value > 0)
+            if not ok or value > MAX_TIMEOUT_SECONDS:
+                kind = "a non-negative" if allow_zero else "a positive"
+                self.problem("INVALID_TYPE", f"'{key}' must be {kind} integer", f"{where}/{key}")
+                return None
+            return Seconds(value=value)
+        if path is not None:
+            compiled = self.reading_path(raw, key + "Path", where)
+            return Seconds(path=compiled) if compiled is not None else None
+        return None
 
     def choice(
         self, raw: dict[str, Any], where: str, names: set[str], common: dict[str, Any]
@@ -366,19 +449,229 @@ class _Checker:
                     f"'{field}' and '{field}Path' cannot both be set",
                     f"{where}/{field}Path",
                 )
-        error_path = raw.get("ErrorPath")
-        cause_path = raw.get("CausePath")
         return FailState(
             **common,
             error=self.optional_string(raw, "Error", where),
             cause=self.optional_string(raw, "Cause", where),
-            error_path=self.reading_path(raw, "ErrorPath", where)
-            if error_path is not None
-            else None,
-            cause_path=self.reading_path(raw, "CausePath", where)
-            if cause_path is not None
+            error_path=self.path_or_intrinsic(raw, "ErrorPath", where),
+            cause_path=self.path_or_intrinsic(raw, "CausePath", where),
+        )
+
+    def wait(
+        self, raw: dict[str, Any], where: str, names: set[str], common: dict[str, Any]
+    ) -> WaitState:
+        given = [k for k in ("Seconds", "Timestamp", "SecondsPath", "TimestampPath") if k in raw]
+        if len(given) != 1:
+            self.problem(
+                "MUTUALLY_EXCLUSIVE" if given else "MISSING_FIELD",
+                "a Wait state needs exactly one of Seconds, Timestamp, SecondsPath, TimestampPath",
+                where,
+            )
+        timestamp = self.optional_string(raw, "Timestamp", where)
+        if timestamp is not None and parse_timestamp(timestamp) is None:
+            self.problem(
+                "INVALID_TIMESTAMP",
+                f"'Timestamp' {timestamp!r} is not an ISO-8601 date-time with an offset",
+                f"{where}/Timestamp",
+            )
+        return WaitState(
+            **common,
+            **self.moves(raw, where, names),
+            seconds=self.seconds(raw, "Seconds", where, allow_zero=True),
+            timestamp=timestamp,
+            timestamp_path=self.reading_path(raw, "TimestampPath", where)
+            if "TimestampPath" in raw
             else None,
         )
+
+    def parallel(
+        self, raw: dict[str, Any], where: str, names: set[str], common: dict[str, Any]
+    ) -> ParallelState:
+        branches = raw.get("Branches")
+        scopes: list[int] = []
+        if not isinstance(branches, list) or not branches:
+            self.problem(
+                "MISSING_FIELD" if branches is None else "INVALID_TYPE",
+                "a Parallel state needs 'Branches', a non-empty array",
+                f"{where}/Branches",
+            )
+        else:
+            for i, branch in enumerate(branches):
+                if not isinstance(branch, dict):
+                    self.problem(
+                        "INVALID_TYPE", "a branch must be an object", f"{where}/Branches/{i}"
+                    )
+                    continue
+                self.unknown_fields(
+                    branch, {"StartAt", "States", "Comment"}, f"{where}/Branches/{i}", "a branch"
+                )
+                scopes.append(self.check_scope(branch, f"{where}/Branches/{i}"))
+        return ParallelState(
+            **common,
+            **self.moves(raw, where, names),
+            **self.recovery(raw, where, names),
+            branches=tuple(scopes),
+        )
+
+    def map(
+        self, raw: dict[str, Any], where: str, names: set[str], common: dict[str, Any]
+    ) -> MapState:
+        key = "ItemProcessor" if "ItemProcessor" in raw else "Iterator"
+        processor = raw.get(key)
+        iterator = -1
+        if "ItemProcessor" in raw and "Iterator" in raw:
+            self.problem(
+                "MUTUALLY_EXCLUSIVE",
+                "'ItemProcessor' and 'Iterator' cannot both be set",
+                f"{where}/Iterator",
+            )
+        if not isinstance(processor, dict):
+            self.problem(
+                "MISSING_FIELD",
+                "a Map state needs 'ItemProcessor' (or 'Iterator')",
+                f"{where}/{key}",
+            )
+        else:
+            config = processor.get("ProcessorConfig") or {}
+            if isinstance(config, dict) and config.get("Mode", "INLINE") != "INLINE":
+                self.problem(
+                    "UNSUPPORTED",
+                    "Distributed Map is not supported yet",
+                    f"{where}/{key}/ProcessorConfig/Mode",
+                )
+            self.unknown_fields(
+                processor,
+                {"StartAt", "States", "Comment", "ProcessorConfig"},
+                f"{where}/{key}",
+                key,
+            )
+            iterator = self.check_scope(processor, f"{where}/{key}")
+        if "ItemSelector" in raw and "Parameters" in raw:
+            self.problem(
+                "MUTUALLY_EXCLUSIVE",
+                "'ItemSelector' and 'Parameters' cannot both be set",
+                f"{where}/Parameters",
+            )
+        selector_key = "ItemSelector" if "ItemSelector" in raw else "Parameters"
+        recovery = self.recovery({k: v for k, v in raw.items() if k != "Parameters"}, where, names)
+        items_path = self.reading_path(raw, "ItemsPath", where)
+        concurrency = self.seconds(raw, "MaxConcurrency", where, allow_zero=True) or Seconds(
+            value=0
+        )
+        return MapState(
+            **common,
+            **self.moves(raw, where, names),
+            **recovery,
+            iterator=iterator,
+            items_path=items_path or compile_path("$"),
+            item_selector=self.template(raw, selector_key, where),
+            max_concurrency=concurrency,
+            tolerated_failure_count=self.seconds(
+                raw, "ToleratedFailureCount", where, allow_zero=True
+            ),
+            tolerated_failure_percentage=self.percentage(raw, where),
+        )
+
+    def percentage(self, raw: dict[str, Any], where: str) -> Seconds | None:
+        """ToleratedFailurePercentage: a number from 0 to 100 (or its Path form)."""
+        value = raw.get("ToleratedFailurePercentage")
+        if value is None:
+            return self.seconds(raw, "ToleratedFailurePercentage", where, allow_zero=True)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+            self.problem(
+                "INVALID_TYPE",
+                "'ToleratedFailurePercentage' must be a number from 0 to 100",
+                f"{where}/ToleratedFailurePercentage",
+            )
+            return None
+        return Seconds(value=value)  # type: ignore[arg-type]
+
+    def unknown_fields(self, raw: dict[str, Any], allowed: set[str], where: str, what: str) -> None:
+        for key in raw:
+            if key not in allowed:
+                self.problem(
+                    "UNKNOWN_FIELD",
+                    f"field {key!r} is not allowed in {what}",
+                    f"{where}/{escape_pointer(key)}",
+                )
+
+    def path_or_intrinsic(self, raw: dict[str, Any], key: str, where: str) -> Any:
+        """ErrorPath/CausePath: a JSONPath or an intrinsic function call; None when absent."""
+        value = raw.get(key)
+        if value is None:
+            return None
+        if isinstance(value, str) and is_intrinsic(value):
+            try:
+                return compile_intrinsic(value)
+            except UnsupportedPath as exc:
+                self.problem("UNSUPPORTED", f"'{key}': {exc}", f"{where}/{key}")
+            except ValueError as exc:
+                self.problem("INVALID_INTRINSIC", f"'{key}': {exc}", f"{where}/{key}")
+            return None
+        return self.reading_path(raw, key, where)
+
+    def retriers(self, raw: Any, where: str) -> tuple[Retrier, ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.problem("INVALID_TYPE", "'Retry' must be an array", where)
+            return ()
+        result = []
+        allowed = {
+            "ErrorEquals",
+            "IntervalSeconds",
+            "MaxAttempts",
+            "BackoffRate",
+            "MaxDelaySeconds",
+            "JitterStrategy",
+            "Comment",
+        }
+        for i, item in enumerate(raw):
+            at = f"{where}/{i}"
+            if not isinstance(item, dict):
+                self.problem("INVALID_TYPE", "a retrier must be an object", at)
+                continue
+            self.unknown_fields(item, allowed, at, "a retrier")
+            equals = self.error_equals(
+                item.get("ErrorEquals"), f"{at}/ErrorEquals", last=i == len(raw) - 1
+            )
+            interval = item.get("IntervalSeconds", 1)
+            attempts = item.get("MaxAttempts", 3)
+            backoff = item.get("BackoffRate", 2.0)
+            max_delay = item.get("MaxDelaySeconds")
+            jitter = item.get("JitterStrategy", "NONE")
+            if not (_int(interval) and 1 <= interval <= MAX_TIMEOUT_SECONDS):
+                self.problem(
+                    "INVALID_TYPE",
+                    "'IntervalSeconds' must be a positive integer",
+                    f"{at}/IntervalSeconds",
+                )
+            if not (_int(attempts) and attempts >= 0):
+                self.problem(
+                    "INVALID_TYPE",
+                    "'MaxAttempts' must be a non-negative integer",
+                    f"{at}/MaxAttempts",
+                )
+            if isinstance(backoff, bool) or not isinstance(backoff, int | float) or backoff < 1:
+                self.problem(
+                    "INVALID_TYPE",
+                    "'BackoffRate' must be a number of at least 1.0",
+                    f"{at}/BackoffRate",
+                )
+            if max_delay is not None and not (_int(max_delay) and 0 < max_delay < 31_622_400):
+                self.problem(
+                    "INVALID_TYPE",
+                    "'MaxDelaySeconds' must be a positive integer",
+                    f"{at}/MaxDelaySeconds",
+                )
+            if jitter not in ("FULL", "NONE"):
+                self.problem(
+                    "INVALID_VALUE", "'JitterStrategy' must be FULL or NONE", f"{at}/JitterStrategy"
+                )
+            result.append(
+                Retrier(tuple(equals), interval, attempts, float(backoff), max_delay, jitter)
+            )
+        return tuple(result)
 
     # -- fields ------------------------------------------------------------------------------
 
@@ -502,7 +795,7 @@ class _Checker:
             self.problem(code, message, pointer)
         return template
 
-    def check_reachable(self, start_at: str, states_raw: dict[str, Any]) -> None:
+    def check_reachable(self, start_at: str, states_raw: dict[str, Any], scope: str) -> None:
         seen = {start_at}
         todo = [start_at]
         while todo:
@@ -516,8 +809,29 @@ class _Checker:
                 self.problem(
                     "UNREACHABLE_STATE",
                     f"state {name!r} cannot be reached from StartAt",
-                    f"/States/{escape_pointer(name)}",
+                    f"{scope}/States/{escape_pointer(name)}",
                 )
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _positive_int(value: Any) -> bool:
+    return _int(value) and value > 0
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """An ISO-8601 date-time with an offset (``Z`` or ``+hh:mm``), as AWS accepts; else None."""
+    if not _TIMESTAMP.match(text):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+
+
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
 def _targets(raw: Any) -> list[str]:

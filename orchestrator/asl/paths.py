@@ -31,7 +31,26 @@ _VARIABLE = re.compile(r"^\$[A-Za-z_]")
 
 
 class PathNotFound(LookupError):
-    """A definite path selected nothing in the data."""
+    """A definite path selected nothing in the data.
+
+    ``where`` is the path up to the step that failed, in bracket form (``$['a']['b']``), as
+    AWS quotes it in its error causes.
+    """
+
+    def __init__(self, path: str, where: str = "", *, at_end: bool = True) -> None:
+        super().__init__(path)
+        self.where = where or path
+        self.at_end = at_end  # the last step was missing (not one on the way)
+
+    def describe(self, text: str) -> str:
+        """AWS's words: 'No results' for a missing last step, else 'Missing property'."""
+        if self.at_end:
+            return f"Invalid path '{text}' : No results for path: {self.where}"
+        return f"Invalid path '{text}' : Missing property in path {self.where}"
+
+
+def _bracket(steps: tuple[Step, ...]) -> str:
+    return "$" + "".join(f"[{step}]" if isinstance(step, int) else f"['{step}']" for step in steps)
 
 
 class PathWriteError(LookupError):
@@ -50,8 +69,12 @@ def _split_simple(text: str) -> tuple[Step, ...] | None:
         if m := _DOT_NAME.match(text, pos):
             steps.append(m.group(1))
         elif m := _BRACKET_NAME.match(text, pos):
-            raw = m.group(1) if m.group(1) is not None else m.group(2)
-            steps.append(re.sub(r"\\(.)", r"\1", raw))
+            # Only the quote that delimits the name is escaped; other backslashes are kept,
+            # as AWS's JsonPath reads ``$['a\\"b']`` (the key ``a\\"b``).
+            if m.group(1) is not None:
+                steps.append(m.group(1).replace("\\'", "'"))
+            else:
+                steps.append(m.group(2).replace('\\"', '"'))
         elif m := _BRACKET_INDEX.match(text, pos):
             steps.append(int(m.group(1)))
         else:
@@ -83,14 +106,16 @@ class Path:
         if self.steps is None:
             return [match.value for match in self._expr.find(data)]
         value = data
-        for step in self.steps:
+        for depth, step in enumerate(self.steps):
             if isinstance(step, str):
                 if not isinstance(value, dict) or step not in value:
-                    raise PathNotFound(self.text)
+                    at_end = depth == len(self.steps) - 1
+                    raise PathNotFound(self.text, _bracket(self.steps[: depth + 1]), at_end=at_end)
                 value = value[step]
             else:
                 if not isinstance(value, list) or step >= len(value):
-                    raise PathNotFound(self.text)
+                    at_end = depth == len(self.steps) - 1
+                    raise PathNotFound(self.text, _bracket(self.steps[: depth + 1]), at_end=at_end)
                 value = value[step]
         return value
 
@@ -108,9 +133,7 @@ class Path:
 def compile_path(text: str) -> Path:
     """Compile a reading path; raises ``ValueError`` saying why when it is not valid JSONPath."""
     if isinstance(text, str) and text.startswith("States."):
-        raise UnsupportedPath(
-            f"intrinsic functions such as {text.split('(')[0]!r} are not supported yet"
-        )
+        raise ValueError(f"{text!r} is an intrinsic function call, not a JSONPath")
     if not isinstance(text, str) or not text.startswith("$"):
         raise ValueError(f"{text!r} is not a JSONPath: it must start with '$'")
     if _VARIABLE.match(text):

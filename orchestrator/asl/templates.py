@@ -1,17 +1,24 @@
 """Payload templates: ``Parameters`` and ``ResultSelector``.
 
 A key ending in ``.$`` takes its value from a path into the state's data (``$...``) or into
-the context object (``$$...``); every other value is copied as it is. Templates are compiled
-once when the definition is loaded, so running one only walks paths.
+the context object (``$$...``), or from an intrinsic function call (``States.Format(...)``);
+every other value is copied as it is. Templates are compiled once when the definition is
+loaded (intrinsics included), so rendering one only walks paths and evaluates compiled calls.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import random
+from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.asl import errors
+from orchestrator.asl.intrinsics import Intrinsic, compile_intrinsic
 from orchestrator.asl.paths import Path, PathNotFound, UnsupportedPath, compile_path
+
+# Randomness for renders whose caller passes no generator (the interpreter always passes one).
+_OWN_RNG = random.Random()
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,12 @@ class _FromPath:
     field: str  # the key as written, with its ".$"
     path: Path
     context: bool  # read the context object instead of the data
+
+
+@dataclass(frozen=True)
+class _FromIntrinsic:
+    field: str  # the key as written, with its ".$"
+    intrinsic: Intrinsic
 
 
 @dataclass(frozen=True)
@@ -41,19 +54,24 @@ class Template:
     """A compiled payload template; :meth:`render` builds the payload."""
 
     root: Any
+    uses_random: bool = field(default=False, compare=False)  # an intrinsic draws randomness
 
-    def render(self, data: Any, context: Any) -> Any:
+    def render(self, data: Any, context: Any, rng: random.Random | None = None) -> Any:
         """The payload for ``data`` and ``context``.
 
-        Raises ``StatesError(States.Runtime)`` when a ``.$`` path selects nothing, with the
-        field and path named in the cause.
+        Intrinsic functions draw randomness (States.MathRandom, States.UUID) from ``rng``; the
+        interpreter passes the execution's generator, and without one a module-level
+        generator is used. Raises ``StatesError(States.Runtime)`` when a ``.$`` path selects
+        nothing, with the field and path named in the cause, or when an intrinsic fails.
         """
-        return _render(self.root, data, context)
+        return _render(self.root, data, context, rng if rng is not None else _OWN_RNG)
 
 
-def _render(node: Any, data: Any, context: Any) -> Any:
+def _render(node: Any, data: Any, context: Any, rng: random.Random) -> Any:
     if isinstance(node, _Static):
         return node.value
+    if isinstance(node, _FromIntrinsic):
+        return node.intrinsic.evaluate(data, context, rng, field=node.field)
     if isinstance(node, _FromPath):
         source = context if node.context else data
         try:
@@ -66,13 +84,11 @@ def _render(node: Any, data: Any, context: Any) -> Any:
                 f"'{_compact(source)}'",
             ) from None
     if isinstance(node, _Object):
-        return {key: _render(value, data, context) for key, value in node.fields}
-    return [_render(item, data, context) for item in node.items]
+        return {key: _render(value, data, context, rng) for key, value in node.fields}
+    return [_render(item, data, context, rng) for item in node.items]
 
 
 def _compact(value: Any) -> str:
-    import json
-
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -80,7 +96,19 @@ def compile_template(raw: Any, pointer: str) -> tuple[Template | None, list[tupl
     """Compile a template; returns it and the problems as (code, message, pointer) triples."""
     problems: list[tuple[str, str, str]] = []
     root = _compile(raw, pointer, problems)
-    return (None if problems else Template(root)), problems
+    if problems:
+        return None, problems
+    return Template(root, uses_random=_uses_random(root)), problems
+
+
+def _uses_random(node: Any) -> bool:
+    if isinstance(node, _FromIntrinsic):
+        return node.intrinsic.uses_random
+    if isinstance(node, _Object):
+        return any(_uses_random(value) for _, value in node.fields)
+    if isinstance(node, _Array):
+        return any(_uses_random(item) for item in node.items)
+    return False
 
 
 def _compile(raw: Any, pointer: str, problems: list[tuple[str, str, str]]) -> Any:
@@ -113,13 +141,12 @@ def _compile_dynamic(
         )
         return _Static(None)
     if value.startswith("States."):
-        problems.append(
-            (
-                "UNSUPPORTED",
-                f"intrinsic function {value.split('(', 1)[0]!r} in '{key}' is not supported yet",
-                pointer,
-            )
-        )
+        try:
+            return _FromIntrinsic(key, compile_intrinsic(value))
+        except UnsupportedPath as exc:
+            problems.append(("UNSUPPORTED", f"'{key}': {exc}", pointer))
+        except ValueError as exc:
+            problems.append(("INVALID_INTRINSIC", f"'{key}': {exc}", pointer))
         return _Static(None)
     context = value.startswith("$$")
     try:

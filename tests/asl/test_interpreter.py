@@ -346,7 +346,7 @@ def test_duplicate_and_stale_results_are_ignored() -> None:
     assert isinstance(dispatch, interpreter.DispatchTask)
     done = interpreter.TaskSucceeded(dispatch.token, 0, {"v": 1}, T0)
     second = interpreter.step(machine, first.state, done)
-    assert not second.ignored and second.state.current == "U"
+    assert not second.ignored and second.state.threads[0].state == "U"
     again = interpreter.step(machine, second.state, done)
     assert again.ignored and again.state == second.state and not again.commands
     wrong_attempt = interpreter.step(

@@ -139,19 +139,36 @@ def test_single_problems(document: object, code: str, pointer: str) -> None:
 @pytest.mark.parametrize(
     ("state", "pointer"),
     [
-        ({"Type": "Wait", "Seconds": 1, "End": True}, "/States/A/Type"),
+        (
+            {
+                "Type": "Map",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED"},
+                    "StartAt": "P",
+                    "States": {"P": {"Type": "Pass", "End": True}},
+                },
+                "End": True,
+            },
+            "/States/A/ItemProcessor/ProcessorConfig/Mode",
+        ),
+        (
+            {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "End": True},
+            "/States/A/Resource",
+        ),
         (
             {
                 "Type": "Task",
                 "Resource": "arn:aws:lambda:us-east-1:1:function:F",
-                "Retry": [],
+                "Credentials": {},
                 "End": True,
             },
-            "/States/A/Retry",
+            "/States/A/Credentials",
         ),
+        ({"Type": "Pass", "Assign": {"x": 1}, "End": True}, "/States/A/Assign"),
+        ({"Type": "Pass", "QueryLanguage": "JSONata", "End": True}, "/States/A/QueryLanguage"),
         (
-            {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True},
-            "/States/A/Resource",
+            {"Type": "Pass", "Parameters": {"x.$": "$myVariable"}, "End": True},
+            "/States/A/Parameters/x.$",
         ),
     ],
 )

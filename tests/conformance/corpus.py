@@ -6,11 +6,14 @@ the record format and how results are normalised and compared. Nothing of it is 
 
 from __future__ import annotations
 
+import builtins
 import functools
 import json
+import linecache
 import os
 import re
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,15 +42,39 @@ def load_cases() -> list[dict[str, Any]]:
 # -- Lambda behaviour codes (the corpus README, "Lambda behaviour codes") ------------------------
 
 
-def lambda_functions(case: dict[str, Any]) -> dict[str, Function]:
-    """The case's Lambda functions as worker-runtime functions, by function name."""
+def lambda_functions(case: dict[str, Any], clock: Any) -> dict[str, Function]:
+    """The case's Lambda functions as worker-runtime functions, by function name.
+
+    ``clock`` is the runner's fake clock: a handler that sleeps advances it.
+    """
     functions = {}
     for name, code in (case.get("lambda_handlers") or {}).items():
-        functions[name.split(":")[-1]] = Function(name, _behaviour(code))
+        functions[name.split(":")[-1]] = Function(name, _behaviour(code, clock))
     return functions
 
 
-def _behaviour(code: str) -> Any:
+# AWS's Python runtime reports frames of /var/task/handler.py; handlers that raise are compiled
+# under that name (with their source registered) so the stack trace reads the same.
+_HANDLER_FILE = "/var/task/handler.py"
+
+
+def _raising_handler(type_name: str, message: str) -> Any:
+    if message or type_name in dir(builtins):
+        source = f"def handler(event, context):\n    raise {type_name}({json.dumps(message)})\n"
+    else:  # the recorded custom-exception handler: its class first, the raise on line 9
+        source = (
+            f"class {type_name}(Exception):\n    message: str\n\n    def __init__(self):\n"
+            f'        self.message = "{type_name} message"\n\n\n'
+            f"def handler(event, context):\n    raise {type_name}()\n"
+        )
+    lines = source.splitlines(keepends=True)
+    linecache.cache[_HANDLER_FILE] = (len(source), None, lines, _HANDLER_FILE)
+    namespace: dict[str, Any] = {type_name: type(type_name, (Exception,), {})}
+    exec(compile(source, _HANDLER_FILE, "exec"), namespace)  # the corpus's own handler code
+    return namespace["handler"]
+
+
+def _behaviour(code: str, clock: Any) -> Any:
     kind, _, argument = code.partition(":")
     if kind == "identity":
         return lambda event, context: event
@@ -58,19 +85,55 @@ def _behaviour(code: str) -> Any:
         return lambda event, context: argument + str(event)
     if kind == "raise_exception":
         type_name, _, message = argument.partition(":")
-        error_class = type(type_name, (Exception,), {})
+        return _raising_handler(type_name, message)
+    if kind == "sleep_then_identity":
+        seconds = float(argument)
 
-        def raise_it(event: Any, context: Any) -> Any:
-            raise error_class(message)
+        def sleep_then_identity(event: Any, context: Any) -> Any:
+            clock.sleep(seconds)
+            return event
 
-        return raise_it
+        return sleep_then_identity
     if kind in {"python_bytes", "python_bytes_repeat"}:
         text = argument
         if kind == "python_bytes_repeat":
             letter, _, count = argument.partition(":")
             text = letter * int(count)
         return lambda event, context: text.encode()
-    raise NotImplementedError(code)  # sleep_then_identity: only with TimeoutSeconds
+    raise NotImplementedError(code)
+
+
+def shifted(case: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The case with its captured timestamps moved by (now - input_captured_at).
+
+    The input and the regex masks the recording put over those timestamps move together
+    (corpus README, "Time-dependent and slow cases").
+    """
+    text: str = case["input"]
+    captured = case.get("input_captured_at")
+    if not captured:
+        return case
+    delta = now - datetime.fromisoformat(captured.replace("Z", "+00:00"))
+
+    def shift(match: re.Match[str]) -> str:
+        original = match.group(0)
+        moment = datetime.fromisoformat(original.replace("Z", "+00:00")) + delta
+        head, _, _ = original.partition(".")
+        fraction = original[len(head) :].removesuffix("Z")
+        moved = moment.strftime("%Y-%m-%dT%H:%M:%S")
+        if fraction:
+            digits = len(fraction) - 1
+            moved += "." + f"{moment.microsecond:06d}"[:digits].ljust(digits, "0")
+        return moved + "Z"
+
+    timestamp = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z"
+    rules = [
+        {**rule, "pattern": re.sub(timestamp, shift, rule["pattern"])}
+        if "pattern" in rule
+        else rule
+        for rule in case.get("extra_transformers") or []
+    ]
+    return {**case, "input": re.sub(timestamp, shift, text), "extra_transformers": rules}
 
 
 # -- normalisation (the corpus README, "How to run and compare") ---------------------------------
@@ -88,31 +151,60 @@ _FIXED_KEYS = {
 }
 
 
-def normalise(value: Any, case: dict[str, Any]) -> Any:
-    """Apply the recording's structural and text rules to a result value."""
+def normalise(value: Any, case: dict[str, Any], history: list[dict[str, Any]] | None = None) -> Any:
+    """Apply the recording's structural and text rules to a result value.
+
+    Sentinels (README "Sentinels"): a ``jsonpath`` rule written for the recorded history
+    (``$..events..executionSucceededEventDetails.output.X``) is applied to the execution output
+    as ``$.X``, where the same value sits. A ``value_of`` rule (``States.UUID()``) names a path
+    of the output in the first word of its ``path``; when that value is a version-4 UUID, every
+    occurrence of it becomes the rule's replacement (a value that is not one stays, and fails).
+    """
     uuids: dict[str, str] = {}
     inputs: dict[str, str] = {}
+    sentinels: dict[str, str] = {}
+    # The recording numbered the UUIDs of the whole result, history first (its JSON-object
+    # strings parsed one level), so a UUID met in an event keeps its number in the output.
+    for event in history or []:
+        _structural(_parse_one_level(event), uuids, {})
     value = _structural(value, uuids, inputs)
     for path, replacement in _FIXED_KEYS.items():
         value = _set_path(value, path, replacement)
     text_rules = []
     for rule in case.get("extra_transformers") or []:
-        if "path" in rule:
-            value = _set_path(value, rule["path"], rule["replacement"])
+        if rule.get("kind") == "value_of":
+            generated = _first_match(value, rule["path"].split()[0])
+            if isinstance(generated, str) and is_uuid4(generated):
+                sentinels[generated] = rule["replacement"]
+        elif "path" in rule:
+            path = rule["path"]
+            _, found, after = path.partition("executionSucceededEventDetails.output")
+            value = _set_path(value, "$" + after if found else path, rule["replacement"])
         elif "pattern" in rule:
             text_rules.append(rule)
     text = json.dumps(value)
-    for original, placeholder in [*uuids.items(), *inputs.items()]:
-        text = text.replace(original, placeholder)
+    for original, placeholder in [*sentinels.items(), *uuids.items(), *inputs.items()]:
+        # In the dumped text a JSON input inside a string appears escaped.
+        text = text.replace(json.dumps(original)[1:-1], placeholder).replace(original, placeholder)
     for rule in text_rules:
         text = re.sub(rule["pattern"], rule["replacement"], text)
     text = text.replace(REGION, "<region>").replace("arn:aws:", "arn:<partition>:")
-    text = _ISO.sub("date", text)
+    text = _ISO.sub(_valid_date_or_same, text)
     text = re.sub(r"Request ID: [a-zA-Z0-9-]+", "Request ID: <request_id>", text)
     text = re.sub(
         r"Extended Request ID: [a-zA-Z0-9-/=+]+", "Extended Request ID: <extended_request_id>", text
     )
     return json.loads(text)
+
+
+def _valid_date_or_same(match: re.Match[str]) -> str:
+    """The recording masked real timestamps only: '2016-13-05T…' stays as written."""
+    text = match.group(0)
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    return "date"
 
 
 def _structural(value: Any, uuids: dict[str, str], inputs: dict[str, str]) -> Any:
@@ -135,6 +227,21 @@ def _structural(value: Any, uuids: dict[str, str], inputs: dict[str, str]) -> An
     return result
 
 
+def _parse_one_level(value: Any) -> Any:
+    """Strings inside dicts (and dicts in lists) that hold a JSON object, parsed once."""
+    if isinstance(value, list):
+        return [_parse_one_level(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    parsed = {}
+    for key, item in value.items():
+        if isinstance(item, str) and item.startswith("{") and _is_json(item):
+            parsed[key] = json.loads(item)
+        else:
+            parsed[key] = _parse_one_level(item)
+    return parsed
+
+
 def _is_json(text: str) -> bool:
     try:
         json.loads(text)
@@ -146,6 +253,11 @@ def _is_json(text: str) -> bool:
 @functools.cache
 def _compiled(path: str) -> Any:
     return parse_jsonpath(path)  # building jsonpath-ng's parser is slow: once per path
+
+
+def _first_match(value: Any, path: str) -> Any:
+    matches = _compiled(path).find(value)
+    return matches[0].value if matches else None
 
 
 def _set_path(value: Any, path: str, replacement: Any) -> Any:

@@ -67,7 +67,8 @@ async def test_stop_finishes_the_request_in_flight_and_requeues_the_buffered_one
 
     (reply,) = await receive(reply_queue, 1)
     result = parse_task_result(reply.body)
-    assert result == TaskSucceeded(task_token=requests[0].task_token, attempt=0, output=0)
+    assert isinstance(result, TaskSucceeded)
+    assert (result.task_token, result.attempt, result.output) == (requests[0].task_token, 0, 0)
     # A requeue (nack) is not confirmed: the queue's count catches up a moment later.
     for _ in range(50):
         if await private_queues.ready_count() == 4:

@@ -54,7 +54,10 @@ def test_success_copies_token_and_attempt_and_dumps_by_alias() -> None:
         return Greeting(name=event.name.upper())
 
     result = invoke(Function.from_handler("Greet", greet), make_request({"name": "ada"}))
-    assert result == TaskSucceeded(task_token="token-1", attempt=2, output={"name": "ADA"})
+    assert result == TaskSucceeded(
+        task_token="token-1", attempt=2, output={"name": "ADA"}, request_id=result.request_id
+    )
+    assert result.request_id and len(result.request_id) == 36  # the invocation's own uuid
 
 
 def test_plain_json_passes_through() -> None:

@@ -39,10 +39,12 @@ async def test_valid_request_is_answered(
     (reply,) = await receive(reply_queue, 1, timeout=8)
     assert reply.correlation_id == request.task_token
     assert reply.content_type == "application/json"
-    assert parse_task_result(reply.body) == TaskSucceeded(
+    result = parse_task_result(reply.body)
+    assert result == TaskSucceeded(
         task_token=request.task_token,
         attempt=0,
         output={"Case": "001", "Message": "Case 001: opened..."},
+        request_id=result.request_id,
     )
     assert f"consuming lambda.{OPEN}" in worker.log_text()
 

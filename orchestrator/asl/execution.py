@@ -1,0 +1,251 @@
+"""What the interpreter reads and writes: execution state, events in, commands and history out.
+
+An execution is a set of *threads*: the top level is thread 0; each Parallel branch and Map
+iteration runs in a thread of its own whose parent is the thread of the Parallel/Map state.
+A thread waits on one thing at a time: a task (by token), a timer, or its children.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, JsonValue
+
+Status = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
+TimerKind = Literal["wait", "retry", "timeout", "heartbeat", "execution"]
+
+
+class Thread(BaseModel):
+    """One line of execution: the top level, a Parallel branch or a Map iteration."""
+
+    model_config = ConfigDict(validate_assignment=False)
+
+    id: int
+    scope: int
+    parent: int | None = None
+    index: int = 0  # branch or item index within the parent
+    state: str | None = None  # the state it is in
+    input: JsonValue = None  # that state's raw input
+    entered_event: int = 0  # id of its *StateEntered event ("entered at the event id #N")
+    entered_time: datetime | None = None
+    retry_counts: list[int] = []  # attempts used, one counter per retrier of the state
+    retry_total: int = 0  # $$.State.RetryCount
+    # A Task in flight:
+    token: str | None = None
+    attempt: int = 0
+    effective: JsonValue = None  # the state's effective input (after InputPath/Parameters)
+    heartbeat_seconds: int | None = None
+    timers: list[str] = []  # timers this thread awaits or runs (wait/retry/timeout/heartbeat)
+    # A Parallel or Map waiting on its children:
+    children: list[int] = []
+    results: list[JsonValue] = []
+    items: list[JsonValue] = []
+    next_item: int = 0
+    done: int = 0
+    failed: int = 0
+    max_concurrency: int = 0
+    tolerated_failures: float | None = None  # a count, or None for none tolerated
+
+
+class TimerRef(BaseModel):
+    """A timer the shell holds for the interpreter: who waits on it and why."""
+
+    thread: int
+    kind: TimerKind
+    due: datetime
+
+
+class ExecutionState(BaseModel):
+    """Everything the interpreter needs to continue an execution; stored as JSON by the shell."""
+
+    model_config = ConfigDict(frozen=True)
+
+    execution_arn: str
+    execution_name: str
+    state_machine_arn: str
+    state_machine_name: str
+    role_arn: str
+    input: JsonValue
+    start_time: datetime
+    token_prefix: str
+    status: Status = "RUNNING"
+    threads: dict[int, Thread] = {}
+    tokens: dict[str, int] = {}  # task token -> thread
+    timers: dict[str, TimerRef] = {}
+    next_thread: int = 1
+    seq: int = 0  # tokens, timers and random draws are numbered by it
+    last_event_id: int = 0
+    output: JsonValue = None
+    error: str | None = None
+    cause: str | None = None
+    stop_time: datetime | None = None
+
+    @property
+    def task_tokens(self) -> list[str]:
+        """The tokens of the tasks this execution waits for."""
+        return list(self.tokens)
+
+
+# -- events in ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StartExecution:
+    """Start an execution. ``token_prefix`` should be unguessable (the shell draws it)."""
+
+    execution_arn: str
+    execution_name: str
+    state_machine_arn: str
+    input: Any
+    time: datetime
+    token_prefix: str
+    role_arn: str = ""
+
+
+@dataclass(frozen=True)
+class TaskSucceeded:
+    """The task with ``token`` (at ``attempt``) returned ``output``.
+
+    ``callback`` marks a SendTaskSuccess for a ``.waitForTaskToken`` task (which the
+    function's own return does not complete).
+    """
+
+    token: str
+    attempt: int
+    output: Any
+    time: datetime
+    callback: bool = False
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskFailed:
+    """The task with ``token`` (at ``attempt``) failed with an ASL error and cause."""
+
+    token: str
+    attempt: int
+    error: str
+    cause: str | None
+    time: datetime
+    callback: bool = False
+
+
+@dataclass(frozen=True)
+class TaskHeartbeat:
+    """SendTaskHeartbeat for the task with ``token``: its heartbeat timer starts again."""
+
+    token: str
+    time: datetime
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    """A timer the interpreter asked for is due."""
+
+    timer: str
+    time: datetime
+
+
+@dataclass(frozen=True)
+class StopExecution:
+    """StopExecution: abort the execution with an optional error and cause."""
+
+    error: str | None
+    cause: str | None
+    time: datetime
+
+
+Event = StartExecution | TaskSucceeded | TaskFailed | TaskHeartbeat | TimerFired | StopExecution
+
+# -- commands and history out ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DispatchTask:
+    """Invoke ``function_name`` with ``payload``; its result comes back as a Task* event."""
+
+    token: str
+    attempt: int
+    function_name: str
+    resource: str
+    state_name: str
+    payload: Any
+    wait_for_token: bool = False
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    """Fire :class:`TimerFired` for ``timer`` at ``due`` (a stored deadline in the service)."""
+
+    timer: str
+    due: datetime
+
+
+@dataclass(frozen=True)
+class CancelTimer:
+    """The timer is no longer wanted; firing it anyway is harmless (it is ignored)."""
+
+    timer: str
+
+
+@dataclass(frozen=True)
+class CompleteExecution:
+    """The execution has finished; publish its result."""
+
+    status: Status
+    output: Any
+    error: str | None
+    cause: str | None
+    time: datetime
+
+
+Command = DispatchTask | StartTimer | CancelTimer | CompleteExecution
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """One execution history event, shaped like AWS's GetExecutionHistory entries."""
+
+    id: int
+    previous_event_id: int
+    timestamp: datetime
+    type: str
+    details: dict[str, Any] | None = None
+
+    def to_aws(self) -> dict[str, Any]:
+        """The event as AWS's JSON shape (``<type>EventDetails`` key, camelCase fields)."""
+        event: dict[str, Any] = {
+            "id": self.id,
+            "previousEventId": self.previous_event_id,
+            "timestamp": self.timestamp,
+            "type": self.type,
+        }
+        if self.details is not None:
+            event[details_key(self.type)] = self.details
+        return event
+
+
+def details_key(event_type: str) -> str:
+    """The name AWS gives an event type's details field."""
+    for suffix, key in (("StateEntered", "stateEntered"), ("StateExited", "stateExited")):
+        if event_type.endswith(suffix):
+            return key + "EventDetails"
+    if event_type.startswith("MapIteration"):
+        return "mapIteration" + event_type.removeprefix("MapIteration") + "EventDetails"
+    return event_type[0].lower() + event_type[1:] + "EventDetails"
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one event did: the new state, its history events and the commands to carry out.
+
+    ``ignored`` is true when the event did not apply (a duplicate, stale or unknown task
+    result or timer); the state is then unchanged and there is nothing to do.
+    """
+
+    state: ExecutionState
+    history: list[HistoryEvent] = field(default_factory=list)
+    commands: list[Command] = field(default_factory=list)
+    ignored: bool = False
