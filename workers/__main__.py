@@ -1,13 +1,15 @@
 """``python -m workers NAME``: run one function as a worker process until SIGTERM or SIGINT.
 
 NAME is a short name (open, assign, work, close, escalate) or a full function name such as
-``OpenCaseFunction``. The process exits 0 after a graceful stop: the request in flight is
+``OpenCaseFunction``; ``--import MODULE`` loads your own functions (registered with
+``@workers.runtime.function``) so that NAME can be one of them. The process exits 0 after a graceful stop: the request in flight is
 finished and answered, buffered requests go back to the queue.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import signal
 from typing import Annotated
@@ -45,8 +47,17 @@ def main(
         str | None,
         typer.Option("--amqp-url", help="Broker URL; default $AMQP_URL or the local broker."),
     ] = None,
+    modules: Annotated[
+        list[str] | None,
+        typer.Option("--import", help="Module defining more functions (repeatable)."),
+    ] = None,
 ) -> None:
     """Serve one function from its RabbitMQ queue until SIGTERM or SIGINT."""
+    for module in modules or []:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--import") from None
     fn = resolve(name)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -182,6 +182,8 @@ class StateMachine:
     comment: str | None = None
     timeout_seconds: int | None = None
     source: str = field(default="", compare=False)
+    # EXPRESS executions keep no 25,000-event history, so that cap does not apply to them.
+    type: Literal["STANDARD", "EXPRESS"] = "STANDARD"
 
     @property
     def start_at(self) -> str:

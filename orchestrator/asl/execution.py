@@ -17,10 +17,13 @@ Status = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
 TimerKind = Literal["wait", "retry", "timeout", "heartbeat", "execution"]
 
 
-class Thread(BaseModel):
-    """One line of execution: the top level, a Parallel branch or a Map iteration."""
+@dataclass(slots=True)
+class Thread:
+    """One line of execution: the top level, a Parallel branch or a Map iteration.
 
-    model_config = ConfigDict(validate_assignment=False)
+    A plain dataclass, not a pydantic model: a Map creates one per item, so construction
+    must be cheap. pydantic still validates and serialises it inside :class:`ExecutionState`.
+    """
 
     id: int
     scope: int
@@ -30,18 +33,18 @@ class Thread(BaseModel):
     input: JsonValue = None  # that state's raw input
     entered_event: int = 0  # id of its *StateEntered event ("entered at the event id #N")
     entered_time: datetime | None = None
-    retry_counts: list[int] = []  # attempts used, one counter per retrier of the state
+    retry_counts: list[int] = field(default_factory=list)  # attempts used, per retrier
     retry_total: int = 0  # $$.State.RetryCount
     # A Task in flight:
     token: str | None = None
     attempt: int = 0
     effective: JsonValue = None  # the state's effective input (after InputPath/Parameters)
     heartbeat_seconds: int | None = None
-    timers: list[str] = []  # timers this thread awaits or runs (wait/retry/timeout/heartbeat)
+    timers: list[str] = field(default_factory=list)  # wait/retry/timeout/heartbeat timers
     # A Parallel or Map waiting on its children:
-    children: list[int] = []
-    results: list[JsonValue] = []
-    items: list[JsonValue] = []
+    children: set[int] = field(default_factory=set)
+    results: list[JsonValue] = field(default_factory=list)
+    items: list[JsonValue] = field(default_factory=list)
     next_item: int = 0
     done: int = 0
     failed: int = 0

@@ -14,12 +14,16 @@ ResultPath -> OutputPath. Parallel branches and Map iterations run as child thre
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import random
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import orjson
 
 from orchestrator.asl import errors
 from orchestrator.asl.definition import (
@@ -60,6 +64,7 @@ from orchestrator.asl.execution import (
 from orchestrator.asl.lambda_invoke import invoke_response
 from orchestrator.asl.loader import function_name_of, parse_timestamp
 from orchestrator.asl.paths import Path, PathNotFound, PathWriteError, ReferencePath
+from orchestrator.asl.templates import Template
 
 __all__ = [
     "MAX_HISTORY_EVENTS",
@@ -139,7 +144,14 @@ _UNTRUNCATED = {"truncated": False}
 
 def _text(value: Any) -> str:
     """JSON text the way Step Functions writes it in history and results: compact."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # integers beyond 64 bits, or nesting past orjson's depth limit
+        pass
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    except RecursionError:
+        raise StatesError(errors.RUNTIME, "The JSON value is nested too deeply.") from None
 
 
 def _checked_size(text: str, owner: str) -> str:
@@ -153,6 +165,7 @@ def _checked_size(text: str, owner: str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=256)
 def iso_time(moment: datetime) -> str:
     """A timestamp as the context object shows it: UTC, milliseconds, ``Z``."""
     utc = moment.astimezone(UTC)
@@ -196,13 +209,12 @@ class _Run:
         """The thread, copied on first write so the input state is never mutated."""
         if thread_id not in self.copied:
             original = self.threads[thread_id]
-            self.threads[thread_id] = original.model_copy(
-                update={
-                    "retry_counts": list(original.retry_counts),
-                    "timers": list(original.timers),
-                    "children": list(original.children),
-                    "results": list(original.results),
-                }
+            self.threads[thread_id] = dataclasses.replace(
+                original,
+                retry_counts=list(original.retry_counts),
+                timers=list(original.timers),
+                children=set(original.children),
+                results=list(original.results),
             )
             self.copied.add(thread_id)
         return self.threads[thread_id]
@@ -271,6 +283,11 @@ class _Run:
             context["Task"] = {"Token": thread.token}
         return context
 
+    def render(self, template: Template, data: Any, thread: Thread, state: AnyState) -> Any:
+        """Render a Parameters/ResultSelector template, building ``$$`` only if it is read."""
+        context = self.context(thread, state) if template.uses_context else None
+        return template.render(data, context, self.rng)
+
     def scope_state(self, thread: Thread, name: str | None = None) -> AnyState:
         return self.machine.scopes[thread.scope].states[name or thread.state or ""]
 
@@ -314,7 +331,7 @@ class _Run:
     def run_thread(self, thread_id: int, name: str | None, data: Any) -> None:
         """Enter states from ``name`` until the thread waits or its scope ends."""
         while name is not None and not self.finished and thread_id in self.threads:
-            if self.last_event_id >= MAX_HISTORY_EVENTS - 3:
+            if self.last_event_id >= MAX_HISTORY_EVENTS - 3 and self.machine.type == "STANDARD":
                 self.end_execution(
                     "FAILED",
                     "ExecutionFailed",
@@ -358,9 +375,7 @@ class _Run:
         effective = self.read(state.input_path, thread, state, data)
         if isinstance(state, PassState):
             if state.parameters is not None:
-                effective = state.parameters.render(
-                    effective, self.context(thread, state), self.rng
-                )
+                effective = self.render(state.parameters, effective, thread, state)
             result = state.result if state.has_result else effective
             output = _apply_result_path(state.result_path, data, result)
             following: str | None = state.next
@@ -486,7 +501,7 @@ class _Run:
         """
         effective = self.read(state.input_path, thread, state, thread.input)
         if state.parameters is not None:
-            effective = state.parameters.render(effective, self.context(thread, state), self.rng)
+            effective = self.render(state.parameters, effective, thread, state)
         timeout = self.task_seconds(state.timeout, "TimeoutSecondsPath", thread, state)
         heartbeat = self.task_seconds(state.heartbeat, "HeartbeatSecondsPath", thread, state)
         if state.integration == "invoke":
@@ -626,7 +641,7 @@ class _Run:
     ) -> None:
         """ResultSelector -> ResultPath -> OutputPath on a result, then move on."""
         if state.result_selector is not None:
-            result = state.result_selector.render(result, self.context(thread, state), self.rng)
+            result = self.render(state.result_selector, result, thread, state)
         output = _apply_result_path(state.result_path, thread.input, result)
         output = self.read(state.output_path, thread, state, output)
         self.continue_after(thread, state, state.next, output)
@@ -698,7 +713,7 @@ class _Run:
     def enter_fan_out(self, thread: Thread, state: ParallelState | MapState, data: Any) -> None:
         effective = self.read(state.input_path, thread, state, data)
         if isinstance(state, ParallelState) and state.parameters is not None:
-            effective = state.parameters.render(effective, self.context(thread, state), self.rng)
+            effective = self.render(state.parameters, effective, thread, state)
         thread.effective = effective
         self.start_fan_out(thread, state)
 
@@ -710,7 +725,7 @@ class _Run:
             self.state_failed(thread, state, failure)
 
     def start_fan_out(self, thread: Thread, state: ParallelState | MapState) -> None:
-        thread.children, thread.results = [], []
+        thread.children, thread.results = set(), []
         thread.done = thread.failed = thread.next_item = 0
         if isinstance(state, ParallelState):
             self.record("ParallelStateStarted")
@@ -803,7 +818,7 @@ class _Run:
         self.next_thread += 1
         self.threads[child.id] = child
         self.copied.add(child.id)
-        parent.children.append(child.id)
+        parent.children.add(child.id)
         self.enqueue(child.id, self.machine.scopes[scope].start_at, data)
 
     def thread_succeeded(self, thread: Thread, output: Any) -> None:
@@ -869,7 +884,7 @@ class _Run:
         )
 
     def abort_children(self, thread: Thread, state: AnyState) -> None:
-        for child_id in list(thread.children):
+        for child_id in sorted(thread.children):
             if child_id not in self.threads:
                 continue
             child = self.thread(child_id)
@@ -880,7 +895,7 @@ class _Run:
             if isinstance(state, MapState):
                 self.record("MapIterationAborted", {"index": child.index, "name": state.name})
             self.remove_thread(child)
-        thread.children = []
+        thread.children = set()
 
     def remove_thread(self, thread: Thread) -> None:
         if thread.token is not None:
@@ -890,8 +905,7 @@ class _Run:
         self.threads.pop(thread.id, None)
         if thread.parent is not None and thread.parent in self.threads:
             parent = self.thread(thread.parent)
-            if thread.id in parent.children:
-                parent.children.remove(thread.id)
+            parent.children.discard(thread.id)
 
     # -- failures: retry, catch, or fail the scope ---------------------------------------------
 

@@ -55,6 +55,9 @@ class Template:
 
     root: Any
     uses_random: bool = field(default=False, compare=False)  # an intrinsic draws randomness
+    # Whether rendering may read the context object: when not, callers may pass None for it
+    # instead of building it (the context is rebuilt per state, so this is the hot path).
+    uses_context: bool = field(default=True, compare=False)
 
     def render(self, data: Any, context: Any, rng: random.Random | None = None) -> Any:
         """The payload for ``data`` and ``context``.
@@ -98,7 +101,20 @@ def compile_template(raw: Any, pointer: str) -> tuple[Template | None, list[tupl
     root = _compile(raw, pointer, problems)
     if problems:
         return None, problems
-    return Template(root, uses_random=_uses_random(root)), problems
+    template = Template(root, uses_random=_uses_random(root), uses_context=_uses_context(root))
+    return template, problems
+
+
+def _uses_context(node: Any) -> bool:
+    if isinstance(node, _FromPath):
+        return node.context
+    if isinstance(node, _FromIntrinsic):
+        return True  # an argument may read $$; not worth finding out
+    if isinstance(node, _Object):
+        return any(_uses_context(value) for _, value in node.fields)
+    if isinstance(node, _Array):
+        return any(_uses_context(item) for item in node.items)
+    return False
 
 
 def _uses_random(node: Any) -> bool:

@@ -1,0 +1,1 @@
+"""Benchmarks: runnable scripts that print tables and write JSON results."""
