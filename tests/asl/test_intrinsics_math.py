@@ -4,23 +4,11 @@ from __future__ import annotations
 
 import random
 import uuid
-from typing import Any
 
 import pytest
 
-from orchestrator.asl.errors import RUNTIME, StatesError
 from orchestrator.asl.intrinsics import compile_intrinsic
-
-
-def run(text: str, data: Any = None, rng: random.Random | None = None) -> Any:
-    return compile_intrinsic(text).evaluate(data, {}, rng or random.Random(0))
-
-
-def invalid(text: str, data: Any = None) -> str:
-    with pytest.raises(StatesError) as caught:
-        run(text, data)
-    assert caught.value.error == RUNTIME
-    return caught.value.cause
+from tests.asl.intrinsics_support import invalid, run
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from typing import Any
 
 import pytest
 
@@ -16,10 +15,7 @@ from orchestrator.asl.intrinsics import (
 )
 from orchestrator.asl.intrinsics.lexer import NUMBER, PATH, STRING, tokenize
 from orchestrator.asl.paths import UnsupportedPath
-
-
-def run(text: str, data: Any = None, context: Any = None) -> Any:
-    return compile_intrinsic(text).evaluate(data, context, random.Random(0))
+from tests.asl.intrinsics_support import run
 
 
 def test_every_documented_function_is_registered() -> None:

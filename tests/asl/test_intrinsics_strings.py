@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 import pytest
 
-from orchestrator.asl.errors import RUNTIME, StatesError
-from orchestrator.asl.intrinsics import compile_intrinsic
-
-
-def run(text: str, data: Any = None, context: Any = None) -> Any:
-    return compile_intrinsic(text).evaluate(data, context or {}, random.Random(0))
-
-
-def invalid(text: str, data: Any = None) -> str:
-    with pytest.raises(StatesError) as caught:
-        run(text, data)
-    assert caught.value.error == RUNTIME
-    return caught.value.cause
+from tests.asl.intrinsics_support import invalid, run
 
 
 @pytest.mark.parametrize(
