@@ -2,6 +2,7 @@
 
 from broker.connection import amqp_url, connect
 from broker.topology import (
+    CONTROL_QUEUE,
     DEAD_LETTER_EXCHANGE,
     DEAD_LETTER_SUFFIX,
     EXECUTIONS_EXCHANGE,
@@ -11,9 +12,11 @@ from broker.topology import (
     TASK_RESULTS_QUEUE,
     Topology,
     function_queue,
+    oversized,
 )
 
 __all__ = [
+    "CONTROL_QUEUE",
     "DEAD_LETTER_EXCHANGE",
     "DEAD_LETTER_SUFFIX",
     "EXECUTIONS_EXCHANGE",
@@ -25,4 +28,5 @@ __all__ = [
     "amqp_url",
     "connect",
     "function_queue",
+    "oversized",
 ]

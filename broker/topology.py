@@ -22,14 +22,25 @@ from aio_pika.abc import (
 INTAKE_QUEUE = "intake"
 EXECUTIONS_EXCHANGE = "executions"
 TASK_RESULTS_QUEUE = "orchestrator.task-results"
+CONTROL_QUEUE = "orchestrator.control"
 DEAD_LETTER_EXCHANGE = "dead-letter"
 DEAD_LETTER_SUFFIX = ".dead-letter"
 REASON_HEADER = "x-dead-letter-reason"
 ORIGINAL_QUEUE_HEADER = "x-original-queue"
 FUNCTION_QUEUE_PREFIX = "lambda."
+# A consumer dead-letters a body larger than this unread: far beyond any valid message (the
+# largest, a task result, is bounded by Step Functions' 256 KiB payload limit plus envelope).
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 # Redeliveries after which the broker gives up on a message. RabbitMQ 3.x also counts the
 # requeues of a graceful worker stop, so the limit leaves room for many restarts.
 DELIVERY_LIMIT = 20
+
+
+def oversized(body: bytes) -> str | None:
+    """Why ``body`` is too large to read, or None when it is not."""
+    if len(body) > MAX_MESSAGE_BYTES:
+        return f"message of {len(body)} bytes exceeds the limit of {MAX_MESSAGE_BYTES} bytes"
+    return None
 
 
 def function_queue(function_name: str) -> str:

@@ -7,6 +7,7 @@ treat a ``pydantic.ValidationError`` (or ``ValueError``) as a poison message.
 
 from messages.base import JsonValue, WireModel
 from messages.callcenter import CaseMessage, CaseStatus, OpenCaseInput
+from messages.control import StopExecutionRequest
 from messages.executions import ExecutionResult, ExecutionStatus, IntakeRequest
 from messages.tasks import (
     AnyTaskResult,
@@ -29,6 +30,7 @@ __all__ = [
     "IntakeRequest",
     "JsonValue",
     "OpenCaseInput",
+    "StopExecutionRequest",
     "TaskCallbackFailure",
     "TaskCallbackHeartbeat",
     "TaskCallbackSuccess",

@@ -19,6 +19,8 @@ from messages.base import JsonValue, WireModel
 DEFAULT_STATE_MACHINE = "CallCenterStateMachine"
 STATE_MACHINE_HEADER = "state-machine"
 EXECUTION_NAME_HEADER = "execution-name"
+# Step Functions refuses a larger execution input (InvalidExecutionInput).
+MAX_INPUT_BYTES = 262_144
 
 
 class ExecutionStatus(StrEnum):
@@ -55,6 +57,11 @@ class IntakeRequest(WireModel):
         Raises ``ValueError`` (``pydantic.ValidationError`` is one) saying what is wrong: a body
         that is not JSON or not an object, or a header of the wrong type.
         """
+        if len(body) > MAX_INPUT_BYTES:
+            raise ValueError(
+                f"InvalidExecutionInput: the input is {len(body)} bytes, over the"
+                f" {MAX_INPUT_BYTES}-byte limit"
+            )
         try:
             document = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -20,7 +20,7 @@ import typer
 
 from broker import amqp_url
 from messages import TaskCallbackFailure, TaskCallbackHeartbeat, TaskCallbackSuccess
-from orchestrator import client
+from orchestrator import admin, client
 from orchestrator.arns import Account
 from orchestrator.asl.errors import DefinitionError
 from orchestrator.asl.loader import load_definition_file
@@ -40,6 +40,7 @@ app = typer.Typer(
 
 def main() -> None:
     """Entry point of ``python -m orchestrator``."""
+    admin.register(app)
     app(prog_name="python -m orchestrator")
 
 

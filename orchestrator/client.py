@@ -9,8 +9,14 @@ from typing import Any
 
 import aio_pika
 
-from broker import INTAKE_QUEUE, TASK_RESULTS_QUEUE, Topology, connect
-from messages import TaskCallbackFailure, TaskCallbackHeartbeat, TaskCallbackSuccess
+from broker import CONTROL_QUEUE, INTAKE_QUEUE, TASK_RESULTS_QUEUE, Topology, connect
+from messages import (
+    StopExecutionRequest,
+    TaskCallbackFailure,
+    TaskCallbackHeartbeat,
+    TaskCallbackSuccess,
+    WireModel,
+)
 from messages.executions import EXECUTION_NAME_HEADER, STATE_MACHINE_HEADER
 
 
@@ -65,18 +71,29 @@ async def send_callback(
     callback: TaskCallbackSuccess | TaskCallbackFailure | TaskCallbackHeartbeat, *, url: str
 ) -> None:
     """Publish SendTaskSuccess/Failure/Heartbeat for a task token (confirmed by the broker)."""
+    await _send(callback, TASK_RESULTS_QUEUE, url, correlation_id=callback.task_token)
+
+
+async def send_control(request: StopExecutionRequest, *, url: str) -> None:
+    """Publish a control request (StopExecution) to the service (confirmed by the broker)."""
+    await _send(request, CONTROL_QUEUE, url)
+
+
+async def _send(
+    message: WireModel, queue: str, url: str, correlation_id: str | None = None
+) -> None:
     connection = await connect(url, wait_seconds=10)
     try:
         channel = await connection.channel(publisher_confirms=True)
-        await Topology(channel).work_queue(TASK_RESULTS_QUEUE)
+        await Topology(channel).work_queue(queue)
         await channel.default_exchange.publish(
             aio_pika.Message(
-                callback.to_wire(),
+                message.to_wire(),
                 content_type="application/json",
-                correlation_id=callback.task_token,
+                correlation_id=correlation_id,
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             ),
-            routing_key=TASK_RESULTS_QUEUE,
+            routing_key=queue,
         )
     finally:
         await connection.close()

@@ -7,6 +7,7 @@ async service around it publishes the outbox and acks the inbound message afterw
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import secrets
@@ -20,6 +21,7 @@ from broker.topology import EXECUTIONS_EXCHANGE, TASK_RESULTS_QUEUE, function_qu
 from orchestrator.arns import Account
 from orchestrator.asl import interpreter
 from orchestrator.asl.definition import StateMachine
+from orchestrator.asl.loader import load_definition
 from orchestrator.store import ExecutionExists, ExecutionRecord, OutboxMessage, Store
 from orchestrator.task_messages import task_event, task_request
 
@@ -47,6 +49,12 @@ class Engine:
         self.store = store
         self.account = account or Account()
         self.clock = clock
+        # Executions run the definition they started with: current ones by name, older ones
+        # loaded from the store by hash when an execution that started with them moves on.
+        self.current = {
+            name: store.save_definition(name, m.source) for name, m in self.machines.items()
+        }
+        self.by_hash = {self.current[name]: m for name, m in self.machines.items()}
 
     def start(self, request: messages.IntakeRequest) -> list[int]:
         """Start an execution; returns the ids of the outbox messages to publish.
@@ -78,7 +86,9 @@ class Engine:
             role_arn=self.account.role_arn(machine.name),
         )
         step = interpreter.step(machine, None, start)
-        record = ExecutionRecord(step.state, request.reply_to, request.correlation_id)
+        record = ExecutionRecord(
+            step.state, request.reply_to, request.correlation_id, self.current[machine.name]
+        )
         try:
             return self._commit(record, step, new=True)
         except ExecutionExists:  # lost a race with a redelivery of the same start
@@ -98,6 +108,18 @@ class Engine:
             return None
         return self._step(record, task_event(result, self.clock()))
 
+    def stop(self, request: messages.StopExecutionRequest) -> list[int] | None:
+        """Abort a running execution; None when there is no such running execution."""
+        record = (
+            self.store.execution_by_arn(request.execution_arn)
+            if request.execution_arn
+            else self.store.execution(request.state_machine or "", request.name or "")
+        )
+        if record is None:
+            return None
+        event = interpreter.StopExecution(request.error, request.cause, self.clock())
+        return self._step(record, event)
+
     def fire_timer(self, timer: str, execution_arn: str) -> list[int] | None:
         """A stored timer is due: step its execution; None when the timer no longer applies."""
         record = self.store.execution_by_arn(execution_arn)
@@ -109,14 +131,29 @@ class Engine:
         return ids
 
     def _step(self, record: ExecutionRecord, event: interpreter.Event) -> list[int] | None:
-        machine = self.machines.get(record.state.state_machine_name)
+        machine = self.machine_for(record)
         if machine is None:
             return None
         step = interpreter.step(machine, record.state, event)
         if step.ignored:
             return None
-        updated = ExecutionRecord(step.state, record.reply_to, record.correlation_id)
+        updated = dataclasses.replace(record, state=step.state)
         return self._commit(updated, step, new=False, previous=record.state)
+
+    def machine_for(self, record: ExecutionRecord) -> StateMachine | None:
+        """The definition ``record`` started with (the current one for older records)."""
+        digest = record.definition_hash
+        if digest is None:
+            return self.machines.get(record.state.state_machine_name)
+        machine = self.by_hash.get(digest)
+        if machine is None:
+            stored = self.store.definition(digest)
+            if stored is None:
+                log.error("definition %s of %s is missing", digest, record.state.execution_arn)
+                return None
+            machine = load_definition(stored[1], name=stored[0])
+            self.by_hash[digest] = machine
+        return machine
 
     def _duplicate(self, existing: ExecutionRecord, request: messages.IntakeRequest) -> list[int]:
         """A start of an existing execution: nothing new, except an answer to a new asker.
@@ -160,7 +197,9 @@ class Engine:
                 state.execution_name,
                 state.state_machine_name,
                 state.status,
-                f" ({state.error or ''}: {state.cause or ''})" if state.status == "FAILED" else "",
+                f" ({': '.join(x for x in (state.error, state.cause) if x)})"
+                if state.status != "SUCCEEDED"
+                else "",
             )
         return ids
 

@@ -19,7 +19,15 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from pydantic import ValidationError
 
 import messages
-from broker import INTAKE_QUEUE, TASK_RESULTS_QUEUE, Topology, connect, function_queue
+from broker import (
+    CONTROL_QUEUE,
+    INTAKE_QUEUE,
+    TASK_RESULTS_QUEUE,
+    Topology,
+    connect,
+    function_queue,
+    oversized,
+)
 from orchestrator.arns import Account
 from orchestrator.asl.definition import StateMachine, TaskState
 from orchestrator.engine import Engine, StartRejected
@@ -66,6 +74,7 @@ async def run_service(
             await topology.work_queue(function_queue(name))
         intake = await topology.work_queue(INTAKE_QUEUE)
         results = await topology.work_queue(TASK_RESULTS_QUEUE)
+        control = await topology.work_queue(CONTROL_QUEUE)
         publisher = OutboxPublisher(store, channel, topology)
         left = await publisher.sweep()
         if left:
@@ -75,6 +84,7 @@ async def run_service(
         consumers = [
             (intake, await intake.consume(_tracked(handlers.on_intake, in_flight))),
             (results, await results.consume(_tracked(handlers.on_result, in_flight))),
+            (control, await control.consume(_tracked(handlers.on_control, in_flight))),
         ]
         sweeper = asyncio.create_task(publisher.sweep_forever())
         timers = asyncio.create_task(fire_timers(engine, publisher, stop))
@@ -156,6 +166,9 @@ class _Handlers:
         self.topology = topology
 
     async def on_intake(self, message: AbstractIncomingMessage) -> None:
+        if too_large := oversized(message.body):
+            await self._reject(message, INTAKE_QUEUE, too_large)
+            return
         try:
             request = messages.IntakeRequest.from_amqp(
                 message.body,
@@ -171,6 +184,9 @@ class _Handlers:
         await self._finish(message, ids)
 
     async def on_result(self, message: AbstractIncomingMessage) -> None:
+        if too_large := oversized(message.body):
+            await self._reject(message, TASK_RESULTS_QUEUE, too_large)
+            return
         try:
             result = messages.parse_task_result(message.body)
         except ValueError as exc:
@@ -181,6 +197,20 @@ class _Handlers:
             log.info("dropped a duplicate or stale result for task %s", result.task_token)
             ids = []
         await self._finish(message, ids)
+
+    async def on_control(self, message: AbstractIncomingMessage) -> None:
+        if too_large := oversized(message.body):
+            await self._reject(message, CONTROL_QUEUE, too_large)
+            return
+        try:
+            request = messages.StopExecutionRequest.from_wire(message.body)
+        except ValueError as exc:
+            await self._reject(message, CONTROL_QUEUE, _reason(exc))
+            return
+        ids = self.engine.stop(request)
+        if ids is None:
+            log.info("stop request for an execution that is not running: %s", request)
+        await self._finish(message, ids or [])
 
     async def _finish(self, message: AbstractIncomingMessage, ids: list[int]) -> None:
         try:

@@ -7,8 +7,10 @@ republishes the outbox on restart, a crash before it leaves the inbound message 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from typing import Any, Protocol
 
 from orchestrator.asl.interpreter import ExecutionState, HistoryEvent
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE executions (
@@ -68,6 +70,22 @@ _MIGRATIONS: dict[int, str] = {
     ) WITHOUT ROWID;
     CREATE INDEX timers_due ON timers (due);
     """,
+    # Each execution keeps the definition it started with, whatever the folder holds later.
+    3: """
+    CREATE TABLE definitions (
+        hash TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        created REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE state_machines (
+        name TEXT PRIMARY KEY,
+        definition_hash TEXT NOT NULL,
+        created REAL NOT NULL,
+        updated REAL NOT NULL
+    ) WITHOUT ROWID;
+    ALTER TABLE executions ADD COLUMN definition_hash TEXT;
+    """,
 }
 
 
@@ -90,6 +108,7 @@ class ExecutionRecord:
     state: ExecutionState
     reply_to: str | None = None
     correlation_id: str | None = None
+    definition_hash: str | None = None  # the definition it started with
 
 
 class Store(Protocol):
@@ -101,6 +120,8 @@ class Store(Protocol):
     def due_timers(self, now: float, limit: int = 500) -> list[tuple[str, str]]: ...
     def next_timer_due(self) -> float | None: ...
     def delete_timer(self, timer: str) -> None: ...
+    def save_definition(self, name: str, text: str) -> str: ...
+    def definition(self, digest: str) -> tuple[str, str] | None: ...
     def commit(
         self,
         record: ExecutionRecord,
@@ -116,7 +137,14 @@ class Store(Protocol):
     def outbox_messages(self, ids: Iterable[int]) -> list[OutboxMessage]: ...
     def delete_outbox(self, ids: Iterable[int]) -> None: ...
     def history(self, execution_arn: str) -> list[dict[str, Any]]: ...
-    def executions(self, status: str | None = None) -> list[ExecutionState]: ...
+    def executions(
+        self,
+        status: str | None = None,
+        *,
+        state_machine: str | None = None,
+        name: str | None = None,
+        limit: int | None = None,
+    ) -> list[ExecutionState]: ...
     def close(self) -> None: ...
 
 
@@ -163,7 +191,8 @@ class SqliteStore:
     def execution(self, state_machine: str, name: str) -> ExecutionRecord | None:
         """The execution called ``name`` of ``state_machine``, if any."""
         row = self._db.execute(
-            "SELECT state, reply_to, correlation_id FROM executions WHERE state_machine=? AND name=?",
+            "SELECT state, reply_to, correlation_id, definition_hash FROM executions"
+            " WHERE state_machine=? AND name=?",
             (state_machine, name),
         ).fetchone()
         return _record(row)
@@ -171,7 +200,7 @@ class SqliteStore:
     def execution_by_token(self, token: str) -> ExecutionRecord | None:
         """The execution waiting for the task with ``token``, if any."""
         row = self._db.execute(
-            "SELECT e.state, e.reply_to, e.correlation_id FROM tasks t"
+            "SELECT e.state, e.reply_to, e.correlation_id, e.definition_hash FROM tasks t"
             " JOIN executions e ON e.arn = t.execution_arn WHERE t.token=?",
             (token,),
         ).fetchone()
@@ -180,7 +209,8 @@ class SqliteStore:
     def execution_by_arn(self, arn: str) -> ExecutionRecord | None:
         """The execution with ``arn``, if any."""
         row = self._db.execute(
-            "SELECT state, reply_to, correlation_id FROM executions WHERE arn=?", (arn,)
+            "SELECT state, reply_to, correlation_id, definition_hash FROM executions WHERE arn=?",
+            (arn,),
         ).fetchone()
         return _record(row)
 
@@ -191,6 +221,32 @@ class SqliteStore:
             (now, limit),
         )
         return [(timer, arn) for timer, arn in rows]
+
+    def save_definition(self, name: str, text: str) -> str:
+        """Store ``text`` as the current definition of state machine ``name``; its hash."""
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        now = time.time()
+        with self._transaction():
+            self._db.execute(
+                "INSERT OR IGNORE INTO definitions (hash, name, definition, created)"
+                " VALUES (?,?,?,?)",
+                (digest, name, text, now),
+            )
+            self._db.execute(
+                "INSERT INTO state_machines (name, definition_hash, created, updated)"
+                " VALUES (?,?,?,?) ON CONFLICT (name) DO UPDATE SET"
+                " definition_hash=excluded.definition_hash, updated=excluded.updated"
+                " WHERE definition_hash != excluded.definition_hash",
+                (name, digest, now, now),
+            )
+        return digest
+
+    def definition(self, digest: str) -> tuple[str, str] | None:
+        """(state machine name, definition text) stored under ``digest``."""
+        row = self._db.execute(
+            "SELECT name, definition FROM definitions WHERE hash=?", (digest,)
+        ).fetchone()
+        return (row[0], row[1]) if row else None
 
     def delete_timer(self, timer: str) -> None:
         """Forget a timer that no longer applies."""
@@ -226,8 +282,8 @@ class SqliteStore:
                 try:
                     self._db.execute(
                         "INSERT INTO executions (arn, state_machine, name, input, reply_to,"
-                        " correlation_id, start_date, status, state, stop_date)"
-                        " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        " correlation_id, definition_hash, start_date, status, state, stop_date)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                         (
                             state.execution_arn,
                             state.state_machine_name,
@@ -235,6 +291,7 @@ class SqliteStore:
                             json.dumps(state.input),
                             record.reply_to,
                             record.correlation_id,
+                            record.definition_hash,
                             _iso(state.start_time),
                             *values,
                         ),
@@ -324,14 +381,27 @@ class SqliteStore:
         )
         return [json.loads(event) for (event,) in rows]
 
-    def executions(self, status: str | None = None) -> list[ExecutionState]:
-        """Executions, newest first, optionally only those with ``status``."""
+    def executions(
+        self,
+        status: str | None = None,
+        *,
+        state_machine: str | None = None,
+        name: str | None = None,
+        limit: int | None = None,
+    ) -> list[ExecutionState]:
+        """Executions, newest first, filtered by status, state machine and name."""
+        clauses, params = [], []
+        for column, value in (("status", status), ("state_machine", state_machine), ("name", name)):
+            if value:
+                clauses.append(f"{column}=?")
+                params.append(value)
         query = "SELECT state FROM executions"
-        params: tuple[str, ...] = ()
-        if status:
-            query += " WHERE status=?"
-            params = (status,)
-        rows = self._db.execute(query + " ORDER BY start_date DESC", params)
+        if clauses:
+            query += " WHERE " + " AND ".join(clauses)
+        query += " ORDER BY start_date DESC, rowid DESC"
+        if limit:
+            query += f" LIMIT {int(limit)}"
+        rows = self._db.execute(query, params)
         return [ExecutionState.model_validate_json(state) for (state,) in rows]
 
     def close(self) -> None:
@@ -339,10 +409,10 @@ class SqliteStore:
         self._db.close()
 
 
-def _record(row: tuple[str, str | None, str | None] | None) -> ExecutionRecord | None:
+def _record(row: tuple[str, str | None, str | None, str | None] | None) -> ExecutionRecord | None:
     if row is None:
         return None
-    return ExecutionRecord(ExecutionState.model_validate_json(row[0]), row[1], row[2])
+    return ExecutionRecord(ExecutionState.model_validate_json(row[0]), row[1], row[2], row[3])
 
 
 def _outbox(row: tuple[Any, ...]) -> OutboxMessage:

@@ -71,6 +71,38 @@ def start(name: str, args: Sequence[str], env: dict[str, str], log_dir: Path) ->
     return Service(name, process, log)
 
 
+def start_orchestrator(
+    env: dict[str, str],
+    log_dir: Path,
+    db: Path,
+    definitions: Path | None = None,
+    name: str = "orchestrator",
+) -> Service:
+    """Start the orchestrator service and wait until it serves."""
+    service = start(
+        name,
+        [
+            "orchestrator",
+            "--definitions",
+            str(definitions or REPO / "definitions"),
+            "--db",
+            str(db),
+        ],
+        env,
+        log_dir,
+    )
+    service.wait_for("orchestrator serving")
+    return service
+
+
+def peak_rss_mb(pid: int) -> float:
+    """A process's peak resident set size (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM")
+
+
 @contextmanager
 def call_center_stack(env: dict[str, str], tmp: Path, *, db: Path | None = None) -> Iterator[Stack]:
     """The orchestrator (on ``definitions/``) and the five workers, stopped gracefully after."""

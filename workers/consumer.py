@@ -28,7 +28,7 @@ from aio_pika.abc import (
 from aio_pika.exceptions import DeliveryError, PublishError
 from pydantic import ValidationError
 
-from broker import Topology, connect, function_queue
+from broker import Topology, connect, function_queue, oversized
 from messages import TaskFailed, TaskRequest, TaskSucceeded
 from workers.runtime import Function, invoke
 
@@ -143,6 +143,9 @@ class Worker:
         self, message: AbstractIncomingMessage, channel: AbstractChannel, topology: Topology
     ) -> None:
         """Parse, invoke, reply, ack; dead-letter what cannot be handled."""
+        if too_large := oversized(message.body):
+            await self._dead_letter(message, topology, too_large)
+            return
         try:
             request = TaskRequest.from_wire(message.body)
         except ValidationError as exc:

@@ -11,9 +11,7 @@ from orchestrator.asl.errors import RUNTIME, StatesError
 from orchestrator.asl.intrinsics import compile_intrinsic
 
 
-def run(
-    text: str, data: Any = None, context: Any = None, rng: random.Random | None = None
-) -> Any:
+def run(text: str, data: Any = None, context: Any = None, rng: random.Random | None = None) -> Any:
     """Compile and evaluate an intrinsic call (with a seeded generator unless given one)."""
     return compile_intrinsic(text).evaluate(data, context or {}, rng or random.Random(0))
 

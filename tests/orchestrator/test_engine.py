@@ -220,3 +220,46 @@ def test_a_new_asker_of_a_finished_execution_gets_its_result(
     body = json.loads(row.body)
     assert (body["status"], body["cause"]) == ("FAILED", "Engage Tier 2 Support.")
     assert len(store.executions()) == 1
+
+
+def test_a_running_execution_keeps_the_definition_it_started_with(tmp_path: Path) -> None:
+    path = tmp_path / "sfn.db"
+    first = Engine(load_definitions(DEFINITIONS), SqliteStore(path))
+    request = only_request(first.store, first.start(intake()))  # type: ignore[arg-type]
+    first.store.close()
+    # The folder changes while the execution waits: Assign Case is renamed.
+    changed = tmp_path / "definitions"
+    changed.mkdir()
+    text = (DEFINITIONS / "CallCenterStateMachine.asl.json").read_text()
+    (changed / "CallCenterStateMachine.asl.json").write_text(text.replace("Assign Case", "Triage"))
+    store = SqliteStore(path)
+    restarted = Engine(load_definitions(changed), store)
+    ids = restarted.apply(
+        messages.TaskSucceeded(
+            task_token=request.task_token, attempt=0, output={"Case": "001", "Message": "m"}
+        )
+    )
+    following = messages.TaskRequest.from_wire(store.outbox_messages(ids or [])[0].body)
+    assert following.state_name == "Assign Case"  # the old definition's state
+    assert restarted.start(intake("case-2")) is not None  # new executions use the new one
+    new = [m for m in store.pending_outbox() if b"case-2" in m.body]
+    assert new
+
+
+def test_a_version_1_database_upgrades_itself(tmp_path: Path) -> None:
+    import sqlite3
+
+    from orchestrator import store as store_module
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:
+        old.executescript(store_module._MIGRATIONS[1] + "; PRAGMA user_version=1;")
+        old.execute(
+            "INSERT INTO executions (arn, state_machine, name, status, input, state, task_token,"
+            " start_date) VALUES ('arn:e', 'M', 'e', 'RUNNING', '{}', '{}', 'tok-1', 'now')"
+        )
+    upgraded = SqliteStore(path)
+    assert upgraded._db.execute("PRAGMA user_version").fetchone() == (store_module.SCHEMA_VERSION,)
+    assert upgraded._db.execute("SELECT token, execution_arn FROM tasks").fetchall() == [
+        ("tok-1", "arn:e")
+    ]
