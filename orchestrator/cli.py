@@ -21,6 +21,7 @@ import typer
 from broker import amqp_url
 from messages import TaskCallbackFailure, TaskCallbackHeartbeat, TaskCallbackSuccess
 from orchestrator import admin, client
+from orchestrator.api.sigv4 import Credentials
 from orchestrator.arns import Account
 from orchestrator.asl.errors import DefinitionError
 from orchestrator.asl.loader import load_definition_file
@@ -60,8 +61,16 @@ def serve(
         Path | None, typer.Option(help="SQLite execution store (default: $SFN_DB or ./sfn.db).")
     ] = None,
     prefetch: Annotated[int, typer.Option(min=1, help="Unacked messages per consumer.")] = 100,
+    api_host: Annotated[
+        str, typer.Option(help="Where the AWS API listens (loopback unless told otherwise).")
+    ] = "127.0.0.1",
+    api_port: Annotated[int, typer.Option(help="The AWS API's port (0: no API server).")] = 8083,
 ) -> None:
-    """Run the orchestrator service (when no command is given)."""
+    """Run the orchestrator service (when no command is given).
+
+    With SFN_ACCESS_KEY_ID and SFN_SECRET_ACCESS_KEY set, every API request must be signed
+    (SigV4) with them; otherwise any credentials are accepted, as Step Functions Local does.
+    """
     if ctx.invoked_subcommand is not None:
         return
     _configure_logging()
@@ -76,8 +85,18 @@ def serve(
         db_path=db or Path(os.environ.get("SFN_DB") or "sfn.db"),
         prefetch=prefetch,
         account=Account.from_env(),
+        api_host=api_host,
+        api_port=api_port or None,
+        credentials=_credentials(),
     )
     asyncio.run(_serve_until_signalled(config))
+
+
+def _credentials() -> Credentials | None:
+    key, secret = os.environ.get("SFN_ACCESS_KEY_ID"), os.environ.get("SFN_SECRET_ACCESS_KEY")
+    if bool(key) != bool(secret):
+        _invalid("set both SFN_ACCESS_KEY_ID and SFN_SECRET_ACCESS_KEY, or neither")
+    return Credentials(key, secret) if key and secret else None
 
 
 async def _serve_until_signalled(config: ServiceConfig) -> None:

@@ -15,9 +15,11 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Literal
 
 import messages
 from broker.topology import EXECUTIONS_EXCHANGE, TASK_RESULTS_QUEUE, function_queue
+from orchestrator import metrics
 from orchestrator.arns import Account
 from orchestrator.asl import interpreter
 from orchestrator.asl.definition import StateMachine
@@ -55,6 +57,25 @@ class Engine:
             name: store.save_definition(name, m.source) for name, m in self.machines.items()
         }
         self.by_hash = {self.current[name]: m for name, m in self.machines.items()}
+        for record in store.state_machines():  # created through the API in earlier runs
+            if record.name not in self.machines:
+                machine = load_definition(record.definition, name=record.name)
+                kind: Literal["STANDARD", "EXPRESS"] = (
+                    "EXPRESS" if record.type == "EXPRESS" else "STANDARD"
+                )
+                self.register(dataclasses.replace(machine, type=kind), record.definition_hash)
+        self._dispatched: dict[str, tuple[str, float]] = {}  # token -> (function, when)
+
+    def register(self, machine: StateMachine, digest: str) -> None:
+        """Make ``machine`` (stored under ``digest``) the current definition of its name."""
+        self.by_hash[digest] = machine
+        self.machines[machine.name] = machine
+        self.current[machine.name] = digest
+
+    def unregister(self, name: str) -> None:
+        """Start no more executions of ``name``; running ones finish with their definition."""
+        self.machines.pop(name, None)
+        self.current.pop(name, None)
 
     def start(self, request: messages.IntakeRequest) -> list[int]:
         """Start an execution; returns the ids of the outbox messages to publish.
@@ -106,7 +127,11 @@ class Engine:
         record = self.store.execution_by_token(result.task_token)
         if record is None:
             return None
-        return self._step(record, task_event(result, self.clock()))
+        ids = self._step(record, task_event(result, self.clock()))
+        dispatched = self._dispatched.pop(result.task_token, None)
+        if dispatched is not None and ids is not None:
+            metrics.TASK_SECONDS.labels(dispatched[0]).observe(time.monotonic() - dispatched[1])
+        return ids
 
     def stop(self, request: messages.StopExecutionRequest) -> list[int] | None:
         """Abort a running execution; None when there is no such running execution."""
@@ -191,6 +216,7 @@ class Engine:
             record, step.history, outbox, new=new, created=time.time(), previous=previous
         )
         state = record.state
+        self._observe(state, step)
         if state.status != "RUNNING":
             log.info(
                 "execution %s of %s %s%s",
@@ -202,6 +228,21 @@ class Engine:
                 else "",
             )
         return ids
+
+    def _observe(self, state: interpreter.ExecutionState, step: interpreter.Step) -> None:
+        """Count what the committed step did, for /metrics."""
+        machine = state.state_machine_name
+        entered = sum(1 for event in step.history if event.type.endswith("StateEntered"))
+        if entered:
+            metrics.STATE_TRANSITIONS.labels(machine).inc(entered)
+        if step.history and step.history[0].type == "ExecutionStarted":
+            metrics.EXECUTIONS_STARTED.labels(machine).inc()
+        if state.status != "RUNNING":
+            metrics.EXECUTIONS_FINISHED.labels(machine, state.status).inc()
+        now = time.monotonic()
+        for command in step.commands:
+            if isinstance(command, interpreter.DispatchTask):
+                self._dispatched[command.token] = (command.function_name, now)
 
     def _messages(
         self, record: ExecutionRecord, command: interpreter.Command

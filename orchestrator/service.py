@@ -28,6 +28,11 @@ from broker import (
     function_queue,
     oversized,
 )
+from orchestrator import metrics
+from orchestrator.api.actions import StepFunctionsApi
+from orchestrator.api.app import create_app
+from orchestrator.api.server import ApiServer
+from orchestrator.api.sigv4 import Credentials
 from orchestrator.arns import Account
 from orchestrator.asl.definition import StateMachine, TaskState
 from orchestrator.engine import Engine, StartRejected
@@ -46,6 +51,9 @@ class ServiceConfig:
     db_path: Path
     prefetch: int = 100
     account: Account = field(default_factory=Account)
+    api_host: str = "127.0.0.1"
+    api_port: int | None = 8083  # None: no API server
+    credentials: Credentials | None = None  # when set, API requests must be signed for them
 
 
 def function_names(machines: dict[str, StateMachine]) -> set[str]:
@@ -70,7 +78,7 @@ async def run_service(
         await channel.set_qos(prefetch_count=config.prefetch)
         topology = Topology(channel)
         await topology.executions_exchange()
-        for name in sorted(function_names(config.machines)):
+        for name in sorted(function_names(engine.machines)):
             await topology.work_queue(function_queue(name))
         intake = await topology.work_queue(INTAKE_QUEUE)
         results = await topology.work_queue(TASK_RESULTS_QUEUE)
@@ -88,10 +96,24 @@ async def run_service(
         ]
         sweeper = asyncio.create_task(publisher.sweep_forever())
         timers = asyncio.create_task(fire_timers(engine, publisher, stop))
+        sampler = asyncio.create_task(sample_queues(topology, engine))
+        server = None
+        if config.api_port is not None:
+
+            async def prepare(machine: StateMachine) -> None:
+                for name in sorted(function_names({machine.name: machine})):
+                    await topology.work_queue(function_queue(name))
+
+            api = StepFunctionsApi(engine, publisher, account=config.account, prepare=prepare)
+            server = ApiServer(
+                create_app(api, config.credentials), config.api_host, config.api_port
+            )
+            await server.start()
+            log.info("AWS Step Functions API on http://%s:%d", config.api_host, config.api_port)
         log.info(
             "orchestrator serving %s; functions: %s",
-            ", ".join(sorted(config.machines)),
-            ", ".join(sorted(function_names(config.machines))),
+            ", ".join(sorted(engine.machines)),
+            ", ".join(sorted(function_names(engine.machines))),
         )
         if ready is not None:
             ready.set()
@@ -101,8 +123,11 @@ async def run_service(
             await _cancel(queue, tag)
         if in_flight:
             await asyncio.wait(in_flight, timeout=10)
+        if server is not None:
+            await server.stop()
         sweeper.cancel()
         timers.cancel()
+        sampler.cancel()
     finally:
         await connection.close()
         store.close()
@@ -130,6 +155,22 @@ async def fire_timers(
             next_due = engine.store.next_timer_due()
             wait = poll if next_due is None else min(max(next_due - time.time(), 0.0), poll)
             await asyncio.sleep(wait)
+
+
+async def sample_queues(topology: Topology, engine: Engine, every: float = 5.0) -> None:
+    """Keep the queue-depth gauge of /metrics current."""
+    while True:
+        names = [INTAKE_QUEUE, TASK_RESULTS_QUEUE, CONTROL_QUEUE]
+        names += [function_queue(f) for f in sorted(function_names(engine.machines))]
+        for name in names:
+            try:
+                declared = await topology.channel.declare_queue(name, passive=True)
+                metrics.QUEUE_MESSAGES.labels(name).set(
+                    declared.declaration_result.message_count or 0
+                )
+            except Exception as exc:  # a sample missed is no reason to stop serving
+                log.debug("sampling %s failed: %s", name, exc)
+        await asyncio.sleep(every)
 
 
 Handler = Callable[[AbstractIncomingMessage], Awaitable[None]]

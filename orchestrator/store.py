@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from orchestrator.asl.interpreter import ExecutionState, HistoryEvent
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE executions (
@@ -86,6 +86,18 @@ _MIGRATIONS: dict[int, str] = {
     ) WITHOUT ROWID;
     ALTER TABLE executions ADD COLUMN definition_hash TEXT;
     """,
+    # State machines created through the API: type and role; tags on any resource.
+    4: """
+    ALTER TABLE state_machines ADD COLUMN type TEXT NOT NULL DEFAULT 'STANDARD';
+    ALTER TABLE state_machines ADD COLUMN role_arn TEXT;
+    CREATE TABLE tags (
+        resource_arn TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (resource_arn, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX executions_machine ON executions (state_machine, start_date);
+    """,
 }
 
 
@@ -99,6 +111,19 @@ class OutboxMessage:
     correlation_id: str | None = None
     reply_to: str | None = None
     id: int = 0
+
+
+@dataclass(frozen=True)
+class StateMachineRecord:
+    """A state machine as stored: its current definition, type, role and dates."""
+
+    name: str
+    definition: str
+    definition_hash: str
+    type: str
+    role_arn: str | None
+    created: float
+    updated: float
 
 
 @dataclass(frozen=True)
@@ -122,6 +147,16 @@ class Store(Protocol):
     def delete_timer(self, timer: str) -> None: ...
     def save_definition(self, name: str, text: str) -> str: ...
     def definition(self, digest: str) -> tuple[str, str] | None: ...
+    def state_machine(self, name: str) -> StateMachineRecord | None: ...
+    def state_machines(self) -> list[StateMachineRecord]: ...
+    def put_state_machine(
+        self, name: str, text: str, machine_type: str, role_arn: str | None
+    ) -> StateMachineRecord: ...
+    def delete_state_machine(self, name: str) -> None: ...
+    def tags(self, resource_arn: str) -> dict[str, str]: ...
+    def set_tags(
+        self, resource_arn: str, tags: dict[str, str], remove: Iterable[str] = ()
+    ) -> None: ...
     def commit(
         self,
         record: ExecutionRecord,
@@ -240,6 +275,63 @@ class SqliteStore:
                 (name, digest, now, now),
             )
         return digest
+
+    def state_machine(self, name: str) -> StateMachineRecord | None:
+        """The state machine ``name`` with its current definition, if it exists."""
+        row = self._db.execute(
+            "SELECT s.name, d.definition, s.definition_hash, s.type, s.role_arn, s.created,"
+            " s.updated FROM state_machines s JOIN definitions d ON d.hash = s.definition_hash"
+            " WHERE s.name=?",
+            (name,),
+        ).fetchone()
+        return StateMachineRecord(*row) if row else None
+
+    def state_machines(self) -> list[StateMachineRecord]:
+        """Every state machine, by name."""
+        rows = self._db.execute(
+            "SELECT s.name, d.definition, s.definition_hash, s.type, s.role_arn, s.created,"
+            " s.updated FROM state_machines s JOIN definitions d ON d.hash = s.definition_hash"
+            " ORDER BY s.name"
+        )
+        return [StateMachineRecord(*row) for row in rows]
+
+    def put_state_machine(
+        self, name: str, text: str, machine_type: str, role_arn: str | None
+    ) -> StateMachineRecord:
+        """Create or update state machine ``name``; the stored record."""
+        digest = self.save_definition(name, text)
+        with self._transaction():
+            self._db.execute(
+                "UPDATE state_machines SET type=?, role_arn=COALESCE(?, role_arn) WHERE name=?",
+                (machine_type, role_arn, name),
+            )
+        record = self.state_machine(name)
+        assert record is not None and record.definition_hash == digest
+        return record
+
+    def delete_state_machine(self, name: str) -> None:
+        """Forget state machine ``name`` (its executions and definitions stay)."""
+        with self._transaction():
+            self._db.execute("DELETE FROM state_machines WHERE name=?", (name,))
+
+    def tags(self, resource_arn: str) -> dict[str, str]:
+        """The tags of a resource."""
+        rows = self._db.execute(
+            "SELECT key, value FROM tags WHERE resource_arn=? ORDER BY key", (resource_arn,)
+        )
+        return dict(rows.fetchall())
+
+    def set_tags(self, resource_arn: str, tags: dict[str, str], remove: Iterable[str] = ()) -> None:
+        """Add or replace ``tags`` and remove the keys in ``remove``."""
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO tags (resource_arn, key, value) VALUES (?,?,?)",
+                [(resource_arn, k, v) for k, v in tags.items()],
+            )
+            self._db.executemany(
+                "DELETE FROM tags WHERE resource_arn=? AND key=?",
+                [(resource_arn, k) for k in remove],
+            )
 
     def definition(self, digest: str) -> tuple[str, str] | None:
         """(state machine name, definition text) stored under ``digest``."""

@@ -77,8 +77,9 @@ def start_orchestrator(
     db: Path,
     definitions: Path | None = None,
     name: str = "orchestrator",
+    api_port: int = 0,
 ) -> Service:
-    """Start the orchestrator service and wait until it serves."""
+    """Start the orchestrator service and wait until it serves (no API unless ``api_port``)."""
     service = start(
         name,
         [
@@ -87,6 +88,8 @@ def start_orchestrator(
             str(definitions or REPO / "definitions"),
             "--db",
             str(db),
+            "--api-port",
+            str(api_port),
         ],
         env,
         log_dir,

@@ -131,7 +131,15 @@ def stack(
         services.append(
             start(
                 "orchestrator",
-                ["orchestrator", "--definitions", str(definitions), "--db", str(tmp / "sfn.db")],
+                [
+                    "orchestrator",
+                    "--definitions",
+                    str(definitions),
+                    "--db",
+                    str(tmp / "sfn.db"),
+                    "--api-port",
+                    "0",
+                ],
                 env,
                 tmp,
             )

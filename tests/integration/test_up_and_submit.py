@@ -24,7 +24,16 @@ async def test_up_runs_the_stack_and_submit_prints_results(
     subprocess_env = {**subprocess_env, "WORKER_SEED": "7"}
     log = (tmp_path / "up.log").open("wb")
     up = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "up", "--db", str(tmp_path / "sfn.db")],
+        [
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "up",
+            "--db",
+            str(tmp_path / "sfn.db"),
+            "--api-port",
+            "0",
+        ],
         cwd=REPO,
         env=subprocess_env,
         stdout=log,

@@ -1,0 +1,111 @@
+"""Access control: with credentials configured, requests must carry a valid SigV4 signature."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore import UNSIGNED
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+from tests.api.test_boto3 import free_port
+from tests.processes import start_orchestrator
+
+pytestmark = pytest.mark.integration
+KEY, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+
+
+@pytest.fixture(scope="module")
+def endpoint(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp: Path = tmp_path_factory.mktemp("auth")
+    env = {
+        **os.environ,
+        "AMQP_URL": amqp_url,
+        "SFN_ACCESS_KEY_ID": KEY,
+        "SFN_SECRET_ACCESS_KEY": SECRET,
+    }
+    port = free_port()
+    service = start_orchestrator(env, tmp, tmp / "sfn.db", api_port=port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        service.stop()
+
+
+def client(endpoint: str, **options: Any) -> Any:
+    return boto3.client("stepfunctions", endpoint_url=endpoint, region_name="eu-west-1", **options)
+
+
+def error_of(call: Any) -> tuple[str, int]:
+    with pytest.raises(ClientError) as caught:
+        call()
+    return caught.value.response["Error"]["Code"], caught.value.response["ResponseMetadata"][
+        "HTTPStatusCode"
+    ]
+
+
+def test_a_signed_request_with_the_configured_key_is_served(endpoint: str) -> None:
+    sfn = client(endpoint, aws_access_key_id=KEY, aws_secret_access_key=SECRET)
+    names = {m["name"] for m in sfn.list_state_machines()["stateMachines"]}
+    assert "CallCenterStateMachine" in names
+
+
+def test_wrong_secret_unknown_key_and_unsigned_requests_are_refused(endpoint: str) -> None:
+    wrong_secret = client(endpoint, aws_access_key_id=KEY, aws_secret_access_key="not-the-secret")
+    assert error_of(wrong_secret.list_state_machines) == ("InvalidSignatureException", 403)
+    unknown = client(endpoint, aws_access_key_id="AKIDUNKNOWN", aws_secret_access_key=SECRET)
+    assert error_of(unknown.list_state_machines) == ("UnrecognizedClientException", 403)
+    unsigned = client(endpoint, config=Config(signature_version=UNSIGNED))
+    assert error_of(unsigned.list_state_machines) == ("MissingAuthenticationTokenException", 403)
+
+
+def signed(endpoint: str, body: bytes) -> AWSRequest:
+    request = AWSRequest(
+        method="POST",
+        url=endpoint + "/",
+        data=body,
+        headers={
+            "Content-Type": "application/x-amz-json-1.0",
+            "X-Amz-Target": "AWSStepFunctions.ListStateMachines",
+        },
+    )
+    SigV4Auth(Credentials(KEY, SECRET), "states", "us-east-1").add_auth(request)
+    return request
+
+
+def send(endpoint: str, request: AWSRequest, body: bytes) -> tuple[int, dict[str, Any]]:
+    raw = urllib.request.Request(
+        endpoint + "/", data=body, headers=dict(request.headers.items()), method="POST"
+    )
+    try:
+        with urllib.request.urlopen(raw, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_a_tampered_signature_or_body_is_refused(endpoint: str) -> None:
+    body = b"{}"
+    request = signed(endpoint, body)
+    assert send(endpoint, request, body)[0] == 200, "the untouched request passes"
+    authorization = request.headers["Authorization"]
+    last = authorization[-1]
+    request.headers.replace_header(
+        "Authorization", authorization[:-1] + ("0" if last != "0" else "1")
+    )
+    status, answer = send(endpoint, request, body)
+    assert (status, answer["__type"]) == (403, "InvalidSignatureException")
+    request = signed(endpoint, body)
+    status, answer = send(endpoint, request, b'{"maxResults": 1}')
+    assert (status, answer["__type"]) == (403, "InvalidSignatureException")
