@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -89,7 +90,17 @@ def serve(
         api_port=api_port or None,
         credentials=_credentials(),
     )
-    asyncio.run(_serve_until_signalled(config))
+    _run_fast(_serve_until_signalled(config))
+
+
+def _run_fast(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop when it is installed (less event-loop overhead per message)."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 def _credentials() -> Credentials | None:

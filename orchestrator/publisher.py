@@ -46,17 +46,23 @@ class OutboxPublisher:
                 log.warning("outbox sweep failed: %s", exc)
 
     async def _send(self, rows: list[OutboxMessage]) -> None:
-        for row in rows:
-            exchange = await self._exchange(row.exchange)
-            message = aio_pika.Message(
-                body=row.body,
-                content_type="application/json",
-                correlation_id=row.correlation_id,
-                reply_to=row.reply_to,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            )
-            await exchange.publish(message, routing_key=row.routing_key)
-            self.store.delete_outbox([row.id])
+        # The rows of one step go to different queues: publish them together, wait for all
+        # confirms, then forget them in one statement. If one fails, all stay for the sweeper
+        # (a duplicate is dropped downstream; a loss is not possible).
+        if rows:
+            await asyncio.gather(*(self._publish(row) for row in rows))
+            self.store.delete_outbox([row.id for row in rows])
+
+    async def _publish(self, row: OutboxMessage) -> None:
+        exchange = await self._exchange(row.exchange)
+        message = aio_pika.Message(
+            body=row.body,
+            content_type="application/json",
+            correlation_id=row.correlation_id,
+            reply_to=row.reply_to,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )
+        await exchange.publish(message, routing_key=row.routing_key)
 
     async def _exchange(self, name: str) -> AbstractExchange:
         if name == "":

@@ -94,6 +94,7 @@ async def run_service(
             (results, await results.consume(_tracked(handlers.on_result, in_flight))),
             (control, await control.consume(_tracked(handlers.on_control, in_flight))),
         ]
+        committer = asyncio.create_task(handlers.commit_forever())
         sweeper = asyncio.create_task(publisher.sweep_forever())
         timers = asyncio.create_task(fire_timers(engine, publisher, stop))
         sampler = asyncio.create_task(sample_queues(topology, engine))
@@ -123,6 +124,12 @@ async def run_service(
             await _cancel(queue, tag)
         if in_flight:
             await asyncio.wait(in_flight, timeout=10)
+        # Apply what the consumers queued before stopping (unacked leftovers are redelivered).
+        for _ in range(1000):
+            if handlers.work.empty():
+                break
+            await asyncio.sleep(0.01)
+        committer.cancel()
         if server is not None:
             await server.stop()
         sweeper.cancel()
@@ -198,13 +205,33 @@ async def _cancel(queue: AbstractQueue, tag: str) -> None:
         log.debug("cancelling consumer %s failed: %s", tag, exc)
 
 
-class _Handlers:
-    """The two consumers' callbacks."""
+@dataclass
+class _Work:
+    """A parsed inbound message and the engine call it asks for."""
 
-    def __init__(self, engine: Engine, publisher: OutboxPublisher, topology: Topology) -> None:
+    message: AbstractIncomingMessage
+    queue: str
+    apply: Callable[[], list[int] | None]
+    describe: str
+
+
+class _Handlers:
+    """The consumers' callbacks, and the committer that applies their work in batches.
+
+    A callback parses its message (dead-lettering what cannot be used) and queues the
+    engine call. The committer takes everything queued, applies it in one store transaction
+    (a savepoint per message), publishes the outbox rows all those steps wrote, then acks
+    each message: one commit for many messages instead of one each.
+    """
+
+    def __init__(
+        self, engine: Engine, publisher: OutboxPublisher, topology: Topology, max_batch: int = 256
+    ) -> None:
         self.engine = engine
         self.publisher = publisher
         self.topology = topology
+        self.max_batch = max_batch
+        self.work: asyncio.Queue[_Work] = asyncio.Queue()
 
     async def on_intake(self, message: AbstractIncomingMessage) -> None:
         if too_large := oversized(message.body):
@@ -218,11 +245,12 @@ class _Handlers:
                 reply_to=message.reply_to,
                 correlation_id=message.correlation_id,
             )
-            ids = self.engine.start(request)
-        except (ValueError, StartRejected) as exc:  # ValidationError is a ValueError
+        except ValueError as exc:  # ValidationError is a ValueError
             await self._reject(message, INTAKE_QUEUE, _reason(exc))
             return
-        await self._finish(message, ids)
+        self.work.put_nowait(
+            _Work(message, INTAKE_QUEUE, lambda: self.engine.start(request), "start")
+        )
 
     async def on_result(self, message: AbstractIncomingMessage) -> None:
         if too_large := oversized(message.body):
@@ -233,11 +261,10 @@ class _Handlers:
         except ValueError as exc:
             await self._reject(message, TASK_RESULTS_QUEUE, _reason(exc))
             return
-        ids = self.engine.apply(result)
-        if ids is None:
-            log.info("dropped a duplicate or stale result for task %s", result.task_token)
-            ids = []
-        await self._finish(message, ids)
+        describe = f"a duplicate or stale result for task {result.task_token}"
+        self.work.put_nowait(
+            _Work(message, TASK_RESULTS_QUEUE, lambda: self.engine.apply(result), describe)
+        )
 
     async def on_control(self, message: AbstractIncomingMessage) -> None:
         if too_large := oversized(message.body):
@@ -248,20 +275,56 @@ class _Handlers:
         except ValueError as exc:
             await self._reject(message, CONTROL_QUEUE, _reason(exc))
             return
-        ids = self.engine.stop(request)
-        if ids is None:
-            log.info("stop request for an execution that is not running: %s", request)
-        await self._finish(message, ids or [])
+        describe = f"a stop request for an execution that is not running: {request}"
+        self.work.put_nowait(
+            _Work(message, CONTROL_QUEUE, lambda: self.engine.stop(request), describe)
+        )
 
-    async def _finish(self, message: AbstractIncomingMessage, ids: list[int]) -> None:
+    async def commit_forever(self) -> None:
+        """Apply queued work in batches until cancelled."""
+        while True:
+            batch = [await self.work.get()]
+            while len(batch) < self.max_batch and not self.work.empty():
+                batch.append(self.work.get_nowait())
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[_Work]) -> None:
+        applied: list[tuple[_Work, list[int]]] = []
+        rejected: list[tuple[_Work, str]] = []
+        failed: list[_Work] = []
         try:
-            await self.publisher.publish(ids)
-        except Exception as exc:
-            # Committed but not sent: the sweeper sends it; the redelivery is a duplicate.
-            log.warning("publishing failed (%s); the outbox keeps the messages", exc)
-            await _nack(message)
+            with self.engine.store.batch():
+                for work in batch:
+                    try:
+                        ids = work.apply()
+                    except StartRejected as exc:
+                        rejected.append((work, str(exc)))
+                        continue
+                    except Exception:  # a bug must not take the other messages down
+                        log.exception("applying a message from %s failed", work.queue)
+                        failed.append(work)
+                        continue
+                    if ids is None:
+                        log.info("dropped %s", work.describe)
+                    applied.append((work, ids or []))
+        except Exception:
+            log.exception("committing a batch of %d failed; it will be redelivered", len(batch))
+            for work in batch:
+                await _nack(work.message)
             return
-        await message.ack()
+        try:
+            await self.publisher.publish([i for _, ids in applied for i in ids])
+        except Exception as exc:
+            # Committed but not sent: the sweeper sends it; the redeliveries are duplicates.
+            log.warning("publishing failed (%s); the outbox keeps the messages", exc)
+            failed.extend(work for work, _ in applied)
+            applied = []
+        for work, _ in applied:
+            await work.message.ack()
+        for work, reason in rejected:
+            await self._reject(work.message, work.queue, reason)
+        for work in failed:
+            await _nack(work.message)
 
     async def _reject(self, message: AbstractIncomingMessage, queue: str, reason: str) -> None:
         log.warning("dead-lettering a message from %s: %s", queue, reason)

@@ -12,7 +12,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -145,6 +145,7 @@ class Store(Protocol):
     def due_timers(self, now: float, limit: int = 500) -> list[tuple[str, str]]: ...
     def next_timer_due(self) -> float | None: ...
     def delete_timer(self, timer: str) -> None: ...
+    def batch(self) -> AbstractContextManager[None]: ...
     def save_definition(self, name: str, text: str) -> str: ...
     def definition(self, digest: str) -> tuple[str, str] | None: ...
     def state_machine(self, name: str) -> StateMachineRecord | None: ...
@@ -195,6 +196,7 @@ class SqliteStore:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._depth = 0  # open transaction levels (a batch, savepoints inside it)
         self._db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode survives a killed process; only an OS crash may lose the last commit.
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -215,13 +217,40 @@ class SqliteStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
+        """A transaction; inside :meth:`batch`, a savepoint of the batch's transaction."""
+        if self._depth:
+            self._depth += 1
+            savepoint = f"s{self._depth}"
+            self._db.execute(f"SAVEPOINT {savepoint}")
+            try:
+                yield
+            except BaseException:
+                self._db.execute(f"ROLLBACK TO {savepoint}")
+                self._db.execute(f"RELEASE {savepoint}")
+                raise
+            finally:
+                self._depth -= 1
+            self._db.execute(f"RELEASE {savepoint}")
+            return
         self._db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
         try:
             yield
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+        finally:
+            self._depth = 0
         self._db.execute("COMMIT")
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group the commits made inside into one transaction (each one a savepoint).
+
+        One fsync-worthy commit for many steps: a failing step rolls back only itself.
+        """
+        with self._transaction():
+            yield
 
     def execution(self, state_machine: str, name: str) -> ExecutionRecord | None:
         """The execution called ``name`` of ``state_machine``, if any."""
@@ -463,8 +492,11 @@ class SqliteStore:
         return [_outbox(row) for row in rows]
 
     def delete_outbox(self, ids: Iterable[int]) -> None:
-        """Forget messages the broker has confirmed."""
-        self._db.executemany("DELETE FROM outbox WHERE id=?", [(i,) for i in ids])
+        """Forget messages the broker has confirmed (one statement: one transaction)."""
+        wanted = list(ids)
+        if wanted:
+            marks = ",".join("?" * len(wanted))
+            self._db.execute(f"DELETE FROM outbox WHERE id IN ({marks})", wanted)
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         """The execution's history events, oldest first, in AWS's shape."""

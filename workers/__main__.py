@@ -43,6 +43,14 @@ def main(
         int,
         typer.Option(min=1, envvar="WORKER_PREFETCH", help="Requests buffered from the broker."),
     ] = DEFAULT_PREFETCH,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="WORKER_CONCURRENCY",
+            help="Requests handled at once (at most the prefetch; 1 keeps delivery order).",
+        ),
+    ] = 1,
     amqp_url_option: Annotated[
         str | None,
         typer.Option("--amqp-url", help="Broker URL; default $AMQP_URL or the local broker."),
@@ -59,22 +67,30 @@ def main(
         except ImportError as exc:
             raise typer.BadParameter(str(exc), param_hint="--import") from None
     fn = resolve(name)
+    if concurrency > prefetch:
+        raise typer.BadParameter(f"at most the prefetch ({prefetch})", param_hint="--concurrency")
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # aio-pika logs reconnect chatter at INFO; our own lines are the ones worth reading.
     logging.getLogger("aio_pika").setLevel(logging.WARNING)
     logging.getLogger("aiormq").setLevel(logging.WARNING)
-    asyncio.run(_serve_until_signalled(fn, amqp_url_option or amqp_url(), prefetch))
+    serving = _serve_until_signalled(fn, amqp_url_option or amqp_url(), prefetch, concurrency)
+    try:
+        import uvloop  # less event-loop overhead per message, when installed
+    except ImportError:
+        asyncio.run(serving)
+    else:
+        uvloop.run(serving)
 
 
-async def _serve_until_signalled(fn: Function, url: str, prefetch: int) -> None:
+async def _serve_until_signalled(fn: Function, url: str, prefetch: int, concurrency: int) -> None:
     """Run the worker, turning SIGTERM and SIGINT into a graceful stop."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, _on_signal, stop, signum)
-    await serve(fn, url=url, prefetch=prefetch, stop=stop)
+    await serve(fn, url=url, prefetch=prefetch, concurrency=concurrency, stop=stop)
 
 
 def _on_signal(stop: asyncio.Event, signum: int) -> None:

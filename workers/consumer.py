@@ -42,14 +42,24 @@ class Worker:
     """Serves one function from its queue until told to stop."""
 
     def __init__(
-        self, function: Function, *, url: str | None = None, prefetch: int = DEFAULT_PREFETCH
+        self,
+        function: Function,
+        *,
+        url: str | None = None,
+        prefetch: int = DEFAULT_PREFETCH,
+        concurrency: int = 1,
     ) -> None:
         if prefetch < 1:
             # prefetch_count 0 means "unlimited" to RabbitMQ: the whole queue would land here.
             raise ValueError(f"prefetch must be at least 1, got {prefetch}")
+        if not 1 <= concurrency <= prefetch:
+            raise ValueError(f"concurrency must be from 1 to the prefetch ({prefetch})")
         self.function = function
         self.url = url
         self.prefetch = prefetch
+        # Requests handled at once. 1 keeps delivery order (and WORKER_SEED runs reproducible);
+        # more overlaps the waits for the broker's confirms.
+        self.concurrency = concurrency
         self.queue_name = function_queue(function.name)
         # None is the sentinel that wakes an idle processor when stopping.
         self._inbox: asyncio.Queue[AbstractIncomingMessage | None] = asyncio.Queue()
@@ -127,17 +137,38 @@ class Worker:
             await _requeue(message)
 
     async def _process(self, channel: AbstractChannel, topology: Topology) -> None:
-        """Handle queued messages one at a time until stopping."""
+        """Handle queued messages, ``concurrency`` at a time, until stopping."""
+        slots = asyncio.Semaphore(self.concurrency)
+        running: set[asyncio.Task[None]] = set()
         while not self._stopping:
+            await slots.acquire()
             message = await self._inbox.get()
-            if message is None:
-                return
-            try:
-                await self._handle(message, channel, topology)
-            except Exception:
-                # A broker error here must not end the loop; the unacked message is
-                # redelivered by the broker once the channel recovers.
-                log.exception("failed to handle a message from %s", self.queue_name)
+            if message is None or self._stopping:
+                if message is not None:
+                    self._inbox.put_nowait(message)  # handed back to the queue at shutdown
+                slots.release()
+                break
+            task = asyncio.create_task(self._guarded(message, channel, topology, slots))
+            running.add(task)
+            task.add_done_callback(running.discard)
+        if running:
+            await asyncio.wait(running)  # the requests in flight finish (reply and ack)
+
+    async def _guarded(
+        self,
+        message: AbstractIncomingMessage,
+        channel: AbstractChannel,
+        topology: Topology,
+        slots: asyncio.Semaphore,
+    ) -> None:
+        try:
+            await self._handle(message, channel, topology)
+        except Exception:
+            # A broker error here must not end the loop; the unacked message is
+            # redelivered by the broker once the channel recovers.
+            log.exception("failed to handle a message from %s", self.queue_name)
+        finally:
+            slots.release()
 
     async def _handle(
         self, message: AbstractIncomingMessage, channel: AbstractChannel, topology: Topology
@@ -193,11 +224,12 @@ async def serve(
     *,
     url: str | None = None,
     prefetch: int = DEFAULT_PREFETCH,
+    concurrency: int = 1,
     stop: asyncio.Event,
     ready: asyncio.Event | None = None,
 ) -> None:
     """Serve ``function`` from its queue until ``stop`` is set; see ``Worker.run``."""
-    await Worker(function, url=url, prefetch=prefetch).run(stop, ready)
+    await Worker(function, url=url, prefetch=prefetch, concurrency=concurrency).run(stop, ready)
 
 
 async def _reply(

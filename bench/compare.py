@@ -1,0 +1,594 @@
+"""Ours against a zero-cost orchestrator and Celery, on the call-center workflow, side by side.
+
+One run measures, in turn (never concurrently), on the RabbitMQ at ``AMQP_URL``:
+- ours: ``python -m orchestrator`` (a fresh SQLite store) and the five ``python -m workers``
+  processes; cases go to the ``intake`` queue, results come back on a client-owned queue;
+- ceiling (``bench.ceiling``): five raw aio-pika workers chained by the client itself, no
+  store, no validation, no state machine: what RabbitMQ and Python allow at best;
+- celery (``bench.celery_chain``): a Celery chain plus a ``Task.replace`` branch, prefork
+  worker, ``rpc://`` results, acks late, persistent messages, publisher confirms.
+
+Each system is started as its own OS processes, warmed up (``--warmup`` cases, not counted),
+then given ``--cases`` cases, either closed loop (``--concurrency`` outstanding: the next case
+is published when a result arrives) or open loop (``--rate`` cases/s, to measure latency at a
+given load such as half of the peak throughput). Latency is result arrival minus publish time
+of that case; throughput is results / (last result - first publish). Every case must get
+exactly one, correct, result; missing, duplicate and wrong results are counted. Peak RSS
+(VmHWM) and CPU seconds (utime + stime) come from ``/proc`` for every process of the system
+(CPU over the measured run, and in total just before stopping), plus the client's (this
+process) and the broker's CPU over the measured run. A system that does not finish within
+``--timeout`` seconds is reported failed; every process started is always stopped (SIGTERM,
+SIGKILL after 15 s). Usage:
+
+    python -m bench.compare [--cases 1000] [--concurrency 100 | --rate R]
+        [--systems ours,ceiling,celery] [--queue-type quorum|classic]
+        [--json bench-results/compare.json] [--chart bench-results/compare.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
+
+import aio_pika
+import orjson
+from aio_pika.abc import AbstractIncomingMessage
+
+from bench import ceiling
+from bench.common import (
+    CLOSED,
+    ESCALATED,
+    ESCALATION_CAUSE,
+    Load,
+    Proc,
+    ProcSample,
+    Tracker,
+    amqp_url,
+    broker_pid,
+    cpu_seconds,
+    drive,
+    expected_message,
+    python_module,
+    sample,
+    start_process,
+    stop_all,
+)
+from broker import INTAKE_QUEUE, TASK_RESULTS_QUEUE, Topology, function_queue
+
+SYSTEMS = ("ours", "ceiling", "celery")
+OURS_WORKERS = {
+    "open": "OpenCaseFunction",
+    "assign": "AssignCaseFunction",
+    "work": "WorkOnCaseFunction",
+    "close": "CloseCaseFunction",
+    "escalate": "EscalateCaseFunction",
+}
+START_TIMEOUT = 60.0
+WARMUP_TIMEOUT = 120.0
+
+
+class System(Protocol):
+    """A benchmarked system: its processes, and a client that runs a batch of cases."""
+
+    name: str
+    queue_type: str
+    settings: dict[str, Any]
+
+    def start(self, env: dict[str, str], log_dir: Path, procs: list[Proc]) -> None:
+        """Reset its queues and start its processes (appended to ``procs`` as they start)."""
+
+    def run(self, case_ids: Sequence[str], load: Load) -> Tracker:
+        """Run ``case_ids`` under ``load`` and return what came back."""
+
+
+# --- ours -----------------------------------------------------------------------------------
+
+
+class Ours:
+    """The orchestrator and the five workers, fed through the ``intake`` queue."""
+
+    name = "ours"
+    queue_type = "quorum"  # ours' topology: always quorum queues
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.run_id = uuid.uuid4().hex[:8]
+        self.settings: dict[str, Any] = {
+            "processes": "orchestrator + 5 workers",
+            "store": "SQLite (fresh file)",
+            "orchestrator_prefetch": "default (100)",
+            "worker_prefetch": "default (10)",
+        }
+
+    def start(self, env: dict[str, str], log_dir: Path, procs: list[Proc]) -> None:
+        asyncio.run(self._purge())
+        args = ["orchestrator", "--definitions", "definitions"]
+        args += ["--db", str(log_dir / "sfn.db"), "--api-port", "0"]
+        procs.append(start_process("orchestrator", python_module(*args), env, log_dir))
+        for short in OURS_WORKERS:
+            procs.append(
+                start_process(f"worker {short}", python_module("workers", short), env, log_dir)
+            )
+        procs[0].wait_for("orchestrator serving", START_TIMEOUT)
+        for proc in procs[1:]:
+            proc.wait_for("started ", START_TIMEOUT)
+
+    async def _purge(self) -> None:
+        connection = await aio_pika.connect(self.url)
+        try:
+            topology = Topology(await connection.channel())
+            names = [INTAKE_QUEUE, TASK_RESULTS_QUEUE]
+            names += [function_queue(f) for f in OURS_WORKERS.values()]
+            for name in names:
+                await (await topology.work_queue(name)).purge()
+        finally:
+            await connection.close()
+
+    def run(self, case_ids: Sequence[str], load: Load) -> Tracker:
+        return asyncio.run(self._run(case_ids, load))
+
+    async def _run(self, case_ids: Sequence[str], load: Load) -> Tracker:
+        tracker = Tracker(expected=len(case_ids))
+        connection = await aio_pika.connect(self.url)
+        try:
+            channel = await connection.channel(publisher_confirms=True)
+            replies = await channel.declare_queue("", exclusive=True)
+
+            async def on_result(message: AbstractIncomingMessage) -> None:
+                case_id = message.correlation_id
+                tracker.arrived(case_id, _ours_outcome(case_id or "", orjson.loads(message.body)))
+
+            await replies.consume(on_result, no_ack=True)
+
+            async def publish(case_id: str) -> None:
+                await channel.default_exchange.publish(
+                    aio_pika.Message(
+                        orjson.dumps({"inputCaseID": case_id}),
+                        headers={"execution-name": f"bench-{self.run_id}-{case_id}"},
+                        reply_to=replies.name,
+                        correlation_id=case_id,
+                        content_type="application/json",
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    ),
+                    routing_key=INTAKE_QUEUE,
+                )
+
+            await drive(publish, tracker, case_ids, load)
+        finally:
+            await connection.close()
+        return tracker
+
+
+def _ours_outcome(case_id: str, result: dict[str, Any]) -> str:
+    """``closed`` or ``escalated`` when the execution result is the tutorial's, else why not."""
+    status = result.get("status")
+    if status == "SUCCEEDED":
+        output = result.get("output") or {}
+        if output.get("Message") == expected_message(case_id, closed=True):
+            return CLOSED
+    elif status == "FAILED" and result.get("cause") == ESCALATION_CAUSE:
+        return ESCALATED
+    return f"{status}: {str(result)[:300]}"
+
+
+# --- ceiling --------------------------------------------------------------------------------
+
+
+class Ceiling:
+    """Five raw aio-pika workers chained by the client (``bench.ceiling``)."""
+
+    name = "ceiling"
+
+    def __init__(self, url: str, queue_type: str) -> None:
+        self.url = url
+        self.queue_type = queue_type
+        self.settings: dict[str, Any] = {
+            "processes": "5 raw aio-pika workers; the client chains them",
+            "worker_prefetch": ceiling.DEFAULT_PREFETCH,
+            "client_prefetch": ceiling.CLIENT_PREFETCH,
+        }
+
+    def start(self, env: dict[str, str], log_dir: Path, procs: list[Proc]) -> None:
+        asyncio.run(ceiling.reset_queues(self.queue_type, self.url))
+        for step in ceiling.STEPS:
+            args = ["bench.ceiling", "worker", step, "--queue-type", self.queue_type]
+            procs.append(start_process(f"worker {step}", python_module(*args), env, log_dir))
+        for proc in procs:
+            proc.wait_for("started ", START_TIMEOUT)
+
+    def run(self, case_ids: Sequence[str], load: Load) -> Tracker:
+        return asyncio.run(ceiling.CeilingClient(self.url).run(case_ids, load))
+
+
+# --- celery ---------------------------------------------------------------------------------
+
+
+class CelerySystem:
+    """A Celery prefork worker running the chain (``bench.celery_chain``)."""
+
+    name = "celery"
+
+    def __init__(self, url: str, queue_type: str, concurrency: int) -> None:
+        self.url = url
+        self.queue_type = queue_type
+        self.concurrency = concurrency
+        self.settings: dict[str, Any] = {
+            "processes": f"1 worker, prefork pool of {concurrency}",
+            "result_backend": "rpc://",
+            "acks_late": True,
+            "delivery_mode": "persistent",
+            "publisher_confirms": True,
+        }
+        # The module configures its app from the environment when first imported.
+        os.environ["BENCH_QUEUE_TYPE"] = queue_type
+
+    def start(self, env: dict[str, str], log_dir: Path, procs: list[Proc]) -> None:
+        from bench import celery_chain
+
+        asyncio.run(_delete_queues(self.url, [celery_chain.QUEUE]))
+        env = {**env, celery_chain.QUEUE_TYPE_ENV: self.queue_type}
+        command = celery_chain.worker_command(self.concurrency)
+        procs.append(start_process("celery worker", command, env, log_dir))
+        procs[0].wait_for(celery_chain.READY_LINE, START_TIMEOUT)
+
+    def run(self, case_ids: Sequence[str], load: Load) -> Tracker:
+        from bench import celery_chain
+
+        return celery_chain.run_cases(case_ids, load)
+
+
+async def _delete_queues(url: str, names: Sequence[str]) -> None:
+    """Delete queues (so they are redeclared empty, with the requested type)."""
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        for name in names:
+            await channel.queue_delete(name)
+    finally:
+        await connection.close()
+
+
+# --- measuring ------------------------------------------------------------------------------
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds spent not idle by the whole machine so far (``/proc/stat``)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(
+    system: System, args: argparse.Namespace, env: dict[str, str], logs: Path
+) -> dict[str, Any]:
+    """Start ``system``, warm it up, run the measured batch, stop it; its figures."""
+    log_dir = logs / system.name
+    log_dir.mkdir(parents=True, exist_ok=True)
+    load = Load(concurrency=args.concurrency, rate=args.rate, timeout=args.timeout)
+    figures: dict[str, Any] = {
+        "status": "failed",
+        "queue_type": system.queue_type,
+        "settings": system.settings,
+        "load": load.describe(),
+    }
+    procs: list[Proc] = []
+    before: list[ProcSample] = []
+    after: list[ProcSample] = []
+    final: list[ProcSample] = []
+    broker = broker_pid()
+    try:
+        progress(f"{system.name}: starting")
+        system.start(env, log_dir, procs)
+        if args.warmup:
+            progress(f"{system.name}: warm-up, {args.warmup} cases")
+            warm = [f"w{i}" for i in range(args.warmup)]
+            warm_load = Load(concurrency=min(args.concurrency, args.warmup), timeout=WARMUP_TIMEOUT)
+            summary = system.run(warm, warm_load).summary()
+            figures["warmup"] = {k: summary[k] for k in ("results", "missing", "duplicates")}
+        progress(f"{system.name}: {args.cases} cases, {load.describe()}")
+        before = sample(procs, "pool")
+        client0, machine0 = time.process_time(), machine_busy_seconds()
+        broker0 = _cpu_or_none(broker)
+        tracker = system.run([str(i) for i in range(args.cases)], load)
+        after = sample(procs, "pool")
+        client1, machine1 = time.process_time(), machine_busy_seconds()
+        broker1 = _cpu_or_none(broker)
+        figures.update(tracker.summary())
+        figures["client_cpu_seconds"] = round(client1 - client0, 2)
+        figures["broker_cpu_seconds"] = (
+            round(broker1 - broker0, 2) if broker0 is not None and broker1 is not None else None
+        )
+        figures["machine_cpu_seconds"] = round(machine1 - machine0, 2)
+        problems = [f"{figures[k]} {k}" for k in ("missing", "duplicates", "wrong") if figures[k]]
+        if problems:
+            figures["error"] = ", ".join(problems)
+        else:
+            figures["status"] = "ok"
+    except Exception as exc:
+        figures["error"] = f"{type(exc).__name__}: {exc}"
+    finally:
+        final = sample(procs, "pool")  # just before stopping
+        codes = stop_all(procs)
+    figures["exit_codes"] = codes
+    figures["processes"] = _process_rows(before, after, final)
+    figures["system_cpu_seconds"] = round(
+        sum(p["cpu_seconds"] or 0 for p in figures["processes"]), 2
+    )
+    figures["system_peak_rss_mib"] = round(sum(p["peak_rss_mib"] for p in figures["processes"]), 1)
+    if figures["status"] != "ok":
+        figures["logs"] = str(log_dir)
+    progress(
+        f"{system.name}: {figures['status']}"
+        + (f" ({figures.get('error')})" if figures["status"] != "ok" else "")
+    )
+    return figures
+
+
+def _cpu_or_none(pid: int | None) -> float | None:
+    if pid is None:
+        return None
+    try:
+        return cpu_seconds(pid)
+    except OSError:
+        return None
+
+
+def _process_rows(
+    before: Sequence[ProcSample], after: Sequence[ProcSample], final: Sequence[ProcSample]
+) -> list[dict[str, Any]]:
+    """Per process: CPU over the measured run, CPU in total and peak RSS at the end."""
+    start = {s.pid: s.cpu_seconds for s in before}
+    end = {s.pid: s.cpu_seconds for s in after}
+    rows = []
+    for s in final:
+        run = end[s.pid] - start.get(s.pid, 0.0) if s.pid in end and before else None
+        rows.append(
+            {
+                "name": s.name,
+                "pid": s.pid,
+                "cpu_seconds": round(run, 2) if run is not None else None,
+                "cpu_seconds_total": round(s.cpu_seconds, 2),
+                "peak_rss_mib": round(s.peak_rss_mib, 1),
+            }
+        )
+    return rows
+
+
+def progress(text: str) -> None:
+    print(f"[compare] {text}", file=sys.stderr, flush=True)
+
+
+# --- machine, table, chart ------------------------------------------------------------------
+
+
+def machine_info(url: str) -> dict[str, Any]:
+    """Cores, CPU, Python, RabbitMQ version (rabbitmqctl, else the broker's own report)."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    version = None
+    source = None
+    if shutil.which("rabbitmqctl"):
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            done = subprocess.run(
+                ["rabbitmqctl", "version"], capture_output=True, text=True, timeout=30
+            )
+            if done.returncode == 0 and done.stdout.strip():
+                version, source = done.stdout.strip().splitlines()[-1], "rabbitmqctl version"
+    if version is None:
+        with contextlib.suppress(Exception):
+            version, source = asyncio.run(_server_version(url)), "AMQP server properties"
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "rabbitmq": version,
+        "rabbitmq_version_from": source,
+        "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
+    }
+
+
+async def _server_version(url: str) -> str:
+    connection = await aio_pika.connect(url)
+    try:
+        underlay = connection.transport.connection if connection.transport else None
+        properties = underlay.server_properties if underlay else {}
+        raw = properties.get("version", b"")
+        return raw.decode() if isinstance(raw, bytes) else str(raw)
+    finally:
+        await connection.close()
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def print_table(results: dict[str, dict[str, Any]], rate: float | None) -> None:
+    """The summary table, then CPU and memory per process."""
+    rate_col = f"{'rate/s':>8}" if rate else ""
+    print(
+        f"{'system':<9}{'queue':>8}{'status':>8}{'results':>8}{'miss':>6}{'dup':>5}{'closed':>7}{'escal':>7}"
+        f"{rate_col}{'exec/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'CPU s':>7}{'RSS MiB':>9}{'client s':>9}{'broker s':>9}"
+    )
+    for name, r in results.items():
+        lat = r.get("latency_ms") or {}
+        rate_cell = f"{r.get('publish_rate') or 0:>8.1f}" if rate else ""
+        broker = r.get("broker_cpu_seconds")
+        print(
+            f"{name:<9}{r['queue_type']:>8}{r['status']:>8}{r.get('results', 0):>8}{r.get('missing', '-'):>6}"
+            f"{r.get('duplicates', '-'):>5}{r.get('closed', '-'):>7}{r.get('escalated', '-'):>7}{rate_cell}"
+            f"{r.get('executions_per_second', 0):>8.1f}{_ms(lat.get('p50')):>9}{_ms(lat.get('p95')):>9}{_ms(lat.get('p99')):>9}"
+            f"{r['system_cpu_seconds']:>7.1f}{r['system_peak_rss_mib']:>9.1f}"
+            f"{r.get('client_cpu_seconds', 0):>9.1f}{'-' if broker is None else f'{broker:.1f}':>9}"
+        )
+    print()
+    print(
+        f"{'system':<9}{'process':<26}{'pid':>8}{'CPU s run':>11}{'CPU s total':>13}{'peak RSS MiB':>14}"
+    )
+    for name, r in results.items():
+        for p in r["processes"]:
+            run = "-" if p["cpu_seconds"] is None else f"{p['cpu_seconds']:.2f}"
+            print(
+                f"{name:<9}{p['name']:<26}{p['pid']:>8}{run:>11}{p['cpu_seconds_total']:>13.2f}{p['peak_rss_mib']:>14.1f}"
+            )
+
+
+def draw_chart(results: dict[str, dict[str, Any]], title: str, path: Path) -> None:
+    """Throughput bars, and p50/p95/p99 latency bars, per system."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(results)
+    throughput = [float(results[n].get("executions_per_second") or 0) for n in names]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    bars = left.bar(names, throughput, color=["#4c72b0", "#55a868", "#c44e52"][: len(names)])
+    left.bar_label(bars, labels=[f"{t:.0f}" for t in throughput])
+    left.set_ylabel("executions / s")
+    left.set_title("Throughput")
+    width = 0.25
+    for i, q in enumerate(("p50", "p95", "p99")):
+        values = [float((results[n].get("latency_ms") or {}).get(q) or 0) for n in names]
+        positions = [x + (i - 1) * width for x in range(len(names))]
+        right.bar(positions, values, width, label=q)
+    right.set_xticks(range(len(names)), names)
+    right.set_ylabel("latency (ms)")
+    right.set_title("Latency")
+    right.legend()
+    for x, name in enumerate(names):
+        if results[name]["status"] != "ok":
+            left.annotate("failed", xy=(x, 0), ha="center", va="bottom", color="red")
+    figure.suptitle(title)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+# --- main -----------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=1000, help="measured cases per system")
+    parser.add_argument(
+        "--concurrency", type=int, default=100, help="cases outstanding (closed loop)"
+    )
+    parser.add_argument("--rate", type=float, default=None, help="open loop: publish R cases/s")
+    parser.add_argument("--warmup", type=int, default=50, help="cases run first, not counted")
+    parser.add_argument(
+        "--systems", default=",".join(SYSTEMS), help="comma-separated: ours,ceiling,celery"
+    )
+    parser.add_argument(
+        "--queue-type",
+        choices=("quorum", "classic"),
+        default="quorum",
+        help="queues of ceiling and celery (ours always uses quorum)",
+    )
+    parser.add_argument(
+        "--celery-concurrency",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="prefork pool size (default: cores, Celery's default)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds per system's measured run"
+    )
+    parser.add_argument("--json", type=Path, default=Path("bench-results/compare.json"))
+    parser.add_argument("--chart", type=Path, default=Path("bench-results/compare.png"))
+    args = parser.parse_args(argv)
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = sorted(set(systems) - set(SYSTEMS))
+    if unknown or not systems:
+        parser.error(f"unknown systems {unknown}; choose from {', '.join(SYSTEMS)}")
+    if args.cases < 1 or args.concurrency < 1 or args.warmup < 0:
+        parser.error("--cases and --concurrency must be at least 1, --warmup at least 0")
+    if args.rate is not None and args.rate <= 0:
+        parser.error("--rate must be positive")
+    args.systems = systems
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the comparison, print the table, write the JSON and the chart; 0 when all passed."""
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop our processes on SIGTERM too
+    url = amqp_url()
+    env = {**os.environ, "AMQP_URL": url, "PYTHONUNBUFFERED": "1"}
+    factories: dict[str, Callable[[], System]] = {
+        "ours": lambda: Ours(url),
+        "ceiling": lambda: Ceiling(url, args.queue_type),
+        "celery": lambda: CelerySystem(url, args.queue_type, args.celery_concurrency),
+    }
+    machine = machine_info(url)
+    logs = Path(tempfile.mkdtemp(prefix="bench-compare-"))
+    results: dict[str, dict[str, Any]] = {}
+    for name in args.systems:
+        try:
+            system: System = factories[name]()
+        except ImportError as exc:  # celery or its dependencies missing
+            results[name] = {
+                "status": "failed",
+                "error": repr(exc),
+                "queue_type": args.queue_type,
+                "processes": [],
+                "system_cpu_seconds": 0.0,
+                "system_peak_rss_mib": 0.0,
+            }
+            continue
+        results[name] = measure(system, args, env, logs)
+    load = f"rate {args.rate:g}/s" if args.rate else f"C={args.concurrency}"
+    print(
+        f"call-center workflow, N={args.cases} cases, {load}, warm-up {args.warmup}, "
+        f"queues {args.queue_type} (ours: quorum), {machine['cores']} cores, RabbitMQ {machine['rabbitmq']}"
+    )
+    print_table(results, args.rate)
+    parameters = {
+        "cases": args.cases,
+        "concurrency": None if args.rate else args.concurrency,
+        "rate": args.rate,
+        "warmup": args.warmup,
+        "queue_type": args.queue_type,
+        "celery_concurrency": args.celery_concurrency,
+        "timeout_seconds": args.timeout,
+        "systems": args.systems,
+        "amqp_vhost": unquote(urlsplit(url).path[1:]) or "/",
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(
+        json.dumps({"machine": machine, "parameters": parameters, "systems": results}, indent=2)
+    )
+    print(f"wrote {args.json}")
+    title = f"call-center workflow: N={args.cases}, {load}, {args.queue_type} queues, {machine['cores']} cores"
+    draw_chart(results, title, args.chart)
+    print(f"wrote {args.chart}")
+    ok = all(r["status"] == "ok" for r in results.values())
+    if ok:
+        shutil.rmtree(logs, ignore_errors=True)
+    else:
+        print(f"logs kept in {logs}", file=sys.stderr)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

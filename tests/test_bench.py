@@ -1,0 +1,54 @@
+"""``python -m bench.compare`` end to end: three systems, 30 cases each, on a real RabbitMQ."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.processes import REPO
+
+pytestmark = pytest.mark.integration
+
+CASES = 30
+SYSTEMS = ("ours", "ceiling", "celery")
+
+
+def test_compare_runs_three_systems(subprocess_env: dict[str, str], tmp_path: Path) -> None:
+    missing = [m for m in ("celery", "matplotlib") if importlib.util.find_spec(m) is None]
+    if missing:
+        message = f"{', '.join(missing)} not installed: pip install '.[test]'"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    results, chart = tmp_path / "r.json", tmp_path / "r.png"
+    command = [sys.executable, "-m", "bench.compare", "--cases", str(CASES)]
+    command += ["--concurrency", "10", "--systems", ",".join(SYSTEMS)]
+    command += ["--json", str(results), "--chart", str(chart)]
+    done = subprocess.run(
+        command, cwd=REPO, env=subprocess_env, capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    report = json.loads(results.read_text())
+    assert report["parameters"]["cases"] == CASES
+    assert report["machine"]["cores"] >= 1
+    assert set(report["systems"]) == set(SYSTEMS)
+    for name, figures in report["systems"].items():
+        assert figures["status"] == "ok", (name, figures)
+        assert figures["results"] == CASES, name
+        assert figures["missing"] == 0, name
+        assert figures["duplicates"] == 0, name
+        assert figures["closed"] + figures["escalated"] == CASES, name
+        assert figures["executions_per_second"] > 0, name
+        latency = figures["latency_ms"]
+        assert latency["p99"] >= latency["p95"] >= latency["p50"] > 0, name
+        assert figures["processes"], name
+        assert all(p["peak_rss_mib"] > 0 for p in figures["processes"]), name
+    assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert "exec/s" in done.stdout
