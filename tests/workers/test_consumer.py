@@ -110,3 +110,38 @@ def test_prefetch_must_be_positive() -> None:
     fn = Function.from_handler("Zero", lambda event, context: None)
     with pytest.raises(ValueError, match="prefetch"):
         Worker(fn, prefetch=0)
+
+
+async def test_concurrency_overlaps_requests_up_to_its_limit(
+    amqp_url: str, private_queues: FunctionQueues, reply_queue: AbstractQueue
+) -> None:
+    lock = threading.Lock()
+    running, peak = [0], [0]
+
+    def slow(event: JsonValue, context: Context) -> JsonValue:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        threading.Event().wait(0.3)
+        with lock:
+            running[0] -= 1
+        return event
+
+    name = private_queues.name.removeprefix("lambda.")
+    for n in range(8):
+        await private_queues.publish(task_request(name, n).to_wire(), reply_to=reply_queue.name)
+    stop = asyncio.Event()
+    fn = Function.from_handler(name, slow)
+    serving = asyncio.create_task(serve(fn, url=amqp_url, prefetch=8, concurrency=3, stop=stop))
+    try:
+        replies = await receive(reply_queue, 8, timeout=10)
+    finally:
+        stop.set()
+        await asyncio.wait_for(serving, 10)
+    assert sorted(parse_task_result(r.body).output for r in replies) == list(range(8))  # type: ignore[union-attr,type-var]
+    assert peak[0] == 3, "three at once, never more"
+
+
+def test_concurrency_above_the_prefetch_is_refused() -> None:
+    with pytest.raises(ValueError, match="concurrency"):
+        Worker(Function.from_handler("F", lambda e, c: e), prefetch=2, concurrency=3)
