@@ -54,6 +54,7 @@ from bench.common import (
     CLOSED,
     ESCALATED,
     ESCALATION_CAUSE,
+    REPO,
     Load,
     Proc,
     ProcSample,
@@ -111,8 +112,7 @@ class Ours:
         self.settings: dict[str, Any] = {
             "processes": "orchestrator + 5 workers",
             "store": "SQLite (fresh file)",
-            "orchestrator_prefetch": "default (100)",
-            "worker_prefetch": "default (10)",
+            "options": "the commands' defaults (python -m orchestrator, python -m workers NAME)",
         }
 
     def start(self, env: dict[str, str], log_dir: Path, procs: list[Proc]) -> None:
@@ -301,13 +301,14 @@ def measure(
             summary = system.run(warm, warm_load).summary()
             figures["warmup"] = {k: summary[k] for k in ("results", "missing", "duplicates")}
         progress(f"{system.name}: {args.cases} cases, {load.describe()}")
+        # The machine's window encloses the others, so "other" CPU is not made negative.
+        machine0 = machine_busy_seconds()
         before = sample(procs, "pool")
-        client0, machine0 = time.process_time(), machine_busy_seconds()
-        broker0 = _cpu_or_none(broker)
+        client0, broker0 = time.process_time(), _cpu_or_none(broker)
         tracker = system.run([str(i) for i in range(args.cases)], load)
+        client1, broker1 = time.process_time(), _cpu_or_none(broker)
         after = sample(procs, "pool")
-        client1, machine1 = time.process_time(), machine_busy_seconds()
-        broker1 = _cpu_or_none(broker)
+        machine1 = machine_busy_seconds()
         figures.update(tracker.summary())
         figures["client_cpu_seconds"] = round(client1 - client0, 2)
         figures["broker_cpu_seconds"] = (
@@ -326,10 +327,20 @@ def measure(
         codes = stop_all(procs)
     figures["exit_codes"] = codes
     figures["processes"] = _process_rows(before, after, final)
-    figures["system_cpu_seconds"] = round(
-        sum(p["cpu_seconds"] or 0 for p in figures["processes"]), 2
-    )
-    figures["system_peak_rss_mib"] = round(sum(p["peak_rss_mib"] for p in figures["processes"]), 1)
+    rows = figures["processes"]
+    run_cpu = [p["cpu_seconds"] for p in rows]
+    figures["system_cpu_seconds"] = round(sum(run_cpu), 2) if rows and None not in run_cpu else None
+    figures["system_cpu_seconds_total"] = round(sum(p["cpu_seconds_total"] for p in rows), 2)
+    figures["system_peak_rss_mib"] = round(sum(p["peak_rss_mib"] for p in rows), 1)
+    parts = [
+        figures.get(k) for k in ("system_cpu_seconds", "client_cpu_seconds", "broker_cpu_seconds")
+    ]
+    if None not in parts and figures.get("results"):
+        used = sum(float(v) for v in parts if v is not None)
+        # CPU of the whole workload (system + client + broker) per case delivered.
+        figures["cpu_ms_per_case"] = round(used * 1000 / figures["results"], 2)
+        # CPU the machine spent on anything else meanwhile (another load skews the figures).
+        figures["other_cpu_seconds"] = round(figures["machine_cpu_seconds"] - used, 2)
     if figures["status"] != "ok":
         figures["logs"] = str(log_dir)
     progress(
@@ -404,7 +415,26 @@ def machine_info(url: str) -> dict[str, Any]:
         "rabbitmq": version,
         "rabbitmq_version_from": source,
         "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
+        "code": code_version(),
     }
+
+
+def code_version() -> dict[str, Any]:
+    """The commit measured, and which files differed from it (ours is measured as found)."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "modified": None}
+    return {"commit": commit or None, "modified": [line[3:] for line in changed]}
 
 
 async def _server_version(url: str) -> str:
@@ -422,23 +452,35 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
+def _num(value: Any, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
 def print_table(results: dict[str, dict[str, Any]], rate: float | None) -> None:
-    """The summary table, then CPU and memory per process."""
+    """Results and latency; CPU and memory per system; then per process."""
     rate_col = f"{'rate/s':>8}" if rate else ""
     print(
         f"{'system':<9}{'queue':>8}{'status':>8}{'results':>8}{'miss':>6}{'dup':>5}{'closed':>7}{'escal':>7}"
-        f"{rate_col}{'exec/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'CPU s':>7}{'RSS MiB':>9}{'client s':>9}{'broker s':>9}"
+        f"{rate_col}{'exec/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
     )
     for name, r in results.items():
         lat = r.get("latency_ms") or {}
-        rate_cell = f"{r.get('publish_rate') or 0:>8.1f}" if rate else ""
-        broker = r.get("broker_cpu_seconds")
+        rate_cell = f"{_num(r.get('publish_rate'), '.1f'):>8}" if rate else ""
         print(
             f"{name:<9}{r['queue_type']:>8}{r['status']:>8}{r.get('results', 0):>8}{r.get('missing', '-'):>6}"
             f"{r.get('duplicates', '-'):>5}{r.get('closed', '-'):>7}{r.get('escalated', '-'):>7}{rate_cell}"
-            f"{r.get('executions_per_second', 0):>8.1f}{_ms(lat.get('p50')):>9}{_ms(lat.get('p95')):>9}{_ms(lat.get('p99')):>9}"
-            f"{r['system_cpu_seconds']:>7.1f}{r['system_peak_rss_mib']:>9.1f}"
-            f"{r.get('client_cpu_seconds', 0):>9.1f}{'-' if broker is None else f'{broker:.1f}':>9}"
+            f"{r.get('executions_per_second', 0):>8.1f}{_num(lat.get('p50'), '.1f'):>9}"
+            f"{_num(lat.get('p95'), '.1f'):>9}{_num(lat.get('p99'), '.1f'):>9}"
+        )
+    print()
+    print(
+        f"{'system':<9}{'CPU s':>8}{'client s':>10}{'broker s':>10}{'other s':>9}{'CPU ms/case':>13}{'peak RSS MiB':>14}"
+    )
+    for name, r in results.items():
+        print(
+            f"{name:<9}{_num(r.get('system_cpu_seconds'), '.2f'):>8}{_num(r.get('client_cpu_seconds'), '.2f'):>10}"
+            f"{_num(r.get('broker_cpu_seconds'), '.2f'):>10}{_num(r.get('other_cpu_seconds'), '.2f'):>9}"
+            f"{_num(r.get('cpu_ms_per_case'), '.2f'):>13}{r['system_peak_rss_mib']:>14.1f}"
         )
     print()
     print(
@@ -446,9 +488,9 @@ def print_table(results: dict[str, dict[str, Any]], rate: float | None) -> None:
     )
     for name, r in results.items():
         for p in r["processes"]:
-            run = "-" if p["cpu_seconds"] is None else f"{p['cpu_seconds']:.2f}"
             print(
-                f"{name:<9}{p['name']:<26}{p['pid']:>8}{run:>11}{p['cpu_seconds_total']:>13.2f}{p['peak_rss_mib']:>14.1f}"
+                f"{name:<9}{p['name']:<26}{p['pid']:>8}{_num(p['cpu_seconds'], '.2f'):>11}"
+                f"{p['cpu_seconds_total']:>13.2f}{p['peak_rss_mib']:>14.1f}"
             )
 
 
@@ -544,18 +586,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs = Path(tempfile.mkdtemp(prefix="bench-compare-"))
     results: dict[str, dict[str, Any]] = {}
     for name in args.systems:
-        try:
-            system: System = factories[name]()
-        except ImportError as exc:  # celery or its dependencies missing
-            results[name] = {
-                "status": "failed",
-                "error": repr(exc),
-                "queue_type": args.queue_type,
-                "processes": [],
-                "system_cpu_seconds": 0.0,
-                "system_peak_rss_mib": 0.0,
-            }
-            continue
+        system = factories[name]()  # an ImportError (no celery) fails in measure()
         results[name] = measure(system, args, env, logs)
     load = f"rate {args.rate:g}/s" if args.rate else f"C={args.concurrency}"
     print(

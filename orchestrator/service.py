@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from pydantic import ValidationError
@@ -40,6 +41,7 @@ from orchestrator.publisher import OutboxPublisher
 from orchestrator.store import SqliteStore
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -234,51 +236,53 @@ class _Handlers:
         self.work: asyncio.Queue[_Work] = asyncio.Queue()
 
     async def on_intake(self, message: AbstractIncomingMessage) -> None:
-        if too_large := oversized(message.body):
-            await self._reject(message, INTAKE_QUEUE, too_large)
-            return
-        try:
-            request = messages.IntakeRequest.from_amqp(
-                message.body,
+        def parse(body: bytes) -> messages.IntakeRequest:
+            return messages.IntakeRequest.from_amqp(
+                body,
                 message.headers,
                 message_id=message.message_id,
                 reply_to=message.reply_to,
                 correlation_id=message.correlation_id,
             )
-        except ValueError as exc:  # ValidationError is a ValueError
-            await self._reject(message, INTAKE_QUEUE, _reason(exc))
-            return
-        self.work.put_nowait(
-            _Work(message, INTAKE_QUEUE, lambda: self.engine.start(request), "start")
-        )
+
+        await self._receive(message, INTAKE_QUEUE, parse, self.engine.start, "a start")
 
     async def on_result(self, message: AbstractIncomingMessage) -> None:
-        if too_large := oversized(message.body):
-            await self._reject(message, TASK_RESULTS_QUEUE, too_large)
-            return
-        try:
-            result = messages.parse_task_result(message.body)
-        except ValueError as exc:
-            await self._reject(message, TASK_RESULTS_QUEUE, _reason(exc))
-            return
-        describe = f"a duplicate or stale result for task {result.task_token}"
-        self.work.put_nowait(
-            _Work(message, TASK_RESULTS_QUEUE, lambda: self.engine.apply(result), describe)
+        await self._receive(
+            message,
+            TASK_RESULTS_QUEUE,
+            messages.parse_task_result,
+            self.engine.apply,
+            "a duplicate or stale task result",
         )
 
     async def on_control(self, message: AbstractIncomingMessage) -> None:
+        await self._receive(
+            message,
+            CONTROL_QUEUE,
+            messages.StopExecutionRequest.from_wire,
+            self.engine.stop,
+            "a stop request for an execution that is not running",
+        )
+
+    async def _receive(
+        self,
+        message: AbstractIncomingMessage,
+        queue: str,
+        parse: Callable[[bytes], T],
+        apply: Callable[[T], list[int] | None],
+        describe: str,
+    ) -> None:
+        """Parse a message (dead-lettering what cannot be used) and queue its engine call."""
         if too_large := oversized(message.body):
-            await self._reject(message, CONTROL_QUEUE, too_large)
+            await self._reject(message, queue, too_large)
             return
         try:
-            request = messages.StopExecutionRequest.from_wire(message.body)
-        except ValueError as exc:
-            await self._reject(message, CONTROL_QUEUE, _reason(exc))
+            parsed = parse(message.body)
+        except ValueError as exc:  # ValidationError is a ValueError
+            await self._reject(message, queue, _reason(exc))
             return
-        describe = f"a stop request for an execution that is not running: {request}"
-        self.work.put_nowait(
-            _Work(message, CONTROL_QUEUE, lambda: self.engine.stop(request), describe)
-        )
+        self.work.put_nowait(_Work(message, queue, lambda: apply(parsed), describe))
 
     async def commit_forever(self) -> None:
         """Apply queued work in batches until cancelled."""
