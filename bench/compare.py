@@ -106,13 +106,15 @@ class Ours:
     name = "ours"
     queue_type = "quorum"  # ours' topology: always quorum queues
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, worker_concurrency: int) -> None:
         self.url = url
         self.run_id = uuid.uuid4().hex[:8]
+        self.worker_concurrency = worker_concurrency
         self.settings: dict[str, Any] = {
             "processes": "orchestrator + 5 workers",
             "store": "SQLite (fresh file)",
-            "options": "the commands' defaults (python -m orchestrator, python -m workers NAME)",
+            "options": "defaults, workers with --concurrency "
+            f"{worker_concurrency} (as many in flight as the ceiling's prefetch)",
         }
 
     def start(self, env: dict[str, str], log_dir: Path, procs: list[Proc]) -> None:
@@ -122,7 +124,12 @@ class Ours:
         procs.append(start_process("orchestrator", python_module(*args), env, log_dir))
         for short in OURS_WORKERS:
             procs.append(
-                start_process(f"worker {short}", python_module("workers", short), env, log_dir)
+                start_process(
+                    f"worker {short}",
+                    python_module("workers", short, "--concurrency", str(self.worker_concurrency)),
+                    env,
+                    log_dir,
+                )
             )
         procs[0].wait_for("orchestrator serving", START_TIMEOUT)
         for proc in procs[1:]:
@@ -554,6 +561,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="prefork pool size (default: cores, Celery's default)",
     )
     parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=10,
+        help="requests each of ours' workers handles at once (default: its prefetch, 10)",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=600.0, help="seconds per system's measured run"
     )
     parser.add_argument("--json", type=Path, default=Path("bench-results/compare.json"))
@@ -578,7 +591,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     url = amqp_url()
     env = {**os.environ, "AMQP_URL": url, "PYTHONUNBUFFERED": "1"}
     factories: dict[str, Callable[[], System]] = {
-        "ours": lambda: Ours(url),
+        "ours": lambda: Ours(url, args.worker_concurrency),
         "ceiling": lambda: Ceiling(url, args.queue_type),
         "celery": lambda: CelerySystem(url, args.queue_type, args.celery_concurrency),
     }
