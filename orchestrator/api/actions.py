@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import re
 import uuid
@@ -175,14 +176,7 @@ class StepFunctionsApi:
     async def _activate(
         self, machine: StateMachine, kind: Literal["STANDARD", "EXPRESS"], digest: str
     ) -> None:
-        machine = StateMachine(
-            name=machine.name,
-            scopes=machine.scopes,
-            comment=machine.comment,
-            timeout_seconds=machine.timeout_seconds,
-            source=machine.source,
-            type=kind,
-        )
+        machine = dataclasses.replace(machine, type=kind)
         if self.prepare is not None:
             await self.prepare(machine)
         self.engine.register(machine, digest)
