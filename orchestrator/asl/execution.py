@@ -85,11 +85,6 @@ class ExecutionState(BaseModel):
     cause: str | None = None
     stop_time: datetime | None = None
 
-    @property
-    def task_tokens(self) -> list[str]:
-        """The tokens of the tasks this execution waits for."""
-        return list(self.tokens)
-
 
 # -- events in ---------------------------------------------------------------------------------
 

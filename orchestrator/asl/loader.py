@@ -228,12 +228,8 @@ class _Checker:
             code = "MISSING_FIELD" if start_at is None else "INVALID_TYPE"
             self.problem(code, f"'StartAt' {what}", f"{where}/StartAt")
             start_at = None
-        elif states_raw and start_at not in states_raw:
-            self.problem(
-                "MISSING_TRANSITION_TARGET",
-                f"'StartAt' names state {start_at!r}, which does not exist",
-                f"{where}/StartAt",
-            )
+        elif states_raw:
+            self.target_exists(start_at, "StartAt", f"{where}/StartAt", set(states_raw))
         states: dict[str, AnyState] = {}
         for state_name, state_raw in states_raw.items():
             state = self.check_state(state_name, state_raw, set(states_raw), where)
@@ -426,19 +422,10 @@ class _Checker:
         branches, problems = compile_choices(choices, f"{where}/Choices")
         self.problems.extend(problems)
         for i, branch in enumerate(branches):
-            if branch.next not in names:
-                self.problem(
-                    "MISSING_TRANSITION_TARGET",
-                    f"'Next' names state {branch.next!r}, which does not exist",
-                    f"{where}/Choices/{i}/Next",
-                )
+            self.target_exists(branch.next, "Next", f"{where}/Choices/{i}/Next", names)
         default = self.optional_string(raw, "Default", where)
-        if default is not None and default not in names:
-            self.problem(
-                "MISSING_TRANSITION_TARGET",
-                f"'Default' names state {default!r}, which does not exist",
-                f"{where}/Default",
-            )
+        if default is not None:
+            self.target_exists(default, "Default", f"{where}/Default", names)
         return ChoiceState(**common, branches=tuple(branches), default=default)
 
     def fail(self, raw: dict[str, Any], where: str, common: dict[str, Any]) -> FailState:
@@ -688,13 +675,18 @@ class _Checker:
         elif not has_next and end is not True:
             self.problem("MISSING_TRANSITION", "a state needs 'Next' or 'End': true", where)
         target = self.optional_string(raw, "Next", where)
-        if target is not None and target not in names:
+        if target is not None:
+            self.target_exists(target, "Next", f"{where}/Next", names)
+        return {"next": target, "end": end is True}
+
+    def target_exists(self, target: str, field: str, pointer: str, names: set[str]) -> None:
+        """A StartAt/Next/Default must name a state of its scope."""
+        if target not in names:
             self.problem(
                 "MISSING_TRANSITION_TARGET",
-                f"'Next' names state {target!r}, which does not exist",
-                f"{where}/Next",
+                f"'{field}' names state {target!r}, which does not exist",
+                pointer,
             )
-        return {"next": target, "end": end is True}
 
     def catchers(self, raw: Any, where: str, names: set[str]) -> tuple[Catcher, ...]:
         if raw is None:
@@ -727,12 +719,8 @@ class _Checker:
             target = item.get("Next")
             if not isinstance(target, str):
                 self.problem("MISSING_FIELD", "a catcher needs 'Next'", f"{at}/Next")
-            elif target not in names:
-                self.problem(
-                    "MISSING_TRANSITION_TARGET",
-                    f"'Next' names state {target!r}, which does not exist",
-                    f"{at}/Next",
-                )
+            else:
+                self.target_exists(target, "Next", f"{at}/Next", names)
             path = self.reference_path(item, "ResultPath", at)
             if isinstance(target, str):
                 result.append(Catcher(tuple(equals), target, path))
