@@ -7,6 +7,7 @@ or option.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import json
 import logging
@@ -289,7 +290,7 @@ def _load_handler(spec: str) -> Function:
     except (ImportError, AttributeError) as exc:
         _invalid(f"--handler {spec!r}: {exc}")
     if isinstance(handler, Function):
-        return Function(name, handler.handler, handler.input_model)
+        return dataclasses.replace(handler, name=name)
     try:
         return Function.from_handler(name, handler)
     except TypeError as exc:

@@ -7,22 +7,23 @@ import logging
 import time
 from collections.abc import Iterable
 
-import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractExchange
+import aiormq
+from aio_pika import DeliveryMode
+from aio_pika.abc import AbstractChannel
 
-from broker.topology import EXECUTIONS_EXCHANGE, Topology
+from broker.topology import EXECUTIONS_EXCHANGE
 from orchestrator.store import OutboxMessage, Store
 
 log = logging.getLogger(__name__)
+PERSISTENT = int(DeliveryMode.PERSISTENT)
 
 
 class OutboxPublisher:
     """Sends outbox rows to RabbitMQ; a row is deleted only after the broker confirmed it."""
 
-    def __init__(self, store: Store, channel: AbstractChannel, topology: Topology) -> None:
+    def __init__(self, store: Store, channel: AbstractChannel) -> None:
         self.store = store
         self.channel = channel
-        self.topology = topology
 
     async def publish(self, ids: Iterable[int]) -> None:
         """Publish the outbox rows ``ids`` (those not yet sent) in commit order."""
@@ -54,19 +55,22 @@ class OutboxPublisher:
             self.store.delete_outbox([row.id for row in rows])
 
     async def _publish(self, row: OutboxMessage) -> None:
-        exchange = await self._exchange(row.exchange)
-        message = aio_pika.Message(
-            body=row.body,
+        if row.exchange not in ("", EXECUTIONS_EXCHANGE):
+            raise ValueError(f"outbox names an unknown exchange {row.exchange!r}")
+        # aio-pika's Exchange.publish builds a Message object and its properties per call; the
+        # hot path sends through the channel under it, which waits for the same confirm.
+        channel = await self.channel.get_underlay_channel()
+        properties = aiormq.spec.Basic.Properties(
             content_type="application/json",
             correlation_id=row.correlation_id,
             reply_to=row.reply_to,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            delivery_mode=PERSISTENT,
         )
-        await exchange.publish(message, routing_key=row.routing_key)
-
-    async def _exchange(self, name: str) -> AbstractExchange:
-        if name == "":
-            return self.channel.default_exchange
-        if name == EXECUTIONS_EXCHANGE:
-            return await self.topology.executions_exchange()
-        raise ValueError(f"outbox names an unknown exchange {name!r}")
+        await channel.basic_publish(
+            row.body,
+            exchange=row.exchange,
+            routing_key=row.routing_key,
+            properties=properties,
+            # The executions exchange is a broadcast: nobody bound is normal, not a return.
+            mandatory=row.exchange != EXECUTIONS_EXCHANGE,
+        )

@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from pydantic import ValidationError
@@ -85,7 +85,7 @@ async def run_service(
         intake = await topology.work_queue(INTAKE_QUEUE)
         results = await topology.work_queue(TASK_RESULTS_QUEUE)
         control = await topology.work_queue(CONTROL_QUEUE)
-        publisher = OutboxPublisher(store, channel, topology)
+        publisher = OutboxPublisher(store, channel)
         left = await publisher.sweep()
         if left:
             log.info("published %d outbox message(s) left by the previous run", left)
@@ -128,7 +128,7 @@ async def run_service(
             await asyncio.wait(in_flight, timeout=10)
         # Apply what the consumers queued before stopping (unacked leftovers are redelivered).
         for _ in range(1000):
-            if handlers.work.empty():
+            if handlers.idle():
                 break
             await asyncio.sleep(0.01)
         committer.cancel()
@@ -227,13 +227,20 @@ class _Handlers:
     """
 
     def __init__(
-        self, engine: Engine, publisher: OutboxPublisher, topology: Topology, max_batch: int = 256
+        self,
+        engine: Engine,
+        publisher: OutboxPublisher,
+        topology: Topology,
+        max_batch: int = 256,
+        max_sending: int = 8,
     ) -> None:
         self.engine = engine
         self.publisher = publisher
         self.topology = topology
         self.max_batch = max_batch
         self.work: asyncio.Queue[_Work] = asyncio.Queue()
+        self.max_sending = max_sending
+        self.sending: set[asyncio.Task[None]] = set()
 
     async def on_intake(self, message: AbstractIncomingMessage) -> None:
         def parse(body: bytes) -> messages.IntakeRequest:
@@ -285,14 +292,29 @@ class _Handlers:
         self.work.put_nowait(_Work(message, queue, lambda: apply(parsed), describe))
 
     async def commit_forever(self) -> None:
-        """Apply queued work in batches until cancelled."""
+        """Apply queued work in batches until cancelled.
+
+        Committing is synchronous; publishing a batch's outbox and acking its messages wait
+        on the broker, so they run as tasks while the next batch commits (at most
+        ``max_sending`` batches in the air). Each message is still acked only after what
+        its step sent was confirmed.
+        """
         while True:
             batch = [await self.work.get()]
             while len(batch) < self.max_batch and not self.work.empty():
                 batch.append(self.work.get_nowait())
-            await self._commit(batch)
+            task = asyncio.create_task(self._commit(batch))
+            self.sending.add(task)
+            task.add_done_callback(self.sending.discard)
+            if len(self.sending) >= self.max_sending:
+                await asyncio.wait(self.sending, return_when=asyncio.FIRST_COMPLETED)
 
-    async def _commit(self, batch: list[_Work]) -> None:
+    def idle(self) -> bool:
+        """Nothing queued, and every committed batch published and acked."""
+        return self.work.empty() and not self.sending
+
+    def _commit(self, batch: list[_Work]) -> Coroutine[Any, Any, None]:
+        """Apply ``batch`` in one transaction; the coroutine that publishes and acks it."""
         applied: list[tuple[_Work, list[int]]] = []
         rejected: list[tuple[_Work, str]] = []
         failed: list[_Work] = []
@@ -313,9 +335,16 @@ class _Handlers:
                     applied.append((work, ids or []))
         except Exception:
             log.exception("committing a batch of %d failed; it will be redelivered", len(batch))
-            for work in batch:
-                await _nack(work.message)
-            return
+            return self._settle([], [], batch)
+        return self._settle(applied, rejected, failed)
+
+    async def _settle(
+        self,
+        applied: list[tuple[_Work, list[int]]],
+        rejected: list[tuple[_Work, str]],
+        failed: list[_Work],
+    ) -> None:
+        """Publish what the applied steps committed, then ack, dead-letter or requeue."""
         try:
             await self.publisher.publish([i for _, ids in applied for i in ids])
         except Exception as exc:

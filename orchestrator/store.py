@@ -18,6 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
+
 from orchestrator.asl.interpreter import ExecutionState, HistoryEvent
 
 SCHEMA_VERSION = 4
@@ -441,7 +443,7 @@ class SqliteStore:
             )
             self._db.executemany(
                 "INSERT INTO history (execution_arn, id, event) VALUES (?,?,?)",
-                [(arn, event.id, json.dumps(event.to_aws(), default=_iso)) for event in history],
+                [(arn, event.id, _event_json(event)) for event in history],
             )
             ids = self._insert_outbox(outbox, created)
         return ids
@@ -541,6 +543,15 @@ def _record(row: tuple[str, str | None, str | None, str | None] | None) -> Execu
 
 def _outbox(row: tuple[Any, ...]) -> OutboxMessage:
     return OutboxMessage(row[1], row[2], bytes(row[3]), row[4], row[5], id=row[0])
+
+
+def _event_json(event: HistoryEvent) -> str:
+    """One history event as stored: orjson for speed, json for what orjson refuses (huge ints)."""
+    document = event.to_aws()
+    try:
+        return orjson.dumps(document).decode()
+    except TypeError:
+        return json.dumps(document, default=_iso)
 
 
 def _iso(moment: datetime | None) -> str | None:

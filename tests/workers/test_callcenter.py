@@ -117,3 +117,9 @@ def test_cli_names_map_to_registered_functions() -> None:
     }
     for name in CLI_NAMES.values():
         assert get_function(name).name == name
+
+
+def test_the_five_functions_never_wait_so_workers_call_them_on_the_event_loop() -> None:
+    assert {name: get_function(name).blocks for name in CLI_NAMES.values()} == dict.fromkeys(
+        CLI_NAMES.values(), False
+    )

@@ -145,3 +145,25 @@ async def test_concurrency_overlaps_requests_up_to_its_limit(
 def test_concurrency_above_the_prefetch_is_refused() -> None:
     with pytest.raises(ValueError, match="concurrency"):
         Worker(Function.from_handler("F", lambda e, c: e), prefetch=2, concurrency=3)
+
+
+@pytest.mark.parametrize("blocks", [True, False])
+async def test_a_blocking_handler_runs_in_a_thread_and_a_non_blocking_one_on_the_loop(
+    amqp_url: str, private_queues: FunctionQueues, reply_queue: AbstractQueue, blocks: bool
+) -> None:
+    def where(event: JsonValue, context: Context) -> JsonValue:
+        return threading.current_thread() is threading.main_thread()
+
+    name = private_queues.name.removeprefix("lambda.")
+    await private_queues.publish(task_request(name, None).to_wire(), reply_to=reply_queue.name)
+    stop = asyncio.Event()
+    fn = Function.from_handler(name, where, blocks=blocks)
+    serving = asyncio.create_task(serve(fn, url=amqp_url, prefetch=1, stop=stop))
+    try:
+        (reply,) = await receive(reply_queue, 1)
+    finally:
+        stop.set()
+        await asyncio.wait_for(serving, 5)
+    result = parse_task_result(reply.body)
+    assert isinstance(result, TaskSucceeded)
+    assert result.output is (not blocks), "on the event loop's thread exactly when it never waits"
