@@ -30,6 +30,7 @@ from broker import (
     oversized,
 )
 from orchestrator import metrics
+from orchestrator.acks import RunAcks
 from orchestrator.api.actions import StepFunctionsApi
 from orchestrator.api.app import create_app
 from orchestrator.api.server import ApiServer
@@ -241,6 +242,7 @@ class _Handlers:
         self.work: asyncio.Queue[_Work] = asyncio.Queue()
         self.max_sending = max_sending
         self.sending: set[asyncio.Task[None]] = set()
+        self.acks = RunAcks()
 
     async def on_intake(self, message: AbstractIncomingMessage) -> None:
         def parse(body: bytes) -> messages.IntakeRequest:
@@ -281,12 +283,13 @@ class _Handlers:
         describe: str,
     ) -> None:
         """Parse a message (dead-lettering what cannot be used) and queue its engine call."""
+        self.acks.received(message)  # before any await: deliveries register in order
         if too_large := oversized(message.body):
             await self._reject(message, queue, too_large)
             return
         try:
             parsed = parse(message.body)
-        except ValueError as exc:  # ValidationError is a ValueError
+        except Exception as exc:  # ValidationError is a ValueError; anything else is a bug
             await self._reject(message, queue, _reason(exc))
             return
         self.work.put_nowait(_Work(message, queue, lambda: apply(parsed), describe))
@@ -352,12 +355,11 @@ class _Handlers:
             log.warning("publishing failed (%s); the outbox keeps the messages", exc)
             failed.extend(work for work, _ in applied)
             applied = []
-        for work, _ in applied:
-            await work.message.ack()
+        await self.acks.ack(work.message for work, _ in applied)
         for work, reason in rejected:
             await self._reject(work.message, work.queue, reason)
         for work in failed:
-            await _nack(work.message)
+            await self._nack(work.message)
 
     async def _reject(self, message: AbstractIncomingMessage, queue: str, reason: str) -> None:
         log.warning("dead-lettering a message from %s: %s", queue, reason)
@@ -365,16 +367,16 @@ class _Handlers:
             await self.topology.dead_letter(message, queue, reason)
         except Exception as exc:
             log.warning("dead-lettering failed (%s); leaving the message to be redelivered", exc)
-            await _nack(message)
+            await self._nack(message)
             return
-        await message.ack()
+        await self.acks.ack([message])
 
-
-async def _nack(message: AbstractIncomingMessage) -> None:
-    try:
-        await message.nack(requeue=True)
-    except Exception as exc:  # a closed channel requeues it anyway
-        log.debug("nack failed: %s", exc)
+    async def _nack(self, message: AbstractIncomingMessage) -> None:
+        self.acks.dropped(message)
+        try:
+            await message.nack(requeue=True)
+        except Exception as exc:  # a closed channel requeues it anyway
+            log.debug("nack failed: %s", exc)
 
 
 def _reason(exc: Exception) -> str:

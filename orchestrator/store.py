@@ -427,24 +427,27 @@ class SqliteStore:
                     (*values, state.execution_arn),
                 )
             arn = state.execution_arn
-            self._db.executemany(
-                "DELETE FROM tasks WHERE token=?", [(t,) for t in old_tokens - set(state.tokens)]
-            )
-            self._db.executemany(
-                "INSERT OR REPLACE INTO tasks (token, execution_arn) VALUES (?,?)",
-                [(t, arn) for t in set(state.tokens) - old_tokens],
-            )
-            self._db.executemany(
-                "DELETE FROM timers WHERE id=?", [(t,) for t in old_timers - set(state.timers)]
-            )
-            self._db.executemany(
-                "INSERT OR REPLACE INTO timers (id, execution_arn, due) VALUES (?,?,?)",
-                [(t, arn, state.timers[t].due.timestamp()) for t in set(state.timers) - old_timers],
-            )
-            self._db.executemany(
-                "INSERT INTO history (execution_arn, id, event) VALUES (?,?,?)",
-                [(arn, event.id, _event_json(event)) for event in history],
-            )
+            tokens, timers = set(state.tokens), set(state.timers)
+            # Most steps change one token and no timer: skip the statements with nothing to do.
+            if gone := old_tokens - tokens:
+                self._db.executemany("DELETE FROM tasks WHERE token=?", [(t,) for t in gone])
+            if added := tokens - old_tokens:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO tasks (token, execution_arn) VALUES (?,?)",
+                    [(t, arn) for t in added],
+                )
+            if gone := old_timers - timers:
+                self._db.executemany("DELETE FROM timers WHERE id=?", [(t,) for t in gone])
+            if added := timers - old_timers:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO timers (id, execution_arn, due) VALUES (?,?,?)",
+                    [(t, arn, state.timers[t].due.timestamp()) for t in added],
+                )
+            if history:
+                self._db.executemany(
+                    "INSERT INTO history (execution_arn, id, event) VALUES (?,?,?)",
+                    [(arn, event.id, _event_json(event)) for event in history],
+                )
             ids = self._insert_outbox(outbox, created)
         return ids
 

@@ -230,7 +230,9 @@ def invoke_payload(
 def _marshal(returned: object) -> JsonValue:
     """The handler's return value as plain JSON; raises when it is not serialisable."""
     if isinstance(returned, BaseModel):
-        returned = returned.model_dump(mode="json", by_alias=True)
+        # mode="json" already gives plain JSON values: no round trip needed.
+        dumped: JsonValue = returned.model_dump(mode="json", by_alias=True)
+        return dumped
     if isinstance(returned, bytes | bytearray):
         # Lambda's Python runtime sends bytes as the raw response body, which Step Functions
         # reads as JSON; a body that is not JSON arrives as text.

@@ -1,0 +1,112 @@
+"""Acknowledging the service's deliveries in runs: one ``multiple`` ack per run of settled ones.
+
+Each ack is a frame, a socket write and a command the quorum queue replicates. The service
+settles deliveries batch by batch and mostly in delivery order, so it acks the newest of a
+run of settled deliveries with ``multiple=True``, which settles the whole run at once. A
+delivery that is not settled yet holds back the ones after it: nothing is acked before its
+step is durable, at the price of a later ack for the ones behind it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from aio_pika.abc import AbstractIncomingMessage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Channel:
+    """The deliveries of one channel that are not acked yet, by delivery tag."""
+
+    open: list[int] = field(default_factory=list)  # sorted
+    settled: dict[int, AbstractIncomingMessage] = field(default_factory=dict)
+
+
+class RunAcks:
+    """Tracks the deliveries of the consumers' channels and acks them in runs.
+
+    Every delivery must be :meth:`received` before any later delivery of its channel is
+    settled. aio-pika calls the consumers in delivery order and the service registers a
+    message before its first ``await``, so that holds. A delivery that is nacked or requeued
+    must be :meth:`dropped` instead of settled.
+    """
+
+    def __init__(self) -> None:
+        self._channels: dict[object, _Channel] = {}
+        # id(message) -> (channel key, message); holding the message keeps its id unique.
+        self._channel_of: dict[int, tuple[object, AbstractIncomingMessage]] = {}
+
+    def received(self, message: AbstractIncomingMessage) -> None:
+        """Register a delivery (before anything is awaited for it)."""
+        key = _channel_key(message)
+        if key is None or message.delivery_tag is None:
+            return
+        state = self._channels.setdefault(key, _Channel())
+        bisect.insort(state.open, message.delivery_tag)
+        self._channel_of[id(message)] = (key, message)
+
+    def dropped(self, message: AbstractIncomingMessage) -> None:
+        """Forget a delivery that was nacked (it is not acked with a run)."""
+        key, _ = self._channel_of.pop(id(message), (None, None))
+        state = self._channels.get(key) if key is not None else None
+        if state is None or message.delivery_tag is None:
+            return
+        index = bisect.bisect_left(state.open, message.delivery_tag)
+        if index < len(state.open) and state.open[index] == message.delivery_tag:
+            del state.open[index]
+
+    async def ack(self, messages: Iterable[AbstractIncomingMessage]) -> None:
+        """Settle ``messages``; ack every run of settled deliveries at the front of a channel."""
+        touched = set()
+        for message in messages:
+            key, _ = self._channel_of.pop(id(message), (None, None))
+            state = self._channels.get(key) if key is not None else None
+            if state is None or message.delivery_tag is None:
+                await _ack_alone(message)  # not registered, or its channel is gone
+                continue
+            state.settled[message.delivery_tag] = message
+            touched.add(key)
+        for key in touched:
+            await self._ack_run(key)
+
+    def pending(self) -> int:
+        """Deliveries registered and not acked yet (settled or not)."""
+        return sum(len(state.open) for state in self._channels.values())
+
+    async def _ack_run(self, key: object) -> None:
+        state = self._channels[key]
+        newest: AbstractIncomingMessage | None = None
+        ended = 0
+        while ended < len(state.open) and state.open[ended] in state.settled:
+            newest = state.settled.pop(state.open[ended])
+            ended += 1
+        if newest is None:
+            return
+        del state.open[:ended]
+        try:
+            await newest.ack(multiple=True)
+        except Exception as exc:
+            # The channel is gone: the broker requeues what was not acked, and a redelivery is
+            # a duplicate the engine drops. Nothing more can be acked on that channel.
+            log.debug("acking a run failed (%s); dropping the channel's deliveries", exc)
+            del self._channels[key]
+
+
+async def _ack_alone(message: AbstractIncomingMessage) -> None:
+    try:
+        await message.ack()
+    except Exception as exc:  # a closed channel: the broker requeues it
+        log.debug("ack failed: %s", exc)
+
+
+def _channel_key(message: AbstractIncomingMessage) -> object | None:
+    """The channel a delivery came on (delivery tags count per channel)."""
+    try:
+        return message.channel
+    except Exception:  # closed already: the broker requeues it, nothing to ack
+        return None

@@ -1,0 +1,98 @@
+"""RunAcks on a real broker: a run is acked with one frame, an unsettled delivery holds back
+the ones after it, and a dropped (nacked) one is not acked with a run."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import aio_pika
+import pytest
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
+
+from orchestrator.acks import RunAcks
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def queue(amqp_connection: AbstractRobustConnection) -> AsyncIterator[AbstractQueue]:
+    """A private quorum queue holding messages 0..5."""
+    channel = await amqp_connection.channel()
+    name = f"run-acks-test-{uuid.uuid4().hex[:12]}"
+    declared = await channel.declare_queue(name, durable=True, arguments={"x-queue-type": "quorum"})
+    for n in range(6):
+        await channel.default_exchange.publish(aio_pika.Message(str(n).encode()), name)
+    try:
+        yield declared
+    finally:
+        await declared.delete(if_unused=False, if_empty=False)
+
+
+async def deliveries(
+    connection: AbstractRobustConnection, name: str, count: int
+) -> tuple[aio_pika.abc.AbstractChannel, list[AbstractIncomingMessage]]:
+    """A new channel and ``count`` deliveries from queue ``name`` on it, unacked."""
+    channel = await connection.channel()
+    queue = await channel.get_queue(name)
+    got: list[AbstractIncomingMessage] = []
+    while len(got) < count:
+        message = await queue.get(fail=False)
+        if message is None:
+            await asyncio.sleep(0.02)
+            continue
+        got.append(message)
+    return channel, got
+
+
+async def ready_after_close(
+    connection: AbstractRobustConnection, name: str, channel: aio_pika.abc.AbstractChannel
+) -> list[str]:
+    """Close ``channel`` (unacked deliveries go back) and read what is in the queue."""
+    await channel.close()
+    reader = await connection.channel()
+    queue = await reader.get_queue(name)
+    bodies: list[str] = []
+    for _ in range(50):
+        message = await queue.get(no_ack=True, fail=False)
+        if message is None:
+            if bodies:
+                break
+            await asyncio.sleep(0.05)
+            continue
+        bodies.append(message.body.decode())
+    await reader.close()
+    return sorted(bodies)
+
+
+async def test_only_the_settled_run_at_the_front_is_acked(
+    amqp_connection: AbstractRobustConnection, queue: AbstractQueue
+) -> None:
+    channel, got = await deliveries(amqp_connection, queue.name, 6)
+    acks = RunAcks()
+    for message in got:
+        acks.received(message)
+    await acks.ack([got[1], got[2]])  # 0 is not settled: 1 and 2 wait for it
+    assert acks.pending() == 6
+    await acks.ack([got[0]])  # 0, 1, 2 acked with one frame
+    assert acks.pending() == 3
+    acks.dropped(got[3])
+    await got[3].nack(requeue=True)
+    await acks.ack([got[5]])  # 3 dropped, 4 not settled: 5 waits
+    assert acks.pending() == 2
+    # 4 and 5 were never acked, 3 was requeued: those three are in the queue again.
+    assert await ready_after_close(amqp_connection, queue.name, channel) == ["3", "4", "5"]
+
+
+async def test_settling_everything_in_any_order_acks_everything(
+    amqp_connection: AbstractRobustConnection, queue: AbstractQueue
+) -> None:
+    channel, got = await deliveries(amqp_connection, queue.name, 6)
+    acks = RunAcks()
+    for message in got:
+        acks.received(message)
+    for index in (4, 2, 5, 0, 3, 1):
+        await acks.ack([got[index]])
+    assert acks.pending() == 0
+    assert await ready_after_close(amqp_connection, queue.name, channel) == []
