@@ -147,10 +147,13 @@ class Ours:
             await connection.close()
 
     def run(self, case_ids: Sequence[str], load: Load) -> Tracker:
-        return asyncio.run(self._run(case_ids, load))
+        return asyncio.run(self.run_async(case_ids, load))
 
-    async def _run(self, case_ids: Sequence[str], load: Load) -> Tracker:
-        tracker = Tracker(expected=len(case_ids))
+    async def run_async(
+        self, case_ids: Sequence[str], load: Load, tracker: Tracker | None = None
+    ) -> Tracker:
+        """Run ``case_ids`` on the loop running now, recording into ``tracker`` (or a new one)."""
+        tracker = tracker or Tracker(expected=len(case_ids))
         connection = await aio_pika.connect(self.url)
         try:
             channel = await connection.channel(publisher_confirms=True)

@@ -52,3 +52,30 @@ def test_compare_runs_three_systems(subprocess_env: dict[str, str], tmp_path: Pa
         assert all(p["peak_rss_mib"] > 0 for p in figures["processes"]), name
     assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert "exec/s" in done.stdout
+
+
+def test_growth_reports_every_window_and_the_store_it_filled(
+    subprocess_env: dict[str, str], tmp_path: Path
+) -> None:
+    results = tmp_path / "growth.json"
+    command = [sys.executable, "-m", "bench.growth", "--executions", "60", "--window", "20"]
+    command += ["--concurrency", "10", "--json", str(results)]
+    done = subprocess.run(
+        command, cwd=REPO, env=subprocess_env, capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    report = json.loads(results.read_text())
+    assert report["summary"] == {"results": 70, "missing": 0, "duplicates": 0, "wrong": 0}
+    windows = report["windows"]
+    assert len(windows) == 3
+    assert int(windows[-1]["executions"].split("-")[1]) >= 60
+    for window in windows:
+        assert window["executions_per_second"] > 0
+        assert window["orchestrator_cpu_ms_per_execution"] > 0
+        assert window["p99_ms"] >= window["p50_ms"] > 0
+    # 50 warm-up cases and 70 measured ones, each with its whole history stored.
+    assert report["store_at_end"]["executions"] == 120
+    assert report["store_at_end"]["history_events"] >= 120 * 20
+    assert report["last_over_first"]["executions_per_second"] > 0
+    assert report["second_half_over_first_half"]["orchestrator_cpu_ms_per_execution"] > 0
