@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         key: round(_mean(rows[-half:], key) / _mean(rows[:half], key), 3)
         for key in ("executions_per_second", "orchestrator_cpu_ms_per_execution")
     }
-    result = {
+    result: dict[str, Any] = {
         "machine": machine,
         "parameters": vars(args) | {"json": str(args.json)},
         "summary": {k: summary[k] for k in ("results", "missing", "duplicates", "wrong")},
