@@ -51,15 +51,15 @@ class OutboxPublisher:
         # confirms, then forget them in one statement. If one fails, all stay for the sweeper
         # (a duplicate is dropped downstream; a loss is not possible).
         if rows:
-            await asyncio.gather(*(self._publish(row) for row in rows))
+            channel = await self.channel.get_underlay_channel()
+            await asyncio.gather(*(self._publish(channel, row) for row in rows))
             self.store.delete_outbox([row.id for row in rows])
 
-    async def _publish(self, row: OutboxMessage) -> None:
+    async def _publish(self, channel: aiormq.abc.AbstractChannel, row: OutboxMessage) -> None:
         if row.exchange not in ("", EXECUTIONS_EXCHANGE):
             raise ValueError(f"outbox names an unknown exchange {row.exchange!r}")
         # aio-pika's Exchange.publish builds a Message object and its properties per call; the
         # hot path sends through the channel under it, which waits for the same confirm.
-        channel = await self.channel.get_underlay_channel()
         properties = aiormq.spec.Basic.Properties(
             content_type="application/json",
             correlation_id=row.correlation_id,

@@ -45,10 +45,6 @@ CLI_NAMES: Mapping[str, str] = MappingProxyType(
 )
 
 
-# The five handlers only build a string: they never wait, so workers call them on the event
-# loop (``blocks=False``) instead of paying a thread hop per request.
-
-
 def _seed_value(seed: str | None) -> int | str | None:
     """``WORKER_SEED=42`` seeds like ``Random(42)``; other text seeds as text; empty is unset."""
     if not seed:
@@ -78,6 +74,8 @@ def reseed(seed: str | None = None) -> None:
     _rng.seed(_seed_value(seed if seed is not None else os.environ.get(SEED_ENV)))
 
 
+# The five handlers only build a string: they never wait, so workers call them on the event
+# loop (``blocks=False``) instead of paying a thread hop per request.
 @function("OpenCaseFunction", blocks=False)
 def open_case(event: OpenCaseInput, context: Context) -> CaseMessage:
     """Open a support case using the input as the case ID."""

@@ -32,8 +32,9 @@ async def queue(amqp_connection: AbstractRobustConnection) -> AsyncIterator[Abst
 
 async def deliveries(
     connection: AbstractRobustConnection, name: str, count: int
-) -> tuple[aio_pika.abc.AbstractChannel, list[AbstractIncomingMessage]]:
-    """A new channel and ``count`` deliveries from queue ``name`` on it, unacked."""
+) -> tuple[aio_pika.abc.AbstractChannel, list[AbstractIncomingMessage], RunAcks]:
+    """A new channel, ``count`` deliveries of queue ``name`` on it (unacked), and a RunAcks
+    that registered them in delivery order."""
     channel = await connection.channel()
     queue = await channel.get_queue(name)
     got: list[AbstractIncomingMessage] = []
@@ -43,7 +44,10 @@ async def deliveries(
             await asyncio.sleep(0.02)
             continue
         got.append(message)
-    return channel, got
+    acks = RunAcks()
+    for message in got:
+        acks.received(message)
+    return channel, got, acks
 
 
 async def ready_after_close(
@@ -69,10 +73,7 @@ async def ready_after_close(
 async def test_only_the_settled_run_at_the_front_is_acked(
     amqp_connection: AbstractRobustConnection, queue: AbstractQueue
 ) -> None:
-    channel, got = await deliveries(amqp_connection, queue.name, 6)
-    acks = RunAcks()
-    for message in got:
-        acks.received(message)
+    channel, got, acks = await deliveries(amqp_connection, queue.name, 6)
     await acks.ack([got[1], got[2]])  # 0 is not settled: 1 and 2 wait for it
     assert acks.pending() == 6
     await acks.ack([got[0]])  # 0, 1, 2 acked with one frame
@@ -88,10 +89,7 @@ async def test_only_the_settled_run_at_the_front_is_acked(
 async def test_settling_everything_in_any_order_acks_everything(
     amqp_connection: AbstractRobustConnection, queue: AbstractQueue
 ) -> None:
-    channel, got = await deliveries(amqp_connection, queue.name, 6)
-    acks = RunAcks()
-    for message in got:
-        acks.received(message)
+    channel, got, acks = await deliveries(amqp_connection, queue.name, 6)
     for index in (4, 2, 5, 0, 3, 1):
         await acks.ack([got[index]])
     assert acks.pending() == 0
