@@ -1,6 +1,6 @@
 """The RabbitMQ side shared by the orchestrator and the workers: connection and topology."""
 
-from broker.connection import amqp_url, connect
+from broker.connection import amqp_url, connect, connect_and_set_up
 from broker.topology import (
     CONTROL_QUEUE,
     DEAD_LETTER_EXCHANGE,
@@ -27,6 +27,7 @@ __all__ = [
     "Topology",
     "amqp_url",
     "connect",
+    "connect_and_set_up",
     "function_queue",
     "oversized",
 ]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 from pydantic import ValidationError
 
 import messages
@@ -25,7 +25,7 @@ from broker import (
     INTAKE_QUEUE,
     TASK_RESULTS_QUEUE,
     Topology,
-    connect,
+    connect_and_set_up,
     function_queue,
     oversized,
 )
@@ -75,8 +75,9 @@ async def run_service(
     """Serve until ``stop`` is set; ``ready`` is set once the consumers are running."""
     store = SqliteStore(config.db_path)
     engine = Engine(config.machines, store, account=config.account)
-    connection = await connect(config.amqp_url)
-    try:
+    in_flight: set[asyncio.Task[None]] = set()
+
+    async def subscribe(connection: AbstractRobustConnection) -> _Subscription:
         channel = await connection.channel(publisher_confirms=True)
         await channel.set_qos(prefetch_count=config.prefetch)
         topology = Topology(channel)
@@ -91,12 +92,21 @@ async def run_service(
         if left:
             log.info("published %d outbox message(s) left by the previous run", left)
         handlers = _Handlers(engine, publisher, topology)
-        in_flight: set[asyncio.Task[None]] = set()
         consumers = [
             (intake, await intake.consume(_tracked(handlers.on_intake, in_flight))),
             (results, await results.consume(_tracked(handlers.on_result, in_flight))),
             (control, await control.consume(_tracked(handlers.on_control, in_flight))),
         ]
+        return _Subscription(topology, publisher, handlers, consumers)
+
+    try:
+        connection, subscribed = await connect_and_set_up(config.amqp_url, subscribe)
+    except BaseException:
+        store.close()
+        raise
+    topology, publisher, handlers = subscribed.topology, subscribed.publisher, subscribed.handlers
+    consumers = subscribed.consumers
+    try:
         committer = asyncio.create_task(handlers.commit_forever())
         sweeper = asyncio.create_task(publisher.sweep_forever())
         timers = asyncio.create_task(fire_timers(engine, publisher, stop))
@@ -206,6 +216,16 @@ async def _cancel(queue: AbstractQueue, tag: str) -> None:
         await queue.cancel(tag)
     except Exception as exc:  # the channel may already be gone; nothing is lost by it
         log.debug("cancelling consumer %s failed: %s", tag, exc)
+
+
+@dataclass(frozen=True)
+class _Subscription:
+    """What the service holds once subscribed: topology, publisher, handlers, consumers."""
+
+    topology: Topology
+    publisher: OutboxPublisher
+    handlers: _Handlers
+    consumers: list[tuple[AbstractQueue, str]]
 
 
 @dataclass

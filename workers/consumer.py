@@ -28,7 +28,7 @@ from aio_pika.abc import (
 from aio_pika.exceptions import DeliveryError, PublishError
 from pydantic import ValidationError
 
-from broker import Topology, connect, function_queue, oversized
+from broker import Topology, connect_and_set_up, function_queue, oversized
 from messages import TaskFailed, TaskRequest, TaskSucceeded
 from workers.runtime import Function, invoke
 
@@ -36,6 +36,8 @@ __all__ = ["DEFAULT_PREFETCH", "Worker", "serve"]
 
 DEFAULT_PREFETCH = 10
 log = logging.getLogger(__name__)
+# What a worker holds once subscribed: its channel, topology, queue and consumer tag.
+_Subscription = tuple[AbstractChannel, Topology, AbstractQueue, str]
 
 
 class Worker:
@@ -71,15 +73,11 @@ class Worker:
 
         ``ready`` is set once the consumer is registered with the broker.
         """
-        connection = await self._connect(stop)
-        if connection is None:
+        subscribed = await self._connect(stop)
+        if subscribed is None:
             return
+        connection, (channel, topology, queue, consumer_tag) = subscribed
         try:
-            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-            await channel.set_qos(prefetch_count=self.prefetch)
-            topology = Topology(channel)
-            queue = await topology.work_queue(self.queue_name)
-            consumer_tag = await queue.consume(self._on_message, no_ack=False)
             processor = asyncio.create_task(self._process(channel, topology))
             log.info(
                 "started %s: consuming %s (prefetch %d)",
@@ -96,9 +94,21 @@ class Worker:
             await connection.close()
         log.info("stopped %s", self.function.name)
 
-    async def _connect(self, stop: asyncio.Event) -> AbstractRobustConnection | None:
-        """Connect, unless a stop request comes first (the broker may be slow to boot)."""
-        connecting = asyncio.create_task(connect(self.url))
+    async def _subscribe(self, connection: AbstractRobustConnection) -> _Subscription:
+        """Open the channel, declare the queue and register the consumer."""
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        await channel.set_qos(prefetch_count=self.prefetch)
+        topology = Topology(channel)
+        queue = await topology.work_queue(self.queue_name)
+        consumer_tag = await queue.consume(self._on_message, no_ack=False)
+        return channel, topology, queue, consumer_tag
+
+    async def _connect(
+        self, stop: asyncio.Event
+    ) -> tuple[AbstractRobustConnection, _Subscription] | None:
+        """Connect and subscribe, unless a stop request comes first (the broker may be slow
+        to boot)."""
+        connecting = asyncio.create_task(connect_and_set_up(self.url, self._subscribe))
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait({connecting, stopped}, return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
