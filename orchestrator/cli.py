@@ -14,13 +14,13 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 
 from broker import amqp_url
+from broker.service_loop import run_service_loop
 from messages import TaskCallbackFailure, TaskCallbackHeartbeat, TaskCallbackSuccess
 from orchestrator import admin, client
 from orchestrator.api.sigv4 import Credentials
@@ -91,17 +91,7 @@ def serve(
         api_port=api_port or None,
         credentials=_credentials(),
     )
-    _run_fast(_serve_until_signalled(config))
-
-
-def _run_fast(main: Coroutine[Any, Any, None]) -> None:
-    """Run on uvloop when it is installed (less event-loop overhead per message)."""
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(main)
-        return
-    uvloop.run(main)
+    run_service_loop(_serve_until_signalled(config))
 
 
 def _credentials() -> Credentials | None:

@@ -73,7 +73,7 @@ async def run_service(
     config: ServiceConfig, stop: asyncio.Event, ready: asyncio.Event | None = None
 ) -> None:
     """Serve until ``stop`` is set; ``ready`` is set once the consumers are running."""
-    store = SqliteStore(config.db_path)
+    store = SqliteStore(config.db_path, checkpoint_in_background=True)
     engine = Engine(config.machines, store, account=config.account)
     in_flight: set[asyncio.Task[None]] = set()
 

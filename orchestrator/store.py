@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import orjson
 
 from orchestrator.asl.interpreter import ExecutionState, HistoryEvent
+from orchestrator.wal_checkpointer import WalCheckpointer
 
 SCHEMA_VERSION = 4
 _MIGRATIONS: dict[int, str] = {
@@ -193,7 +194,12 @@ class ExecutionExists(Exception):
 class SqliteStore:
     """The embedded store. Only the orchestrator's event-loop thread uses it."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, checkpoint_in_background: bool = False) -> None:
+        """Open (creating or upgrading) the store at ``path``.
+
+        ``checkpoint_in_background``: a long-running writer (the service) moves SQLite's WAL
+        checkpoints to a thread, so that no commit pays for one.
+        """
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -204,6 +210,11 @@ class SqliteStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._migrate()
+        self._checkpointer: WalCheckpointer | None = None
+        if checkpoint_in_background and self.path != ":memory:":
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpointer = WalCheckpointer(self.path)
+            self._checkpointer.start()
 
     def _migrate(self) -> None:
         (version,) = self._db.execute("PRAGMA user_version").fetchone()
@@ -535,6 +546,8 @@ class SqliteStore:
 
     def close(self) -> None:
         """Close the database file."""
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self._db.close()
 
 

@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from broker import amqp_url
+from broker.service_loop import run_service_loop
 from workers.callcenter import CLI_NAMES
 from workers.consumer import DEFAULT_PREFETCH, serve
 from workers.runtime import Function, get_function, registered_functions
@@ -76,12 +77,7 @@ def main(
     logging.getLogger("aio_pika").setLevel(logging.WARNING)
     logging.getLogger("aiormq").setLevel(logging.WARNING)
     serving = _serve_until_signalled(fn, amqp_url_option or amqp_url(), prefetch, concurrency)
-    try:
-        import uvloop  # less event-loop overhead per message, when installed
-    except ImportError:
-        asyncio.run(serving)
-    else:
-        uvloop.run(serving)
+    run_service_loop(serving)
 
 
 async def _serve_until_signalled(fn: Function, url: str, prefetch: int, concurrency: int) -> None:

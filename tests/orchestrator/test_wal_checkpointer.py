@@ -1,0 +1,88 @@
+"""The store's WAL is checkpointed from a thread: commits stop paying for it, the WAL stays short."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from orchestrator.store import OutboxMessage, SqliteStore
+from orchestrator.wal_checkpointer import checkpoint
+
+PAGE = 4096
+
+
+def wal_pages(path: Path) -> int:
+    wal = Path(f"{path}-wal")
+    return wal.stat().st_size // PAGE if wal.exists() else 0
+
+
+def write_pages(db: sqlite3.Connection, pages: int) -> None:
+    for _ in range(pages):
+        db.execute("INSERT INTO t (blob) VALUES (?)", (os.urandom(PAGE),))
+
+
+def wal_database(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA wal_autocheckpoint=0")
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, blob BLOB)")
+    return db
+
+
+def test_a_complete_checkpoint_lets_the_next_write_rewind_the_wal(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite"
+    writer = wal_database(path)
+    checkpointer = sqlite3.connect(path, isolation_level=None)
+    write_pages(writer, 300)
+    assert wal_pages(path) >= 300
+
+    assert checkpoint(checkpointer, restart_pages=100_000) >= 300
+
+    writer.execute("INSERT INTO t (blob) VALUES (x'00')")
+    # The WAL file keeps its size; its header now counts only the newest frames.
+    assert checkpoint(checkpointer, restart_pages=100_000) < 10
+
+
+def test_a_wal_past_the_limit_is_rewound_by_a_restart_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite"
+    writer = wal_database(path)
+    checkpointer = sqlite3.connect(path, isolation_level=None)
+    write_pages(writer, 300)
+
+    assert checkpoint(checkpointer, restart_pages=100) >= 300  # what it copied
+    writer.execute("INSERT INTO t (blob) VALUES (x'00')")
+    assert checkpoint(checkpointer, restart_pages=100) < 10
+
+
+def test_the_service_store_keeps_its_wal_short_without_autocheckpoints(tmp_path: Path) -> None:
+    path = tmp_path / "sfn.db"
+    store = SqliteStore(path, checkpoint_in_background=True)
+    try:
+        assert store._db.execute("PRAGMA wal_autocheckpoint").fetchall() == [(0,)]
+        body = os.urandom(PAGE)
+        written = 0
+        deadline = time.monotonic() + 30
+        # ~3,000 pages of commits, paced like a lightly loaded service: with no checkpoint
+        # at all the WAL would hold every one of them.
+        while written < 3_000 and time.monotonic() < deadline:
+            ids = store.enqueue([OutboxMessage("", "q", body)], created=time.time())
+            store.delete_outbox(ids)
+            written += 2
+            time.sleep(0.002)
+        time.sleep(0.5)  # a round or two of the thread
+        store.enqueue([OutboxMessage("", "q", b"x")], created=time.time())
+        assert wal_pages(path) < 1_500
+    finally:
+        store.close()
+    assert not any(t.name == "wal-checkpointer" for t in threading.enumerate())
+
+
+def test_other_stores_keep_sqlites_own_checkpoints(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "sfn.db")
+    try:
+        assert store._db.execute("PRAGMA wal_autocheckpoint").fetchall() == [(1000,)]
+    finally:
+        store.close()
