@@ -209,8 +209,8 @@ class SqliteStore:
         # NORMAL in WAL mode survives a killed process; only an OS crash may lose the last commit.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._migrate()
         self._checkpointer: WalCheckpointer | None = None
+        self._migrate()
         if checkpoint_in_background and self.path != ":memory:":
             self._db.execute("PRAGMA wal_autocheckpoint=0")
             self._checkpointer = WalCheckpointer(self.path)
@@ -255,6 +255,8 @@ class SqliteStore:
         finally:
             self._depth = 0
         self._db.execute("COMMIT")
+        if self._checkpointer is not None:
+            self._checkpointer.catch_up(self._db)
 
     @contextmanager
     def batch(self) -> Iterator[None]:

@@ -21,13 +21,15 @@ class WalCheckpointer:
     """Keeps the WAL of the database at ``path`` short while the store writes to it."""
 
     def __init__(
-        self, path: str, *, every_seconds: float = 0.2, restart_pages: int = 16_384
+        self, path: str, *, every_seconds: float = 0.2, long_wal_pages: int = 4_096
     ) -> None:
         self.path = path
         self.every_seconds = every_seconds
-        # Past this size (64 MiB of 4 KiB pages) the WAL is rewound even if the writer has to
-        # wait for it: under sustained load PASSIVE checkpoints may never catch up fully.
-        self.restart_pages = restart_pages
+        # Under sustained load a commit overtakes every checkpoint of this thread, so the WAL
+        # is never rewound. Past this length (16 MiB of 4 KiB pages) the thread asks the
+        # writer to finish the job (see :meth:`catch_up`).
+        self.long_wal_pages = long_wal_pages
+        self.needs_catch_up = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="wal-checkpointer", daemon=True)
 
@@ -41,6 +43,17 @@ class WalCheckpointer:
         if self._thread.is_alive():
             self._thread.join()
 
+    def catch_up(self, writer: sqlite3.Connection) -> None:
+        """Called by the writer between transactions: when asked, checkpoint on its connection.
+
+        No commit can overtake a checkpoint run by the only writer, so this one gets every
+        page, and the next commit rewinds the WAL. The thread copied all but the newest
+        pages already, so this costs the writer little.
+        """
+        if self.needs_catch_up:
+            self.needs_catch_up = False
+            writer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
     def _run(self) -> None:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
@@ -48,14 +61,15 @@ class WalCheckpointer:
             db.execute("PRAGMA busy_timeout=5000")
             while not self._stop.wait(self.every_seconds):
                 try:
-                    checkpoint(db, self.restart_pages)
+                    if checkpoint(db) > self.long_wal_pages:
+                        self.needs_catch_up = True
                 except sqlite3.Error as exc:  # the next round retries; the writer is unaffected
                     log.warning("checkpointing %s failed: %s", self.path, exc)
         finally:
             db.close()
 
 
-def checkpoint(db: sqlite3.Connection, restart_pages: int) -> int:
+def checkpoint(db: sqlite3.Connection) -> int:
     """Copy the WAL into the database; returns the WAL's length in pages.
 
     SQLite rewinds the WAL at the next write only if the checkpoint got every page in it,
@@ -70,6 +84,4 @@ def checkpoint(db: sqlite3.Connection, restart_pages: int) -> int:
         if pages in (0, previous):  # empty, or nothing written since the last round
             break
         previous = pages
-    if pages > restart_pages:
-        ((_busy, pages, _copied),) = db.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
     return int(pages)

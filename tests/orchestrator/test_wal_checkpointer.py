@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from orchestrator.store import OutboxMessage, SqliteStore
-from orchestrator.wal_checkpointer import checkpoint
+from orchestrator.wal_checkpointer import WalCheckpointer, checkpoint
 
 PAGE = 4096
 
@@ -39,22 +39,28 @@ def test_a_complete_checkpoint_lets_the_next_write_rewind_the_wal(tmp_path: Path
     write_pages(writer, 300)
     assert wal_pages(path) >= 300
 
-    assert checkpoint(checkpointer, restart_pages=100_000) >= 300
+    assert checkpoint(checkpointer) >= 300
 
     writer.execute("INSERT INTO t (blob) VALUES (x'00')")
     # The WAL file keeps its size; its header now counts only the newest frames.
-    assert checkpoint(checkpointer, restart_pages=100_000) < 10
+    assert checkpoint(checkpointer) < 10
 
 
-def test_a_wal_past_the_limit_is_rewound_by_a_restart_checkpoint(tmp_path: Path) -> None:
+def test_a_long_wal_is_finished_by_the_writer_when_the_thread_asks(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite"
     writer = wal_database(path)
-    checkpointer = sqlite3.connect(path, isolation_level=None)
+    helper = WalCheckpointer(str(path), long_wal_pages=100)
     write_pages(writer, 300)
+    helper.catch_up(writer)  # not asked: nothing is checkpointed, so the WAL grows
+    write_pages(writer, 50)
+    grown = wal_pages(path)
+    assert grown >= 350
 
-    assert checkpoint(checkpointer, restart_pages=100) >= 300  # what it copied
-    writer.execute("INSERT INTO t (blob) VALUES (x'00')")
-    assert checkpoint(checkpointer, restart_pages=100) < 10
+    helper.needs_catch_up = True
+    helper.catch_up(writer)
+    assert not helper.needs_catch_up
+    write_pages(writer, 50)  # rewound: written at the start of the file, which keeps its size
+    assert wal_pages(path) == grown
 
 
 def test_the_service_store_keeps_its_wal_short_without_autocheckpoints(tmp_path: Path) -> None:
