@@ -127,8 +127,8 @@ class Engine:
         record = self.store.execution_by_token(result.task_token)
         if record is None:
             return None
+        dispatched = self._dispatched.get(result.task_token)
         ids = self._step(record, task_event(result, self.clock()))
-        dispatched = self._dispatched.pop(result.task_token, None)
         if dispatched is not None and ids is not None:
             metrics.TASK_SECONDS.labels(dispatched[0]).observe(time.monotonic() - dispatched[1])
         return ids
@@ -217,6 +217,9 @@ class Engine:
         )
         state = record.state
         self._observe(state, step)
+        if previous is not None:  # tasks done, timed out or stopped: their clocks go too
+            for token in previous.tokens.keys() - state.tokens.keys():
+                self._dispatched.pop(token, None)
         if state.status != "RUNNING":
             log.info(
                 "execution %s of %s %s%s",

@@ -263,3 +263,15 @@ def test_a_version_1_database_upgrades_itself(tmp_path: Path) -> None:
     assert upgraded._db.execute("SELECT token, execution_arn FROM tasks").fetchall() == [
         ("tok-1", "arn:e")
     ]
+
+
+def test_a_task_that_ends_without_a_result_leaves_no_dispatch_clock(
+    engine: Engine, store: SqliteStore
+) -> None:
+    request = only_request(store, engine.start(intake()))
+    assert request.task_token in engine._dispatched
+    stopped = engine.stop(
+        messages.StopExecutionRequest(execution_arn=request.execution_arn, cause="ops")
+    )
+    assert stopped is not None
+    assert engine._dispatched == {}  # a long-running service must not keep every stopped task
