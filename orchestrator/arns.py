@@ -30,6 +30,20 @@ class Account:
         """``arn:aws:states:REGION:ACCOUNT:execution:STATEMACHINE:NAME``."""
         return f"arn:{self.partition}:states:{self.region}:{self.account}:execution:{state_machine}:{name}"
 
+    def names_in(self, arn: str, resource: str, count: int) -> tuple[str, ...] | None:
+        """The ``count`` names after ``resource`` in a states ARN of this partition, else None.
+
+        ``names_in(arn, "execution", 2)`` gives (state machine, execution name).
+        """
+        parts = arn.split(":")
+        if (
+            len(parts) < 6 + count
+            or parts[:3] != ["arn", self.partition, "states"]
+            or parts[5] != resource
+        ):
+            return None
+        return tuple(parts[6 : 6 + count])
+
     def role_arn(self, state_machine: str) -> str:
         """The execution role AWS would show for the state machine (nothing checks it here)."""
         return f"arn:{self.partition}:iam::{self.account}:role/service-role/StepFunctions-{state_machine}-role"

@@ -116,6 +116,13 @@ class OutboxMessage:
     id: int = 0
 
 
+# A StateMachineRecord per row: the state machine with its current definition's text.
+_STATE_MACHINES = (
+    "SELECT s.name, d.definition, s.definition_hash, s.type, s.role_arn, s.created, s.updated"
+    " FROM state_machines s JOIN definitions d ON d.hash = s.definition_hash"
+)
+
+
 @dataclass(frozen=True)
 class StateMachineRecord:
     """A state machine as stored: its current definition, type, role and dates."""
@@ -322,21 +329,12 @@ class SqliteStore:
 
     def state_machine(self, name: str) -> StateMachineRecord | None:
         """The state machine ``name`` with its current definition, if it exists."""
-        row = self._db.execute(
-            "SELECT s.name, d.definition, s.definition_hash, s.type, s.role_arn, s.created,"
-            " s.updated FROM state_machines s JOIN definitions d ON d.hash = s.definition_hash"
-            " WHERE s.name=?",
-            (name,),
-        ).fetchone()
+        row = self._db.execute(_STATE_MACHINES + " WHERE s.name=?", (name,)).fetchone()
         return StateMachineRecord(*row) if row else None
 
     def state_machines(self) -> list[StateMachineRecord]:
         """Every state machine, by name."""
-        rows = self._db.execute(
-            "SELECT s.name, d.definition, s.definition_hash, s.type, s.role_arn, s.created,"
-            " s.updated FROM state_machines s JOIN definitions d ON d.hash = s.definition_hash"
-            " ORDER BY s.name"
-        )
+        rows = self._db.execute(_STATE_MACHINES + " ORDER BY s.name")
         return [StateMachineRecord(*row) for row in rows]
 
     def put_state_machine(

@@ -123,14 +123,10 @@ class StepFunctionsApi:
     # -- state machines ------------------------------------------------------------------------
 
     def _machine_name(self, arn: str) -> str:
-        parts = arn.split(":")
-        if (
-            len(parts) < 7
-            or parts[:3] != ["arn", self.account.partition, "states"]
-            or parts[5] != "stateMachine"
-        ):
+        names = self.account.names_in(arn, "stateMachine", 1)
+        if names is None:
             raise ApiError("InvalidArn", f"Invalid Arn: '{arn}'")
-        return parts[6]
+        return names[0]
 
     def _machine(self, arn: str) -> tuple[str, StateMachine]:
         name = self._machine_name(arn)
@@ -266,14 +262,10 @@ class StepFunctionsApi:
     # -- executions ----------------------------------------------------------------------------
 
     def _execution(self, arn: str) -> tuple[ExecutionState, str | None]:
-        parts = arn.split(":")
-        if (
-            len(parts) < 8
-            or parts[:3] != ["arn", self.account.partition, "states"]
-            or parts[5] != "execution"
-        ):
+        names = self.account.names_in(arn, "execution", 2)
+        if names is None:
             raise ApiError("InvalidArn", f"Invalid Arn: '{arn}'")
-        record = self.store.execution(parts[6], parts[7])
+        record = self.store.execution(*names)
         if record is None:
             raise ApiError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
         return record.state, record.definition_hash

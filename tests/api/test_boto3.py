@@ -26,8 +26,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from broker import Topology, function_queue
-from tests.integration.amqp import purge_topology
+from tests.integration.amqp import purge_function_queues, purge_topology
 from tests.processes import REPO, WORKER_NAMES, Service, start, start_orchestrator
 
 pytestmark = pytest.mark.integration
@@ -90,7 +89,7 @@ async def _purge(url: str) -> None:
     connection = await aio_pika.connect(url)
     channel = await connection.channel()
     await purge_topology(channel)
-    await (await Topology(channel).work_queue(function_queue("TokenRecorder"))).purge()
+    await purge_function_queues(channel, ["TokenRecorder"])
     await connection.close()
 
 
@@ -387,7 +386,7 @@ def test_metrics_are_served(sfn: Any, endpoint: str) -> None:
     assert 'sfn_executions_started_total{state_machine="CallCenterStateMachine"}' in text
 
 
-def test_the_aws_cli_lists_state_machines_and_starts_an_execution(endpoint: str) -> None:
+def test_the_aws_cli_lists_state_machines_and_starts_an_execution(sfn: Any, endpoint: str) -> None:
     env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "x",
@@ -427,11 +426,4 @@ def test_the_aws_cli_lists_state_machines_and_starts_an_execution(endpoint: str)
     )
     assert started.returncode == 0, started.stderr
     arn = json.loads(started.stdout)["executionArn"]
-    client = boto3.client(
-        "stepfunctions",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="y",
-    )
-    assert wait_done(client, arn)["status"] == "SUCCEEDED"  # the loop variant always closes
+    assert wait_done(sfn, arn)["status"] == "SUCCEEDED"  # the loop variant always closes

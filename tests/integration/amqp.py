@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import aio_pika
@@ -18,6 +19,13 @@ FUNCTIONS = (
     "CloseCaseFunction",
     "EscalateCaseFunction",
 )
+
+
+async def purge_function_queues(channel: AbstractChannel, functions: Iterable[str]) -> None:
+    """Declare the queues of ``functions`` and empty them."""
+    topology = Topology(channel)
+    for name in functions:
+        await (await topology.work_queue(function_queue(name))).purge()
 
 
 async def purge_topology(channel: AbstractChannel) -> Topology:

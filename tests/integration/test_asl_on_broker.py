@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from broker import Topology, function_queue
 from orchestrator.client import submit
+from tests.integration.amqp import purge_function_queues
 from tests.processes import REPO, Service, start
 
 pytestmark = pytest.mark.integration
@@ -169,10 +169,7 @@ async def _purge(url: str) -> None:
     import aio_pika
 
     connection = await aio_pika.connect(url)
-    channel = await connection.channel()
-    topology = Topology(channel)
-    for name in FUNCTIONS:
-        await (await topology.work_queue(function_queue(name))).purge()
+    await purge_function_queues(await connection.channel(), FUNCTIONS)
     await connection.close()
 
 

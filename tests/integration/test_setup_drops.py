@@ -12,11 +12,13 @@ import asyncio
 import contextlib
 import json
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import pytest
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
 import messages
 from broker import INTAKE_QUEUE, function_queue
@@ -88,25 +90,58 @@ def proxied(url: str, port: int) -> str:
     return urlunsplit(parts._replace(netloc=f"{credentials}@127.0.0.1:{port}"))
 
 
+async def first_message(
+    queue: AbstractQueue, timeout: float = 30.0
+) -> AbstractIncomingMessage | None:
+    """The first message to arrive on ``queue`` within ``timeout`` seconds, if any."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        message = await queue.get(fail=False, no_ack=True)
+        if message is not None:
+            return message
+        await asyncio.sleep(0.1)
+    return None
+
+
 def broker_address(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
     return parts.hostname or "127.0.0.1", parts.port or 5672
+
+
+# A service started on a URL: run(url, stop, ready).
+Serve = Callable[[str, asyncio.Event, asyncio.Event], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def served_behind_a_cut(
+    amqp_url: str, cut_after: int, serve: Serve
+) -> AsyncIterator[AbstractChannel]:
+    """Start ``serve`` through a proxy that cuts its first connection; once it is ready, a
+    channel on the broker (direct) to talk to it. The service is stopped afterwards."""
+    proxy = CuttingProxy(broker_address(amqp_url), cut_after)
+    port = await proxy.start()
+    stop, ready = asyncio.Event(), asyncio.Event()
+    running = asyncio.create_task(serve(proxied(amqp_url, port), stop, ready))
+    connection = await aio_pika.connect_robust(amqp_url)
+    try:
+        await asyncio.wait_for(ready.wait(), 30)
+        assert proxy.cut, "the proxy cut the first connection"
+        yield await connection.channel()
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 30)
+        await connection.close()
+        await proxy.close()
 
 
 @pytest.mark.parametrize("cut_after", CUTS)
 async def test_a_worker_cut_off_while_setting_up_serves_after_all(
     amqp_url: str, cut_after: int
 ) -> None:
-    proxy = CuttingProxy(broker_address(amqp_url), cut_after)
-    port = await proxy.start()
-    stop, ready = asyncio.Event(), asyncio.Event()
-    worker = Worker(get_function(PROBE), url=proxied(amqp_url, port))
-    running = asyncio.create_task(worker.run(stop, ready))
-    connection = await aio_pika.connect_robust(amqp_url)
-    try:
-        await asyncio.wait_for(ready.wait(), 30)
-        assert proxy.cut, "the proxy cut the first connection"
-        channel = await connection.channel()
+    async def serve(url: str, stop: asyncio.Event, ready: asyncio.Event) -> None:
+        await Worker(get_function(PROBE), url=url).run(stop, ready)
+
+    async with served_behind_a_cut(amqp_url, cut_after, serve) as channel:
         replies = await channel.declare_queue("", exclusive=True)
         token = uuid.uuid4().hex
         request = messages.TaskRequest(
@@ -123,21 +158,11 @@ async def test_a_worker_cut_off_while_setting_up_serves_after_all(
             aio_pika.Message(request.to_wire(), reply_to=replies.name, correlation_id=token),
             routing_key=function_queue(PROBE),
         )
-        answer = await replies.get(timeout=30, fail=False)
-        for _ in range(300):
-            if answer is not None:
-                break
-            await asyncio.sleep(0.1)
-            answer = await replies.get(fail=False)
+        answer = await first_message(replies)
         assert answer is not None, "the worker answered after the cut"
         result = messages.parse_task_result(answer.body)
         assert isinstance(result, messages.TaskSucceeded)
         assert result.output == {"echo": {"cut": cut_after}}
-    finally:
-        stop.set()
-        await asyncio.wait_for(running, 30)
-        await connection.close()
-        await proxy.close()
 
 
 @pytest.mark.parametrize("cut_after", CUTS)
@@ -148,21 +173,17 @@ async def test_the_orchestrator_cut_off_while_setting_up_serves_after_all(
         json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
         name="SetupDropMachine",
     )
-    proxy = CuttingProxy(broker_address(amqp_url), cut_after)
-    port = await proxy.start()
-    config = ServiceConfig(
-        machines={machine.name: machine},
-        amqp_url=proxied(amqp_url, port),
-        db_path=tmp_path / "sfn.db",
-        api_port=None,
-    )
-    stop, ready = asyncio.Event(), asyncio.Event()
-    running = asyncio.create_task(run_service(config, stop, ready))
-    connection = await aio_pika.connect_robust(amqp_url)
-    try:
-        await asyncio.wait_for(ready.wait(), 30)
-        assert proxy.cut, "the proxy cut the first connection"
-        channel = await connection.channel()
+
+    async def serve(url: str, stop: asyncio.Event, ready: asyncio.Event) -> None:
+        config = ServiceConfig(
+            machines={machine.name: machine},
+            amqp_url=url,
+            db_path=tmp_path / "sfn.db",
+            api_port=None,
+        )
+        await run_service(config, stop, ready)
+
+    async with served_behind_a_cut(amqp_url, cut_after, serve) as channel:
         replies = await channel.declare_queue("", exclusive=True)
         await channel.default_exchange.publish(
             aio_pika.Message(
@@ -175,18 +196,8 @@ async def test_the_orchestrator_cut_off_while_setting_up_serves_after_all(
             ),
             routing_key=INTAKE_QUEUE,
         )
-        answer = None
-        for _ in range(300):
-            answer = await replies.get(fail=False)
-            if answer is not None:
-                break
-            await asyncio.sleep(0.1)
+        answer = await first_message(replies)
         assert answer is not None, "the orchestrator answered after the cut"
         result = json.loads(answer.body)
         assert result["status"] == "SUCCEEDED"
         assert result["output"] == {"cut": cut_after}
-    finally:
-        stop.set()
-        await asyncio.wait_for(running, 30)
-        await connection.close()
-        await proxy.close()
