@@ -18,10 +18,15 @@ exactly one, correct, result; missing, duplicate and wrong results are counted. 
 (CPU over the measured run, and in total just before stopping), plus the client's (this
 process) and the broker's CPU over the measured run. A system that does not finish within
 ``--timeout`` seconds is reported failed; every process started is always stopped (SIGTERM,
-SIGKILL after 15 s). Usage:
+SIGKILL after 15 s).
 
-    python -m bench.compare [--cases 1000] [--concurrency 100 | --rate R]
-        [--systems ours,ceiling,celery] [--queue-type quorum|classic]
+``--rounds R`` runs the systems R times, interleaved (A B C, A B C, ...), and reports each
+system's median executions/s and ours' ratios to the others per round and of the medians.
+``--half-peak`` then runs ours R times in open loop at half its median peak: the p99 latency
+of a service that is not saturated. Usage:
+
+    python -m bench.compare [--cases 1000] [--concurrency 100 | --rate R] [--rounds 1]
+        [--half-peak] [--systems ours,ceiling,celery] [--queue-type quorum|classic]
         [--json bench-results/compare.json] [--chart bench-results/compare.png]
 """
 
@@ -537,6 +542,104 @@ def draw_chart(results: dict[str, dict[str, Any]], title: str, path: Path) -> No
     plt.close(figure)
 
 
+# --- rounds and the targets ---------------------------------------------------------------
+
+
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def median_round(rounds: Sequence[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per system, its figures from the round with its median executions/s (lower middle)."""
+    chosen: dict[str, dict[str, Any]] = {}
+    for name in rounds[0]:
+        runs = sorted(
+            (one[name] for one in rounds), key=lambda r: r.get("executions_per_second") or 0
+        )
+        chosen[name] = runs[(len(runs) - 1) // 2]
+    return chosen
+
+
+def summarize(rounds: Sequence[dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Executions/s per round and their medians; ours against the others, per round and overall.
+
+    The overall ratio is of the medians; the per-round ratios show how much it moves.
+    """
+    names = list(rounds[0])
+    rates = {n: [float(one[n].get("executions_per_second") or 0) for one in rounds] for n in names}
+    summary: dict[str, Any] = {
+        "executions_per_second": rates,
+        "median_executions_per_second": {n: round(_median(v), 1) for n, v in rates.items()},
+    }
+    if "ours" in names:
+        for other in (n for n in names if n != "ours"):
+            per_round = [
+                o / t if t else None for o, t in zip(rates["ours"], rates[other], strict=True)
+            ]
+            median_other = _median(rates[other])
+            summary[f"ours_over_{other}"] = {
+                "per_round": [round(r, 3) if r is not None else None for r in per_round],
+                "of_medians": round(_median(rates["ours"]) / median_other, 3)
+                if median_other
+                else None,
+            }
+    return summary
+
+
+def run_half_peak(
+    ours: Callable[[], System],
+    summary: dict[str, Any],
+    args: argparse.Namespace,
+    env: dict[str, str],
+    logs: Path,
+) -> dict[str, Any]:
+    """Ours in open loop at half its median closed-loop peak, ``--rounds`` times: the p99s."""
+    peak = summary["median_executions_per_second"]["ours"]
+    rate = round(peak / 2, 1)
+    open_loop = argparse.Namespace(**{**vars(args), "rate": rate})
+    runs = []
+    for number in range(1, args.rounds + 1):
+        progress(f"half peak: ours at {rate:g} cases/s, run {number} of {args.rounds}")
+        runs.append(measure(ours(), open_loop, env, logs / f"half-peak{number}"))
+    p99s = [float((r.get("latency_ms") or {}).get("p99") or 0) for r in runs]
+    return {
+        "peak_executions_per_second": peak,
+        "rate": rate,
+        "p99_ms": p99s,
+        "median_p99_ms": round(_median(p99s), 1),
+        "runs": runs,
+    }
+
+
+def print_summary(summary: dict[str, Any], half_peak: dict[str, Any] | None) -> None:
+    """Executions/s per round, the medians, ours' ratios; the p99s at half the peak."""
+    rates: dict[str, list[float]] = summary["executions_per_second"]
+    names = list(rates)
+    ratios = [k for k in summary if k.startswith("ours_over_")]
+    header = f"{'round':<8}" + "".join(f"{n + ' exec/s':>16}" for n in names)
+    header += "".join(f"{k.replace('_over_', '/'):>16}" for k in ratios)
+    print(header)
+    for index in range(len(rates[names[0]])):
+        row = f"{index + 1:<8}" + "".join(f"{rates[n][index]:>16.1f}" for n in names)
+        row += "".join(f"{_num(summary[k]['per_round'][index], '.2f'):>16}" for k in ratios)
+        print(row)
+    medians = summary["median_executions_per_second"]
+    row = f"{'median':<8}" + "".join(f"{medians[n]:>16.1f}" for n in names)
+    row += "".join(f"{_num(summary[k]['of_medians'], '.2f'):>16}" for k in ratios)
+    print(row)
+    if half_peak:
+        p99s = " / ".join(f"{p:.1f}" for p in half_peak["p99_ms"])
+        print(
+            f"ours at half its median peak ({half_peak['rate']:g} of "
+            f"{half_peak['peak_executions_per_second']:g} cases/s): p99 {p99s} ms, "
+            f"median {half_peak['median_p99_ms']:.1f} ms"
+        )
+
+
 # --- main -----------------------------------------------------------------------------------
 
 
@@ -548,6 +651,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--rate", type=float, default=None, help="open loop: publish R cases/s")
     parser.add_argument("--warmup", type=int, default=50, help="cases run first, not counted")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the systems this many times, interleaved; report medians and ratios",
+    )
+    parser.add_argument(
+        "--half-peak",
+        action="store_true",
+        help="then run ours open loop at half its median peak, --rounds times (p99)",
+    )
     parser.add_argument(
         "--systems", default=",".join(SYSTEMS), help="comma-separated: ours,ceiling,celery"
     )
@@ -583,6 +697,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--cases and --concurrency must be at least 1, --warmup at least 0")
     if args.rate is not None and args.rate <= 0:
         parser.error("--rate must be positive")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    if args.half_peak and (args.rate is not None or "ours" not in systems):
+        parser.error("--half-peak needs a closed-loop run that includes ours")
     args.systems = systems
     return args
 
@@ -600,36 +718,62 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     machine = machine_info(url)
     logs = Path(tempfile.mkdtemp(prefix="bench-compare-"))
-    results: dict[str, dict[str, Any]] = {}
-    for name in args.systems:
-        system = factories[name]()  # an ImportError (no celery) fails in measure()
-        results[name] = measure(system, args, env, logs)
+    # Rounds interleave the systems (A B C, A B C, ...): a machine whose speed drifts during
+    # the run then weighs on every system alike, instead of on whichever ran last.
+    rounds: list[dict[str, dict[str, Any]]] = []
+    for number in range(1, args.rounds + 1):
+        if args.rounds > 1:
+            progress(f"round {number} of {args.rounds}")
+        rounds.append(
+            {
+                name: measure(factories[name](), args, env, logs / f"round{number}")
+                for name in args.systems  # an ImportError (no celery) fails in measure()
+            }
+        )
+    results = median_round(rounds)
+    summary = summarize(rounds)
+    half_peak = None
+    if args.half_peak:
+        half_peak = run_half_peak(factories["ours"], summary, args, env, logs)
     load = f"rate {args.rate:g}/s" if args.rate else f"C={args.concurrency}"
     print(
         f"call-center workflow, N={args.cases} cases, {load}, warm-up {args.warmup}, "
         f"queues {args.queue_type} (ours: quorum), {machine['cores']} cores, RabbitMQ {machine['rabbitmq']}"
     )
+    if args.rounds > 1:
+        print(f"(each system's round with its median exec/s, of {args.rounds} rounds)")
     print_table(results, args.rate)
+    print()
+    print_summary(summary, half_peak)
     parameters = {
         "cases": args.cases,
         "concurrency": None if args.rate else args.concurrency,
         "rate": args.rate,
         "warmup": args.warmup,
+        "rounds": args.rounds,
         "queue_type": args.queue_type,
         "celery_concurrency": args.celery_concurrency,
         "timeout_seconds": args.timeout,
         "systems": args.systems,
         "amqp_vhost": unquote(urlsplit(url).path[1:]) or "/",
     }
+    report = {
+        "machine": machine,
+        "parameters": parameters,
+        "summary": summary,
+        "systems": results,
+        "rounds": rounds,
+        "half_peak": half_peak,
+    }
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(
-        json.dumps({"machine": machine, "parameters": parameters, "systems": results}, indent=2)
-    )
+    args.json.write_text(json.dumps(report, indent=2))
     print(f"wrote {args.json}")
     title = f"call-center workflow: N={args.cases}, {load}, {args.queue_type} queues, {machine['cores']} cores"
     draw_chart(results, title, args.chart)
     print(f"wrote {args.chart}")
-    ok = all(r["status"] == "ok" for r in results.values())
+    measured = [r for one in rounds for r in one.values()]
+    measured += half_peak["runs"] if half_peak else []
+    ok = all(r["status"] == "ok" for r in measured)
     if ok:
         shutil.rmtree(logs, ignore_errors=True)
     else:

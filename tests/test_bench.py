@@ -29,6 +29,7 @@ def test_compare_runs_three_systems(subprocess_env: dict[str, str], tmp_path: Pa
     results, chart = tmp_path / "r.json", tmp_path / "r.png"
     command = [sys.executable, "-m", "bench.compare", "--cases", str(CASES)]
     command += ["--concurrency", "10", "--systems", ",".join(SYSTEMS)]
+    command += ["--rounds", "2", "--half-peak"]
     command += ["--json", str(results), "--chart", str(chart)]
     done = subprocess.run(
         command, cwd=REPO, env=subprocess_env, capture_output=True, text=True, timeout=240
@@ -52,6 +53,29 @@ def test_compare_runs_three_systems(subprocess_env: dict[str, str], tmp_path: Pa
         assert all(p["peak_rss_mib"] > 0 for p in figures["processes"]), name
     assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert "exec/s" in done.stdout
+
+    # Two interleaved rounds; "systems" holds each system's median round, the summary the
+    # ratios per round and of the medians; then ours twice at half its median peak.
+    assert [set(one) for one in report["rounds"]] == [set(SYSTEMS)] * 2
+    summary = report["summary"]
+    rates = summary["executions_per_second"]
+    for name in SYSTEMS:
+        assert report["systems"][name]["executions_per_second"] in rates[name]
+        assert min(rates[name]) <= summary["median_executions_per_second"][name]
+        assert summary["median_executions_per_second"][name] <= max(rates[name])
+    for other in ("ceiling", "celery"):
+        ratio = summary[f"ours_over_{other}"]
+        assert ratio["per_round"] == [
+            pytest.approx(o / t, abs=1e-3) for o, t in zip(rates["ours"], rates[other], strict=True)
+        ]
+    half_peak = report["half_peak"]
+    peak = summary["median_executions_per_second"]["ours"]
+    assert half_peak["rate"] == pytest.approx(peak / 2, abs=0.06)
+    assert len(half_peak["runs"]) == len(half_peak["p99_ms"]) == 2
+    for run in half_peak["runs"]:
+        assert run["status"] == "ok" and run["results"] == CASES
+        assert run["publish_rate"] == pytest.approx(half_peak["rate"], rel=0.5)
+    assert "at half its median peak" in done.stdout
 
 
 def test_growth_reports_every_window_and_the_store_it_filled(
