@@ -1,6 +1,8 @@
-"""The RabbitMQ side shared by the orchestrator and the workers: connection and topology."""
+"""The RabbitMQ side shared by the orchestrator and the workers: connection, topology and
+consuming."""
 
 from broker.connection import amqp_url, connect, connect_and_set_up
+from broker.deliveries import Consumer, Delivery, consume
 from broker.topology import (
     CONTROL_QUEUE,
     DEAD_LETTER_EXCHANGE,
@@ -24,10 +26,13 @@ __all__ = [
     "ORIGINAL_QUEUE_HEADER",
     "REASON_HEADER",
     "TASK_RESULTS_QUEUE",
+    "Consumer",
+    "Delivery",
     "Topology",
     "amqp_url",
     "connect",
     "connect_and_set_up",
+    "consume",
     "function_queue",
     "oversized",
 ]

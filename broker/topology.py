@@ -19,6 +19,8 @@ from aio_pika.abc import (
     AbstractQueue,
 )
 
+from broker.deliveries import Delivery
+
 INTAKE_QUEUE = "intake"
 EXECUTIONS_EXCHANGE = "executions"
 TASK_RESULTS_QUEUE = "orchestrator.task-results"
@@ -89,7 +91,7 @@ class Topology:
         return queue
 
     async def dead_letter(
-        self, message: AbstractIncomingMessage, queue_name: str, reason: str
+        self, message: AbstractIncomingMessage | Delivery, queue_name: str, reason: str
     ) -> None:
         """Republish ``message`` to ``queue_name``'s dead-letter queue with ``reason``.
 

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from aio_pika.abc import AbstractIncomingMessage
+from broker import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +24,14 @@ class _Channel:
     """The deliveries of one channel that are not acked yet, by delivery tag."""
 
     open: list[int] = field(default_factory=list)  # sorted
-    settled: dict[int, AbstractIncomingMessage] = field(default_factory=dict)
+    settled: dict[int, Delivery] = field(default_factory=dict)
 
 
 class RunAcks:
     """Tracks the deliveries of the consumers' channels and acks them in runs.
 
     Every delivery must be :meth:`received` before any later delivery of its channel is
-    settled. aio-pika calls the consumers in delivery order and the service registers a
+    settled. The consumer starts its callbacks in delivery order and the service registers a
     message before its first ``await``, so that holds. A delivery that is nacked or requeued
     must be :meth:`dropped` instead of settled.
     """
@@ -39,18 +39,18 @@ class RunAcks:
     def __init__(self) -> None:
         self._channels: dict[object, _Channel] = {}
         # id(message) -> (channel key, message); holding the message keeps its id unique.
-        self._channel_of: dict[int, tuple[object, AbstractIncomingMessage]] = {}
+        self._channel_of: dict[int, tuple[object, Delivery]] = {}
 
-    def received(self, message: AbstractIncomingMessage) -> None:
+    def received(self, message: Delivery) -> None:
         """Register a delivery (before anything is awaited for it)."""
-        key = _channel_key(message)
-        if key is None or message.delivery_tag is None:
+        key = message.channel
+        if message.delivery_tag is None:
             return
         state = self._channels.setdefault(key, _Channel())
         bisect.insort(state.open, message.delivery_tag)
         self._channel_of[id(message)] = (key, message)
 
-    def dropped(self, message: AbstractIncomingMessage) -> None:
+    def dropped(self, message: Delivery) -> None:
         """Forget a delivery that was nacked (it is not acked with a run)."""
         key, _ = self._channel_of.pop(id(message), (None, None))
         state = self._channels.get(key) if key is not None else None
@@ -60,7 +60,7 @@ class RunAcks:
         if index < len(state.open) and state.open[index] == message.delivery_tag:
             del state.open[index]
 
-    async def ack(self, messages: Iterable[AbstractIncomingMessage]) -> None:
+    async def ack(self, messages: Iterable[Delivery]) -> None:
         """Settle ``messages``; ack every run of settled deliveries at the front of a channel."""
         touched = set()
         for message in messages:
@@ -80,7 +80,7 @@ class RunAcks:
 
     async def _ack_run(self, key: object) -> None:
         state = self._channels[key]
-        newest: AbstractIncomingMessage | None = None
+        newest: Delivery | None = None
         ended = 0
         while ended < len(state.open) and state.open[ended] in state.settled:
             newest = state.settled.pop(state.open[ended])
@@ -97,16 +97,8 @@ class RunAcks:
             del self._channels[key]
 
 
-async def _ack_alone(message: AbstractIncomingMessage) -> None:
+async def _ack_alone(message: Delivery) -> None:
     try:
         await message.ack()
     except Exception as exc:  # a closed channel: the broker requeues it
         log.debug("ack failed: %s", exc)
-
-
-def _channel_key(message: AbstractIncomingMessage) -> object | None:
-    """The channel a delivery came on (delivery tags count per channel)."""
-    try:
-        return message.channel
-    except Exception:  # closed already: the broker requeues it, nothing to ack
-        return None

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
+from aio_pika.abc import AbstractRobustConnection
 from pydantic import ValidationError
 
 import messages
@@ -24,8 +24,11 @@ from broker import (
     CONTROL_QUEUE,
     INTAKE_QUEUE,
     TASK_RESULTS_QUEUE,
+    Consumer,
+    Delivery,
     Topology,
     connect_and_set_up,
+    consume,
     function_queue,
     oversized,
 )
@@ -84,18 +87,17 @@ async def run_service(
         await topology.executions_exchange()
         for name in sorted(function_names(engine.machines)):
             await topology.work_queue(function_queue(name))
-        intake = await topology.work_queue(INTAKE_QUEUE)
-        results = await topology.work_queue(TASK_RESULTS_QUEUE)
-        control = await topology.work_queue(CONTROL_QUEUE)
+        for name in (INTAKE_QUEUE, TASK_RESULTS_QUEUE, CONTROL_QUEUE):
+            await topology.work_queue(name)
         publisher = OutboxPublisher(store, channel)
         left = await publisher.sweep()
         if left:
             log.info("published %d outbox message(s) left by the previous run", left)
         handlers = _Handlers(engine, publisher, topology)
         consumers = [
-            (intake, await intake.consume(_tracked(handlers.on_intake, in_flight))),
-            (results, await results.consume(_tracked(handlers.on_result, in_flight))),
-            (control, await control.consume(_tracked(handlers.on_control, in_flight))),
+            await consume(channel, INTAKE_QUEUE, _tracked(handlers.on_intake, in_flight)),
+            await consume(channel, TASK_RESULTS_QUEUE, _tracked(handlers.on_result, in_flight)),
+            await consume(channel, CONTROL_QUEUE, _tracked(handlers.on_control, in_flight)),
         ]
         return _Subscription(topology, publisher, handlers, consumers)
 
@@ -133,8 +135,8 @@ async def run_service(
             ready.set()
         await stop.wait()
         log.info("orchestrator stopping")
-        for queue, tag in consumers:
-            await _cancel(queue, tag)
+        for consumer in consumers:
+            await _cancel(consumer)
         if in_flight:
             await asyncio.wait(in_flight, timeout=10)
         # Apply what the consumers queued before stopping (unacked leftovers are redelivered).
@@ -193,13 +195,13 @@ async def sample_queues(topology: Topology, engine: Engine, every: float = 5.0) 
         await asyncio.sleep(every)
 
 
-Handler = Callable[[AbstractIncomingMessage], Awaitable[None]]
+Handler = Callable[[Delivery], Awaitable[None]]
 
 
 def _tracked(handler: Handler, in_flight: set[asyncio.Task[None]]) -> Handler:
     """Wrap a consumer callback so that a graceful stop can wait for the running ones."""
 
-    async def run(message: AbstractIncomingMessage) -> None:
+    async def run(message: Delivery) -> None:
         task = asyncio.current_task()
         assert task is not None
         in_flight.add(task)
@@ -211,11 +213,11 @@ def _tracked(handler: Handler, in_flight: set[asyncio.Task[None]]) -> Handler:
     return run
 
 
-async def _cancel(queue: AbstractQueue, tag: str) -> None:
+async def _cancel(consumer: Consumer) -> None:
     try:
-        await queue.cancel(tag)
+        await consumer.cancel()
     except Exception as exc:  # the channel may already be gone; nothing is lost by it
-        log.debug("cancelling consumer %s failed: %s", tag, exc)
+        log.debug("cancelling the consumer of %s failed: %s", consumer.queue, exc)
 
 
 @dataclass(frozen=True)
@@ -225,14 +227,14 @@ class _Subscription:
     topology: Topology
     publisher: OutboxPublisher
     handlers: _Handlers
-    consumers: list[tuple[AbstractQueue, str]]
+    consumers: list[Consumer]
 
 
 @dataclass
 class _Work:
     """A parsed inbound message and the engine call it asks for."""
 
-    message: AbstractIncomingMessage
+    message: Delivery
     queue: str
     apply: Callable[[], list[int] | None]
     describe: str
@@ -264,7 +266,7 @@ class _Handlers:
         self.sending: set[asyncio.Task[None]] = set()
         self.acks = RunAcks()
 
-    async def on_intake(self, message: AbstractIncomingMessage) -> None:
+    async def on_intake(self, message: Delivery) -> None:
         def parse(body: bytes) -> messages.IntakeRequest:
             return messages.IntakeRequest.from_amqp(
                 body,
@@ -276,7 +278,7 @@ class _Handlers:
 
         await self._receive(message, INTAKE_QUEUE, parse, self.engine.start, "a start")
 
-    async def on_result(self, message: AbstractIncomingMessage) -> None:
+    async def on_result(self, message: Delivery) -> None:
         await self._receive(
             message,
             TASK_RESULTS_QUEUE,
@@ -285,7 +287,7 @@ class _Handlers:
             "a duplicate or stale task result",
         )
 
-    async def on_control(self, message: AbstractIncomingMessage) -> None:
+    async def on_control(self, message: Delivery) -> None:
         await self._receive(
             message,
             CONTROL_QUEUE,
@@ -296,7 +298,7 @@ class _Handlers:
 
     async def _receive(
         self,
-        message: AbstractIncomingMessage,
+        message: Delivery,
         queue: str,
         parse: Callable[[bytes], T],
         apply: Callable[[T], list[int] | None],
@@ -381,7 +383,7 @@ class _Handlers:
         for work in failed:
             await self._nack(work.message)
 
-    async def _reject(self, message: AbstractIncomingMessage, queue: str, reason: str) -> None:
+    async def _reject(self, message: Delivery, queue: str, reason: str) -> None:
         log.warning("dead-lettering a message from %s: %s", queue, reason)
         try:
             await self.topology.dead_letter(message, queue, reason)
@@ -391,7 +393,7 @@ class _Handlers:
             return
         await self.acks.ack([message])
 
-    async def _nack(self, message: AbstractIncomingMessage) -> None:
+    async def _nack(self, message: Delivery) -> None:
         self.acks.dropped(message)
         try:
             await message.nack(requeue=True)

@@ -18,17 +18,20 @@ import asyncio
 import contextlib
 import logging
 
-import aio_pika
-from aio_pika.abc import (
-    AbstractChannel,
-    AbstractIncomingMessage,
-    AbstractQueue,
-    AbstractRobustConnection,
-)
-from aio_pika.exceptions import DeliveryError, PublishError
+import aiormq
+from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
+from aiormq.exceptions import DeliveryError, PublishError
 from pydantic import ValidationError
 
-from broker import Topology, connect_and_set_up, function_queue, oversized
+from broker import (
+    Consumer,
+    Delivery,
+    Topology,
+    connect_and_set_up,
+    consume,
+    function_queue,
+    oversized,
+)
 from messages import TaskFailed, TaskRequest, TaskSucceeded
 from workers.runtime import Function, invoke
 
@@ -36,8 +39,9 @@ __all__ = ["DEFAULT_PREFETCH", "Worker", "serve"]
 
 DEFAULT_PREFETCH = 10
 log = logging.getLogger(__name__)
-# What a worker holds once subscribed: its channel, topology, queue and consumer tag.
-_Subscription = tuple[AbstractChannel, Topology, AbstractQueue, str]
+# What a worker holds once subscribed: its channel, topology and consumer.
+_Subscription = tuple[AbstractRobustChannel, Topology, Consumer]
+PERSISTENT = 2
 
 
 class Worker:
@@ -64,7 +68,7 @@ class Worker:
         self.concurrency = concurrency
         self.queue_name = function_queue(function.name)
         # None is the sentinel that wakes an idle processor when stopping.
-        self._inbox: asyncio.Queue[AbstractIncomingMessage | None] = asyncio.Queue()
+        self._inbox: asyncio.Queue[Delivery | None] = asyncio.Queue()
         self._stopping = False
         self._accepting = True
 
@@ -76,7 +80,7 @@ class Worker:
         subscribed = await self._connect(stop)
         if subscribed is None:
             return
-        connection, (channel, topology, queue, consumer_tag) = subscribed
+        connection, (channel, topology, consumer) = subscribed
         try:
             processor = asyncio.create_task(self._process(channel, topology))
             log.info(
@@ -89,7 +93,7 @@ class Worker:
                 ready.set()
             await stop.wait()
             log.info("stopping %s", self.function.name)
-            await self._shutdown(queue, consumer_tag, processor)
+            await self._shutdown(consumer, processor)
         finally:
             await connection.close()
         log.info("stopped %s", self.function.name)
@@ -99,9 +103,9 @@ class Worker:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         await channel.set_qos(prefetch_count=self.prefetch)
         topology = Topology(channel)
-        queue = await topology.work_queue(self.queue_name)
-        consumer_tag = await queue.consume(self._on_message, no_ack=False)
-        return channel, topology, queue, consumer_tag
+        await topology.work_queue(self.queue_name)
+        consumer = await consume(channel, self.queue_name, self._on_message)
+        return channel, topology, consumer
 
     async def _connect(
         self, stop: asyncio.Event
@@ -120,15 +124,13 @@ class Worker:
         log.info("stopped %s before connecting", self.function.name)
         return None
 
-    async def _shutdown(
-        self, queue: AbstractQueue, consumer_tag: str, processor: asyncio.Task[None]
-    ) -> None:
+    async def _shutdown(self, consumer: Consumer, processor: asyncio.Task[None]) -> None:
         """Stop taking messages, finish the one in flight, hand the buffered ones back."""
         self._stopping = True
         self._inbox.put_nowait(None)
         try:
             # After Cancel-Ok the broker sends this consumer nothing more.
-            await queue.cancel(consumer_tag)
+            await consumer.cancel()
         except Exception:
             log.exception("could not cancel the consumer of %s", self.queue_name)
         await processor
@@ -139,14 +141,14 @@ class Worker:
             if message is not None:
                 await _requeue(message)
 
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        """aio-pika's delivery callback: queue the message for the processor."""
+    async def _on_message(self, message: Delivery) -> None:
+        """The consumer's delivery callback: queue the message for the processor."""
         if self._accepting:
             self._inbox.put_nowait(message)
         else:
             await _requeue(message)
 
-    async def _process(self, channel: AbstractChannel, topology: Topology) -> None:
+    async def _process(self, channel: AbstractRobustChannel, topology: Topology) -> None:
         """Handle queued messages, ``concurrency`` at a time, until stopping."""
         slots = asyncio.Semaphore(self.concurrency)
         running: set[asyncio.Task[None]] = set()
@@ -166,8 +168,8 @@ class Worker:
 
     async def _guarded(
         self,
-        message: AbstractIncomingMessage,
-        channel: AbstractChannel,
+        message: Delivery,
+        channel: AbstractRobustChannel,
         topology: Topology,
         slots: asyncio.Semaphore,
     ) -> None:
@@ -181,7 +183,7 @@ class Worker:
             slots.release()
 
     async def _handle(
-        self, message: AbstractIncomingMessage, channel: AbstractChannel, topology: Topology
+        self, message: Delivery, channel: AbstractRobustChannel, topology: Topology
     ) -> None:
         """Parse, invoke, reply, ack; dead-letter what cannot be handled."""
         if too_large := oversized(message.body):
@@ -223,9 +225,7 @@ class Worker:
             return
         await message.ack()
 
-    async def _dead_letter(
-        self, message: AbstractIncomingMessage, topology: Topology, reason: str
-    ) -> None:
+    async def _dead_letter(self, message: Delivery, topology: Topology, reason: str) -> None:
         """Move ``message`` to the dead-letter queue with ``reason``, then ack it."""
         log.info("dead-lettering a message from %s: %s", self.queue_name, reason)
         await topology.dead_letter(message, self.queue_name, reason)
@@ -246,19 +246,27 @@ async def serve(
 
 
 async def _reply(
-    channel: AbstractChannel, reply_to: str, task_token: str, result: TaskSucceeded | TaskFailed
+    channel: AbstractRobustChannel,
+    reply_to: str,
+    task_token: str,
+    result: TaskSucceeded | TaskFailed,
 ) -> None:
-    """Publish ``result`` to ``reply_to`` and wait for the broker's confirm."""
-    reply = aio_pika.Message(
-        body=result.to_wire(),
-        content_type="application/json",
-        correlation_id=task_token,
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+    """Publish ``result`` to ``reply_to`` and wait for the broker's confirm.
+
+    Raises ``PublishError`` when the broker returns it (no such queue: the channel has
+    ``on_return_raises``) and ``DeliveryError`` when it nacks it.
+    """
+    # The channel under aio-pika's: the same frames and confirm, without building a Message.
+    underlay = await channel.get_underlay_channel()
+    properties = aiormq.spec.Basic.Properties(
+        content_type="application/json", correlation_id=task_token, delivery_mode=PERSISTENT
     )
-    await channel.default_exchange.publish(reply, routing_key=reply_to)
+    await underlay.basic_publish(
+        result.to_wire(), routing_key=reply_to, properties=properties, mandatory=True
+    )
 
 
-async def _requeue(message: AbstractIncomingMessage) -> None:
+async def _requeue(message: Delivery) -> None:
     """Give ``message`` back to its queue; if the channel is gone, the broker already has."""
     try:
         await message.nack(requeue=True)

@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator
 
 import aio_pika
 import pytest
-from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
+from aio_pika.abc import AbstractQueue, AbstractRobustConnection
 
+from broker import Delivery, consume
 from orchestrator.acks import RunAcks
 
 pytestmark = pytest.mark.integration
@@ -32,18 +33,23 @@ async def queue(amqp_connection: AbstractRobustConnection) -> AsyncIterator[Abst
 
 async def deliveries(
     connection: AbstractRobustConnection, name: str, count: int
-) -> tuple[aio_pika.abc.AbstractChannel, list[AbstractIncomingMessage], RunAcks]:
-    """A new channel, ``count`` deliveries of queue ``name`` on it (unacked), and a RunAcks
-    that registered them in delivery order."""
+) -> tuple[aio_pika.abc.AbstractChannel, list[Delivery], RunAcks]:
+    """A new channel, ``count`` deliveries of queue ``name`` on it (unacked, through the
+    service's consumer), and a RunAcks that registered them in delivery order."""
     channel = await connection.channel()
-    queue = await channel.get_queue(name)
-    got: list[AbstractIncomingMessage] = []
-    while len(got) < count:
-        message = await queue.get(fail=False)
-        if message is None:
-            await asyncio.sleep(0.02)
-            continue
-        got.append(message)
+    await channel.set_qos(prefetch_count=count)
+    got: list[Delivery] = []
+
+    async def take(delivery: Delivery) -> None:
+        got.append(delivery)
+
+    consumer = await consume(channel, name, take)
+    for _ in range(250):
+        if len(got) >= count:
+            break
+        await asyncio.sleep(0.02)
+    await consumer.cancel()
+    assert len(got) == count, f"{len(got)} of {count} deliveries arrived"
     acks = RunAcks()
     for message in got:
         acks.received(message)
