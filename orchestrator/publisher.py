@@ -19,18 +19,39 @@ PERSISTENT = int(DeliveryMode.PERSISTENT)
 
 
 class OutboxPublisher:
-    """Sends outbox rows to RabbitMQ; a row is deleted only after the broker confirmed it."""
+    """Sends outbox rows to RabbitMQ; a row is deleted only after the broker confirmed it.
 
-    def __init__(self, store: Store, channel: AbstractChannel) -> None:
+    Confirmed rows are not deleted at once in a transaction of their own: the next batch's
+    transaction deletes them (:meth:`forget_confirmed`), or a flush ``forget_after``
+    seconds later if no batch comes. One commit per batch instead of two. A crash in
+    between republishes those rows on restart; a duplicate is dropped downstream by its
+    task token, as any redelivery is.
+    """
+
+    def __init__(self, store: Store, channel: AbstractChannel, forget_after: float = 0.05) -> None:
         self.store = store
         self.channel = channel
+        self.forget_after = forget_after
+        self._confirmed: list[int] = []
+        self._flush: asyncio.TimerHandle | None = None
 
     async def publish(self, ids: Iterable[int]) -> None:
         """Publish the outbox rows ``ids`` (those not yet sent) in commit order."""
         await self._send(self.store.outbox_messages(ids))
 
+    def forget_confirmed(self) -> None:
+        """Delete the rows the broker has confirmed so far (in the caller's transaction, if
+        one is open)."""
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        if self._confirmed:
+            ids, self._confirmed = self._confirmed, []
+            self.store.delete_outbox(ids)
+
     async def sweep(self, older_than_seconds: float = 0.0) -> int:
         """Publish rows left behind (a crash, a lost connection); returns how many were sent."""
+        self.forget_confirmed()  # confirmed rows are not left behind
         pending = self.store.pending_outbox(time.time() - older_than_seconds)
         await self._send(pending)
         return len(pending)
@@ -53,7 +74,18 @@ class OutboxPublisher:
         if rows:
             channel = await self.channel.get_underlay_channel()
             await asyncio.gather(*(self._publish(channel, row) for row in rows))
-            self.store.delete_outbox([row.id for row in rows])
+            self._confirmed.extend(row.id for row in rows)
+            if self._flush is None:
+                loop = asyncio.get_running_loop()
+                self._flush = loop.call_later(self.forget_after, self._flush_now)
+
+    def _flush_now(self) -> None:
+        """No batch came to carry the deletes: commit them on their own."""
+        self._flush = None
+        try:
+            self.forget_confirmed()
+        except Exception as exc:  # the rows stay; the sweeper republishes, duplicates drop
+            log.warning("forgetting confirmed outbox rows failed: %s", exc)
 
     async def _publish(self, channel: aiormq.abc.AbstractChannel, row: OutboxMessage) -> None:
         if row.exchange not in ("", EXECUTIONS_EXCHANGE):

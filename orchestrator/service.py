@@ -145,6 +145,7 @@ async def run_service(
                 break
             await asyncio.sleep(0.01)
         committer.cancel()
+        publisher.forget_confirmed()
         if server is not None:
             await server.stop()
         sweeper.cancel()
@@ -345,6 +346,8 @@ class _Handlers:
         failed: list[_Work] = []
         try:
             with self.engine.store.batch():
+                # The deletes ride on this commit (rolled back with it: the sweeper resends).
+                self.publisher.forget_confirmed()
                 for work in batch:
                     try:
                         ids = work.apply()

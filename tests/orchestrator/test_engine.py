@@ -275,3 +275,12 @@ def test_a_task_that_ends_without_a_result_leaves_no_dispatch_clock(
     )
     assert stopped is not None
     assert engine._dispatched == {}  # a long-running service must not keep every stopped task
+
+
+def test_the_store_syncs_every_commit_to_disk(store: SqliteStore, tmp_path: Path) -> None:
+    # FULL: an acked step survives an OS crash, not only a killed process.
+    (level,) = store._db.execute("PRAGMA synchronous").fetchone()
+    assert level == 2
+    again = SqliteStore(tmp_path / "sfn.db", checkpoint_in_background=True)
+    assert again._db.execute("PRAGMA synchronous").fetchone() == (2,)
+    again.close()
