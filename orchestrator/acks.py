@@ -5,10 +5,18 @@ settles deliveries batch by batch and mostly in delivery order, so it acks the n
 run of settled deliveries with ``multiple=True``, which settles the whole run at once. A
 delivery that is not settled yet holds back the ones after it: nothing is acked before its
 step is durable, at the price of a later ack for the ones behind it.
+
+An ack is off every execution's critical path, so a run may also be held for ``delay``
+seconds, to be acked with the runs settled meanwhile: at low load, when every batch holds
+one message, that turns one ack per message into one per ``delay``. At most ``max_held``
+deliveries of a channel are held, so the prefetch window never fills with them. A crash
+while holding redelivers those messages; their steps are committed, so the engine drops
+them as duplicates.
 """
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import logging
 from collections.abc import Iterable
@@ -25,6 +33,8 @@ class _Channel:
 
     open: list[int] = field(default_factory=list)  # sorted
     settled: dict[int, Delivery] = field(default_factory=dict)
+    held: Delivery | None = None  # the newest of the runs settled and not acked yet
+    held_count: int = 0
 
 
 class RunAcks:
@@ -36,10 +46,13 @@ class RunAcks:
     must be :meth:`dropped` instead of settled.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0, max_held: int = 1) -> None:
+        self.delay = delay
+        self.max_held = max(1, max_held)
         self._channels: dict[object, _Channel] = {}
         # id(message) -> (channel key, message); holding the message keeps its id unique.
         self._channel_of: dict[int, tuple[object, Delivery]] = {}
+        self._flusher: asyncio.Task[None] | None = None
 
     def received(self, message: Delivery) -> None:
         """Register a delivery (before anything is awaited for it)."""
@@ -71,30 +84,58 @@ class RunAcks:
                 continue
             state.settled[message.delivery_tag] = message
             touched.add(key)
+        full = False
         for key in touched:
-            await self._ack_run(key)
+            full |= self._hold_run(self._channels[key])
+        if full or self.delay <= 0:
+            await self.flush()
+        elif self._flusher is None and any(s.held for s in self._channels.values()):
+            self._flusher = asyncio.create_task(self._flush_later())
 
     def pending(self) -> int:
-        """Deliveries registered and not acked yet (settled or not)."""
-        return sum(len(state.open) for state in self._channels.values())
+        """Deliveries registered and not acked yet (settled or not, held or not)."""
+        return sum(len(state.open) + state.held_count for state in self._channels.values())
 
-    async def _ack_run(self, key: object) -> None:
-        state = self._channels[key]
-        newest: Delivery | None = None
+    async def flush(self) -> None:
+        """Ack every held run now (one frame per channel)."""
+        if self._flusher is not None:  # only ever cancelled while it sleeps
+            self._flusher.cancel()
+            self._flusher = None
+        for key, state in list(self._channels.items()):
+            newest, state.held, state.held_count = state.held, None, 0
+            if newest is None:
+                continue
+            try:
+                await newest.ack(multiple=True)
+            except Exception as exc:
+                # The channel is gone: the broker requeues what was not acked, and a
+                # redelivery is a duplicate the engine drops. Nothing more can be acked on
+                # that channel.
+                log.debug("acking a run failed (%s); dropping the channel's deliveries", exc)
+                self._channels.pop(key, None)
+
+    async def close(self) -> None:
+        """Ack what is held and stop the timer (before the connection closes)."""
+        await self.flush()
+
+    async def _flush_later(self) -> None:
+        try:
+            await asyncio.sleep(self.delay)
+        except asyncio.CancelledError:
+            return  # flushed by ack() meanwhile
+        self._flusher = None
+        await self.flush()
+
+    def _hold_run(self, state: _Channel) -> bool:
+        """Move the settled run at the front of ``state`` to its held ack; True when the
+        channel holds ``max_held`` deliveries or more."""
         ended = 0
         while ended < len(state.open) and state.open[ended] in state.settled:
-            newest = state.settled.pop(state.open[ended])
+            state.held = state.settled.pop(state.open[ended])
             ended += 1
-        if newest is None:
-            return
         del state.open[:ended]
-        try:
-            await newest.ack(multiple=True)
-        except Exception as exc:
-            # The channel is gone: the broker requeues what was not acked, and a redelivery is
-            # a duplicate the engine drops. Nothing more can be acked on that channel.
-            log.debug("acking a run failed (%s); dropping the channel's deliveries", exc)
-            del self._channels[key]
+        state.held_count += ended
+        return state.held_count >= self.max_held
 
 
 async def _ack_alone(message: Delivery) -> None:

@@ -46,6 +46,9 @@ from orchestrator.store import SqliteStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# How long a settled delivery's ack may wait to share a frame with later ones (acks are off
+# the executions' critical path; fewer acks are fewer writes and fewer quorum-queue commands).
+ACK_DELAY_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ async def run_service(
         left = await publisher.sweep()
         if left:
             log.info("published %d outbox message(s) left by the previous run", left)
-        handlers = _Handlers(engine, publisher, topology)
+        handlers = _Handlers(engine, publisher, topology, prefetch=config.prefetch)
         consumers = [
             await consume(channel, INTAKE_QUEUE, _tracked(handlers.on_intake, in_flight)),
             await consume(channel, TASK_RESULTS_QUEUE, _tracked(handlers.on_result, in_flight)),
@@ -145,6 +148,7 @@ async def run_service(
                 break
             await asyncio.sleep(0.01)
         committer.cancel()
+        await handlers.acks.close()
         publisher.forget_confirmed()
         if server is not None:
             await server.stop()
@@ -257,6 +261,8 @@ class _Handlers:
         topology: Topology,
         max_batch: int = 256,
         max_sending: int = 8,
+        prefetch: int = 100,
+        ack_delay: float = ACK_DELAY_SECONDS,
     ) -> None:
         self.engine = engine
         self.publisher = publisher
@@ -265,7 +271,8 @@ class _Handlers:
         self.work: asyncio.Queue[_Work] = asyncio.Queue()
         self.max_sending = max_sending
         self.sending: set[asyncio.Task[None]] = set()
-        self.acks = RunAcks()
+        # Held acks stay well inside each consumer's prefetch window.
+        self.acks = RunAcks(delay=ack_delay, max_held=prefetch // 4)
 
     async def on_intake(self, message: Delivery) -> None:
         def parse(body: bytes) -> messages.IntakeRequest:

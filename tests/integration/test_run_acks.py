@@ -32,7 +32,7 @@ async def queue(amqp_connection: AbstractRobustConnection) -> AsyncIterator[Abst
 
 
 async def deliveries(
-    connection: AbstractRobustConnection, name: str, count: int
+    connection: AbstractRobustConnection, name: str, count: int, acks: RunAcks | None = None
 ) -> tuple[aio_pika.abc.AbstractChannel, list[Delivery], RunAcks]:
     """A new channel, ``count`` deliveries of queue ``name`` on it (unacked, through the
     service's consumer), and a RunAcks that registered them in delivery order."""
@@ -50,7 +50,7 @@ async def deliveries(
         await asyncio.sleep(0.02)
     await consumer.cancel()
     assert len(got) == count, f"{len(got)} of {count} deliveries arrived"
-    acks = RunAcks()
+    acks = acks or RunAcks()
     for message in got:
         acks.received(message)
     return channel, got, acks
@@ -100,3 +100,31 @@ async def test_settling_everything_in_any_order_acks_everything(
         await acks.ack([got[index]])
     assert acks.pending() == 0
     assert await ready_after_close(amqp_connection, queue.name, channel) == []
+
+
+async def test_a_held_run_is_acked_after_the_delay(
+    amqp_connection: AbstractRobustConnection, queue: AbstractQueue
+) -> None:
+    held = RunAcks(delay=0.2, max_held=100)
+    channel, got, acks = await deliveries(amqp_connection, queue.name, 6, held)
+    await acks.ack(got[:2])
+    await acks.ack(got[2:4])
+    assert acks.pending() == 6  # settled, held for one ack
+    await asyncio.sleep(0.5)
+    assert acks.pending() == 2  # 0-3 acked together when the delay ran out
+    assert await ready_after_close(amqp_connection, queue.name, channel) == ["4", "5"]
+
+
+async def test_holding_max_held_acks_at_once(
+    amqp_connection: AbstractRobustConnection, queue: AbstractQueue
+) -> None:
+    held = RunAcks(delay=60.0, max_held=3)
+    channel, got, acks = await deliveries(amqp_connection, queue.name, 6, held)
+    await acks.ack(got[:2])
+    assert acks.pending() == 6
+    await acks.ack([got[2]])  # the third held: acked now, not in a minute
+    assert acks.pending() == 3
+    await acks.ack([got[3]])
+    await acks.close()  # a stopping service acks what it holds
+    assert acks.pending() == 2
+    assert await ready_after_close(amqp_connection, queue.name, channel) == ["4", "5"]
