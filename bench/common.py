@@ -194,6 +194,22 @@ def sample(procs: Sequence[Proc], child_label: str = "child") -> list[ProcSample
     return samples
 
 
+def cpu_probe_ms(repeats: int = 5) -> float:
+    """Milliseconds one core takes for a fixed pure-Python loop (the best of ``repeats``).
+
+    A virtual machine's speed drifts; taken on an idle machine before each run, this says
+    whether two runs were measured on the same machine speed.
+    """
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        total = 0
+        for i in range(300_000):
+            total += i
+        best = min(best, time.perf_counter() - start)
+    return round(best * 1000, 2)
+
+
 def broker_pid() -> int | None:
     """The RabbitMQ server's pid (the one ``beam.smp`` on this machine), else None."""
     found = []

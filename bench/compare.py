@@ -66,6 +66,7 @@ from bench.common import (
     Tracker,
     amqp_url,
     broker_pid,
+    cpu_probe_ms,
     cpu_seconds,
     drive,
     expected_message,
@@ -306,6 +307,7 @@ def measure(
     after: list[ProcSample] = []
     final: list[ProcSample] = []
     broker = broker_pid()
+    figures["cpu_probe_ms"] = cpu_probe_ms()  # before anything of the run starts
     try:
         progress(f"{system.name}: starting")
         system.start(env, log_dir, procs)
@@ -574,6 +576,7 @@ def summarize(rounds: Sequence[dict[str, dict[str, Any]]]) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "executions_per_second": rates,
         "median_executions_per_second": {n: round(_median(v), 1) for n, v in rates.items()},
+        "cpu_probe_ms": {n: [one[n].get("cpu_probe_ms") for one in rounds] for n in names},
     }
     if "ours" in names:
         for other in (n for n in names if n != "ours"):
@@ -631,12 +634,19 @@ def print_summary(summary: dict[str, Any], half_peak: dict[str, Any] | None) -> 
     row = f"{'median':<8}" + "".join(f"{medians[n]:>16.1f}" for n in names)
     row += "".join(f"{_num(summary[k]['of_medians'], '.2f'):>16}" for k in ratios)
     print(row)
+    probes = summary.get("cpu_probe_ms") or {}
+    if probes:
+        print(
+            "machine speed probe before each run (ms, lower is faster): "
+            + "; ".join(f"{n} " + " / ".join(_num(v, ".1f") for v in probes[n]) for n in probes)
+        )
     if half_peak:
         p99s = " / ".join(f"{p:.1f}" for p in half_peak["p99_ms"])
+        probed = " / ".join(_num(r.get("cpu_probe_ms"), ".1f") for r in half_peak["runs"])
         print(
             f"ours at half its median peak ({half_peak['rate']:g} of "
             f"{half_peak['peak_executions_per_second']:g} cases/s): p99 {p99s} ms, "
-            f"median {half_peak['median_p99_ms']:.1f} ms"
+            f"median {half_peak['median_p99_ms']:.1f} ms (probe {probed} ms)"
         )
 
 

@@ -76,6 +76,12 @@ def test_compare_runs_three_systems(subprocess_env: dict[str, str], tmp_path: Pa
         assert run["status"] == "ok" and run["results"] == CASES
         assert run["publish_rate"] == pytest.approx(half_peak["rate"], rel=0.5)
     assert "at half its median peak" in done.stdout
+    # The machine's speed, probed before every run, so drifting runs can be told apart.
+    probes = summary["cpu_probe_ms"]
+    assert set(probes) == set(SYSTEMS)
+    assert all(len(v) == 2 and all(p > 0 for p in v) for v in probes.values())
+    assert all(run["cpu_probe_ms"] > 0 for run in half_peak["runs"])
+    assert "machine speed probe" in done.stdout
 
 
 def test_growth_reports_every_window_and_the_store_it_filled(
