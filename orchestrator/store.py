@@ -434,6 +434,13 @@ class SqliteStore:
                     )
                 except sqlite3.IntegrityError as exc:
                     raise ExecutionExists(state.execution_arn) from exc
+            elif previous is not None and previous.status == state.status:
+                # Most steps leave the status alone: not naming it spares the status index
+                # a page write (SQLite rewrites the index entry of every column it sets).
+                self._db.execute(
+                    "UPDATE executions SET state=? WHERE arn=?",
+                    (values[1], state.execution_arn),
+                )
             else:
                 self._db.execute(
                     "UPDATE executions SET status=?, state=?, stop_date=? WHERE arn=?",
