@@ -84,3 +84,12 @@ async def collect(
         else:
             got.append(message)
     return got
+
+
+async def take_ready(channel: AbstractChannel, queue: str) -> list[bytes]:
+    """The bodies of every message ready in ``queue`` now (taken, acked on the way)."""
+    declared = await channel.get_queue(queue, ensure=False)
+    bodies = []
+    while (message := await declared.get(no_ack=True, fail=False)) is not None:
+        bodies.append(message.body)
+    return bodies

@@ -4,8 +4,6 @@ the consumer comes back after its channel closes or its queue is deleted."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import aio_pika
@@ -14,31 +12,9 @@ from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 
 from broker import Delivery, consume
 from broker.deliveries import Consumer
+from tests.integration.amqp import take_ready
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def channel(
-    amqp_connection: AbstractRobustConnection,
-) -> AsyncIterator[AbstractRobustChannel]:
-    """A robust channel with publisher confirms, as the services open it."""
-    opened = await amqp_connection.channel(publisher_confirms=True)
-    try:
-        yield opened
-    finally:
-        await opened.close()
-
-
-@pytest.fixture
-async def queue_name(channel: AbstractRobustChannel) -> AsyncIterator[str]:
-    """A private quorum queue, declared on ``channel`` (so that it restores it)."""
-    name = f"deliveries-test-{uuid.uuid4().hex[:12]}"
-    await channel.declare_queue(name, durable=True, arguments={"x-queue-type": "quorum"})
-    try:
-        yield name
-    finally:
-        await channel.queue_delete(name, if_unused=False, if_empty=False)
 
 
 async def until(condition: object, seconds: float = 10.0) -> None:
@@ -55,17 +31,8 @@ async def publish(channel: AbstractRobustChannel, queue: str, body: bytes) -> No
     await channel.default_exchange.publish(aio_pika.Message(body), routing_key=queue)
 
 
-async def left_in(channel: AbstractRobustChannel, queue: str) -> list[bytes]:
-    """Take what is ready in ``queue`` (acked on the way)."""
-    declared = await channel.get_queue(queue, ensure=False)
-    bodies = []
-    while (message := await declared.get(no_ack=True, fail=False)) is not None:
-        bodies.append(message.body)
-    return bodies
-
-
 async def test_a_delivery_carries_the_properties_it_was_sent_with(
-    channel: AbstractRobustChannel, queue_name: str
+    confirm_channel: AbstractRobustChannel, private_queue: str
 ) -> None:
     got: list[Delivery] = []
 
@@ -85,8 +52,8 @@ async def test_a_delivery_carries_the_properties_it_was_sent_with(
         app_id="tests",
         priority=3,
     )
-    await channel.default_exchange.publish(message, routing_key=queue_name)
-    consumer = await consume(channel, queue_name, take)
+    await confirm_channel.default_exchange.publish(message, routing_key=private_queue)
+    consumer = await consume(confirm_channel, private_queue, take)
     await until(lambda: len(got) == 1)
     delivery = got[0]
     assert delivery.body == b'{"a": 1}'
@@ -100,7 +67,7 @@ async def test_a_delivery_carries_the_properties_it_was_sent_with(
 
 
 async def test_ack_settles_and_nack_hands_back(
-    channel: AbstractRobustChannel, queue_name: str
+    confirm_channel: AbstractRobustChannel, private_queue: str
 ) -> None:
     got: list[Delivery] = []
 
@@ -108,8 +75,8 @@ async def test_ack_settles_and_nack_hands_back(
         got.append(delivery)
 
     for body in (b"0", b"1", b"2"):
-        await publish(channel, queue_name, body)
-    consumer = await consume(channel, queue_name, take)
+        await publish(confirm_channel, private_queue, body)
+    consumer = await consume(confirm_channel, private_queue, take)
     await until(lambda: len(got) == 3)
     await got[1].ack(multiple=True)  # settles 0 and 1
     await got[2].nack(requeue=True)  # comes back, redelivered
@@ -117,24 +84,26 @@ async def test_ack_settles_and_nack_hands_back(
     assert got[3].body == b"2" and got[3].redelivered is True
     await got[3].ack()
     await consumer.cancel()
-    assert await left_in(channel, queue_name) == []
+    assert await take_ready(confirm_channel, private_queue) == []
 
 
-async def test_cancel_stops_the_deliveries(channel: AbstractRobustChannel, queue_name: str) -> None:
+async def test_cancel_stops_the_deliveries(
+    confirm_channel: AbstractRobustChannel, private_queue: str
+) -> None:
     got: list[Delivery] = []
 
     async def take(delivery: Delivery) -> None:
         got.append(delivery)
         await delivery.ack()
 
-    consumer = await consume(channel, queue_name, take)
-    await publish(channel, queue_name, b"before")
+    consumer = await consume(confirm_channel, private_queue, take)
+    await publish(confirm_channel, private_queue, b"before")
     await until(lambda: len(got) == 1)
     await consumer.cancel()
-    await publish(channel, queue_name, b"after")
+    await publish(confirm_channel, private_queue, b"after")
     await asyncio.sleep(0.3)
     assert [d.body for d in got] == [b"before"]
-    assert await left_in(channel, queue_name) == [b"after"]
+    assert await take_ready(confirm_channel, private_queue) == [b"after"]
 
 
 async def consuming(channel: AbstractRobustChannel, queue: str) -> tuple[Consumer, list[bytes]]:
@@ -149,36 +118,38 @@ async def consuming(channel: AbstractRobustChannel, queue: str) -> tuple[Consume
 
 
 async def test_the_consumer_comes_back_when_its_channel_reopens(
-    channel: AbstractRobustChannel, queue_name: str
+    confirm_channel: AbstractRobustChannel, private_queue: str
 ) -> None:
-    consumer, bodies = await consuming(channel, queue_name)
-    await publish(channel, queue_name, b"first")
+    consumer, bodies = await consuming(confirm_channel, private_queue)
+    await publish(confirm_channel, private_queue, b"first")
     await until(lambda: bodies == [b"first"])
-    underlay = await channel.get_underlay_channel()
+    underlay = await confirm_channel.get_underlay_channel()
     await underlay.close()  # as a channel error would: the robust channel opens a new one
-    await until(lambda: not channel.is_closed)
-    await publish(channel, queue_name, b"second")
+    await until(lambda: not confirm_channel.is_closed)
+    await publish(confirm_channel, private_queue, b"second")
     await until(lambda: bodies == [b"first", b"second"])
     await consumer.cancel()
 
 
 async def test_a_consumer_whose_queue_is_deleted_declares_it_again_and_consumes(
-    amqp_connection: AbstractRobustConnection, channel: AbstractRobustChannel, queue_name: str
+    amqp_connection: AbstractRobustConnection,
+    confirm_channel: AbstractRobustChannel,
+    private_queue: str,
 ) -> None:
-    consumer, bodies = await consuming(channel, queue_name)
-    await publish(channel, queue_name, b"first")
+    consumer, bodies = await consuming(confirm_channel, private_queue)
+    await publish(confirm_channel, private_queue, b"first")
     await until(lambda: bodies == [b"first"])
     admin = await amqp_connection.channel()
-    await admin.queue_delete(queue_name, if_unused=False, if_empty=False)
+    await admin.queue_delete(private_queue, if_unused=False, if_empty=False)
     # The broker cancels the consumer; it makes the channel reopen, which declares the queue.
     for _ in range(500):
         try:
-            await admin.declare_queue(queue_name, passive=True)
+            await admin.declare_queue(private_queue, passive=True)
             break
         except aio_pika.exceptions.ChannelNotFoundEntity:
             admin = await amqp_connection.channel()
             await asyncio.sleep(0.02)
-    await publish(channel, queue_name, b"second")
+    await publish(confirm_channel, private_queue, b"second")
     await until(lambda: bodies == [b"first", b"second"])
     await consumer.cancel()
     await admin.close()
