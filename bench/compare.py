@@ -75,6 +75,7 @@ from bench.common import (
     start_process,
     stop_all,
 )
+from bench.timeline import CpuSampler, per_second, slowest
 from broker import INTAKE_QUEUE, TASK_RESULTS_QUEUE, Topology, function_queue
 
 SYSTEMS = ("ours", "ceiling", "celery")
@@ -322,8 +323,15 @@ def measure(
         machine0 = machine_busy_seconds()
         before = sample(procs, "pool")
         client0, broker0 = time.process_time(), _cpu_or_none(broker)
+        sampler = None
+        if args.timeline:
+            pids = {p.name: p.pid for p in procs} | {"client": os.getpid()}
+            sampler = CpuSampler(pids | ({"broker": broker} if broker else {}))
+            sampler.start()
         tracker = system.run([str(i) for i in range(args.cases)], load)
         client1, broker1 = time.process_time(), _cpu_or_none(broker)
+        if sampler is not None:
+            figures["timeline"] = per_second(tracker, sampler.stop())
         after = sample(procs, "pool")
         machine1 = machine_busy_seconds()
         figures.update(tracker.summary())
@@ -364,6 +372,8 @@ def measure(
         f"{system.name}: {figures['status']}"
         + (f" ({figures.get('error')})" if figures["status"] != "ok" else "")
     )
+    for line in slowest(figures.get("timeline") or []):
+        progress(f"{system.name}: {line}")
     return figures
 
 
@@ -695,6 +705,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--timeout", type=float, default=600.0, help="seconds per system's measured run"
+    )
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="record each second's p50/p99 and every process's CPU; print the slowest seconds",
     )
     parser.add_argument("--json", type=Path, default=Path("bench-results/compare.json"))
     parser.add_argument("--chart", type=Path, default=Path("bench-results/compare.png"))

@@ -29,7 +29,7 @@ def test_compare_runs_three_systems(subprocess_env: dict[str, str], tmp_path: Pa
     results, chart = tmp_path / "r.json", tmp_path / "r.png"
     command = [sys.executable, "-m", "bench.compare", "--cases", str(CASES)]
     command += ["--concurrency", "10", "--systems", ",".join(SYSTEMS)]
-    command += ["--rounds", "2", "--half-peak"]
+    command += ["--rounds", "2", "--half-peak", "--timeline"]
     command += ["--json", str(results), "--chart", str(chart)]
     done = subprocess.run(
         command, cwd=REPO, env=subprocess_env, capture_output=True, text=True, timeout=240
@@ -51,6 +51,10 @@ def test_compare_runs_three_systems(subprocess_env: dict[str, str], tmp_path: Pa
         assert latency["p99"] >= latency["p95"] >= latency["p50"] > 0, name
         assert figures["processes"], name
         assert all(p["peak_rss_mib"] > 0 for p in figures["processes"]), name
+        # --timeline: every result falls in one second's row, with the client's CPU sampled.
+        timeline = figures["timeline"]
+        assert sum(row["cases"] for row in timeline) == CASES, name
+        assert any("client" in row["cpu_ms"] for row in timeline), name
     assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert "exec/s" in done.stdout
 
