@@ -3,6 +3,7 @@ consuming."""
 
 from broker.connection import amqp_url, connect, connect_and_set_up
 from broker.deliveries import Consumer, Delivery, consume
+from broker.publishing import publish_json
 from broker.topology import (
     CONTROL_QUEUE,
     DEAD_LETTER_EXCHANGE,
@@ -35,4 +36,5 @@ __all__ = [
     "consume",
     "function_queue",
     "oversized",
+    "publish_json",
 ]

@@ -8,14 +8,13 @@ import time
 from collections.abc import Iterable
 
 import aiormq
-from aio_pika import DeliveryMode
 from aio_pika.abc import AbstractChannel
 
+from broker.publishing import publish_json
 from broker.topology import EXECUTIONS_EXCHANGE
 from orchestrator.store import OutboxMessage, Store
 
 log = logging.getLogger(__name__)
-PERSISTENT = int(DeliveryMode.PERSISTENT)
 
 
 class OutboxPublisher:
@@ -90,19 +89,13 @@ class OutboxPublisher:
     async def _publish(self, channel: aiormq.abc.AbstractChannel, row: OutboxMessage) -> None:
         if row.exchange not in ("", EXECUTIONS_EXCHANGE):
             raise ValueError(f"outbox names an unknown exchange {row.exchange!r}")
-        # aio-pika's Exchange.publish builds a Message object and its properties per call; the
-        # hot path sends through the channel under it, which waits for the same confirm.
-        properties = aiormq.spec.Basic.Properties(
-            content_type="application/json",
-            correlation_id=row.correlation_id,
-            reply_to=row.reply_to,
-            delivery_mode=PERSISTENT,
-        )
-        await channel.basic_publish(
+        await publish_json(
+            channel,
             row.body,
             exchange=row.exchange,
             routing_key=row.routing_key,
-            properties=properties,
+            correlation_id=row.correlation_id,
+            reply_to=row.reply_to,
             # The executions exchange is a broadcast: nobody bound is normal, not a return.
             mandatory=row.exchange != EXECUTIONS_EXCHANGE,
         )

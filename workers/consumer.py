@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import logging
 
-import aiormq
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 from aiormq.exceptions import DeliveryError, PublishError
 from pydantic import ValidationError
@@ -31,6 +30,7 @@ from broker import (
     consume,
     function_queue,
     oversized,
+    publish_json,
 )
 from messages import TaskFailed, TaskRequest, TaskSucceeded
 from workers.runtime import Function, invoke
@@ -41,7 +41,6 @@ DEFAULT_PREFETCH = 10
 log = logging.getLogger(__name__)
 # What a worker holds once subscribed: its channel, topology and consumer.
 _Subscription = tuple[AbstractRobustChannel, Topology, Consumer]
-PERSISTENT = 2
 
 
 class Worker:
@@ -256,14 +255,8 @@ async def _reply(
     Raises ``PublishError`` when the broker returns it (no such queue: the channel has
     ``on_return_raises``) and ``DeliveryError`` when it nacks it.
     """
-    # The channel under aio-pika's: the same frames and confirm, without building a Message.
     underlay = await channel.get_underlay_channel()
-    properties = aiormq.spec.Basic.Properties(
-        content_type="application/json", correlation_id=task_token, delivery_mode=PERSISTENT
-    )
-    await underlay.basic_publish(
-        result.to_wire(), routing_key=reply_to, properties=properties, mandatory=True
-    )
+    await publish_json(underlay, result.to_wire(), routing_key=reply_to, correlation_id=task_token)
 
 
 async def _requeue(message: Delivery) -> None:
