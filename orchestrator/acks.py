@@ -89,7 +89,8 @@ class RunAcks:
             full |= self._hold_run(self._channels[key])
         if full or self.delay <= 0:
             await self.flush()
-        elif self._flusher is None and any(s.held for s in self._channels.values()):
+        elif self._flusher is None and any(self._channels[key].held for key in touched):
+            # Runs held earlier have a flusher already: only this call's can be new.
             self._flusher = asyncio.create_task(self._flush_later())
 
     def pending(self) -> int:
@@ -97,7 +98,8 @@ class RunAcks:
         return sum(len(state.open) + state.held_count for state in self._channels.values())
 
     async def flush(self) -> None:
-        """Ack every held run now (one frame per channel)."""
+        """Ack every held run now (one frame per channel); a stopping service calls it
+        before its connection closes."""
         if self._flusher is not None:  # only ever cancelled while it sleeps
             self._flusher.cancel()
             self._flusher = None
@@ -113,10 +115,6 @@ class RunAcks:
                 # that channel.
                 log.debug("acking a run failed (%s); dropping the channel's deliveries", exc)
                 self._channels.pop(key, None)
-
-    async def close(self) -> None:
-        """Ack what is held and stop the timer (before the connection closes)."""
-        await self.flush()
 
     async def _flush_later(self) -> None:
         try:

@@ -148,7 +148,7 @@ async def run_service(
                 break
             await asyncio.sleep(0.01)
         committer.cancel()
-        await handlers.acks.close()
+        await handlers.acks.flush()
         publisher.forget_confirmed()
         if server is not None:
             await server.stop()

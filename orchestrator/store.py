@@ -410,7 +410,8 @@ class SqliteStore:
         the name is taken.
         """
         state = record.state
-        values = (state.status, state.model_dump_json(), _iso(state.stop_time))
+        state_json = state.model_dump_json()
+        values = (state.status, state_json, _iso(state.stop_time))
         old_tokens = set(previous.tokens) if previous else set()
         old_timers = set(previous.timers) if previous else set()
         with self._transaction():
@@ -439,7 +440,7 @@ class SqliteStore:
                 # a page write (SQLite rewrites the index entry of every column it sets).
                 self._db.execute(
                     "UPDATE executions SET state=? WHERE arn=?",
-                    (values[1], state.execution_arn),
+                    (state_json, state.execution_arn),
                 )
             else:
                 self._db.execute(

@@ -125,6 +125,6 @@ async def test_holding_max_held_acks_at_once(
     await acks.ack([got[2]])  # the third held: acked now, not in a minute
     assert acks.pending() == 3
     await acks.ack([got[3]])
-    await acks.close()  # a stopping service acks what it holds
+    await acks.flush()  # a stopping service acks what it holds
     assert acks.pending() == 2
     assert await ready_after_close(amqp_connection, queue.name, channel) == ["4", "5"]
