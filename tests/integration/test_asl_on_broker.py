@@ -176,7 +176,7 @@ async def _purge(url: str) -> None:
 def history(db: Path, name: str) -> list[dict[str, Any]]:
     with sqlite3.connect(db) as connection:
         rows = connection.execute(
-            "SELECT h.event FROM history h JOIN executions e ON e.arn = h.execution_arn"
+            "SELECT h.event FROM history h JOIN executions e ON e.id = h.execution"
             " WHERE e.name = ? ORDER BY h.id",
             (name,),
         ).fetchall()

@@ -78,7 +78,7 @@ def wait_finished(db: Path, prefix: str, count: int, timeout: float) -> dict[str
 def histories(db: Path, prefix: str) -> dict[str, list[str]]:
     with sqlite3.connect(db, timeout=30) as connection:
         rows = connection.execute(
-            "SELECT e.name, h.event FROM history h JOIN executions e ON e.arn = h.execution_arn"
+            "SELECT e.name, h.event FROM history h JOIN executions e ON e.id = h.execution"
             " WHERE e.name LIKE ? ORDER BY e.name, h.id",
             (prefix + "%",),
         ).fetchall()

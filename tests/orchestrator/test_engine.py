@@ -265,6 +265,58 @@ def test_a_version_1_database_upgrades_itself(tmp_path: Path) -> None:
     ]
 
 
+def test_a_version_4_database_keeps_its_executions_and_history(tmp_path: Path) -> None:
+    import sqlite3
+
+    from orchestrator import store as store_module
+
+    path = tmp_path / "v4.db"
+    with sqlite3.connect(path) as old:
+        for version in range(1, 5):
+            old.executescript(store_module._MIGRATIONS[version])
+        old.execute("PRAGMA user_version=4")
+        for arn, name in (("arn:b", "b"), ("arn:a", "a")):
+            old.execute(
+                "INSERT INTO executions (arn, state_machine, name, status, input, state,"
+                " start_date) VALUES (?, 'M', ?, 'RUNNING', '{}', '{}', 'now')",
+                (arn, name),
+            )
+            for event_id in (2, 1):  # stored out of order: read back in order
+                old.execute(
+                    "INSERT INTO history (execution_arn, id, event) VALUES (?, ?, ?)",
+                    (arn, event_id, f'{{"id": {event_id}, "of": "{name}"}}'),
+                )
+    upgraded = SqliteStore(path)
+    assert upgraded._db.execute("PRAGMA user_version").fetchone() == (store_module.SCHEMA_VERSION,)
+    assert upgraded.history("arn:a") == [{"id": 1, "of": "a"}, {"id": 2, "of": "a"}]
+    assert upgraded.history("arn:b") == [{"id": 1, "of": "b"}, {"id": 2, "of": "b"}]
+    # The executions kept their order (rowid) as their new integer key.
+    assert upgraded._db.execute("SELECT id, arn FROM executions ORDER BY id").fetchall() == [
+        (1, "arn:b"),
+        (2, "arn:a"),
+    ]
+    upgraded.close()
+
+
+def test_history_reads_back_per_execution_in_event_order(
+    engine: Engine, store: SqliteStore
+) -> None:
+    first = only_request(store, engine.start(intake("case-1")))
+    second = only_request(store, engine.start(intake("case-2")))
+    for request in (second, first):  # steps of two executions interleave in the history table
+        result = messages.TaskSucceeded(
+            task_token=request.task_token,
+            attempt=0,
+            output={"Case": "x", "Message": "Case x: opened..."},
+        )
+        assert engine.apply(result)
+    for request in (first, second):
+        events = store.history(request.execution_arn)
+        assert [event["id"] for event in events] == list(range(1, len(events) + 1))
+        assert events[0]["type"] == "ExecutionStarted"
+        assert events[-1]["type"] == "LambdaFunctionScheduled"  # Assign Case, scheduled
+
+
 def test_a_task_that_ends_without_a_result_leaves_no_dispatch_clock(
     engine: Engine, store: SqliteStore
 ) -> None:
