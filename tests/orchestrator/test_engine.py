@@ -336,3 +336,17 @@ def test_the_store_syncs_every_commit_to_disk(store: SqliteStore, tmp_path: Path
     again = SqliteStore(tmp_path / "sfn.db", checkpoint_in_background=True)
     assert again._db.execute("PRAGMA synchronous").fetchone() == (2,)
     again.close()
+
+
+def test_a_new_store_uses_small_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    import sqlite3
+
+    new = SqliteStore(tmp_path / "new.db")
+    assert new._db.execute("PRAGMA page_size").fetchone() == (2048,)
+    new.close()
+    with sqlite3.connect(tmp_path / "old.db") as old:  # made by an earlier release
+        old.execute("PRAGMA page_size=4096")
+        old.execute("CREATE TABLE t (x)")
+    reopened = SqliteStore(tmp_path / "old.db")
+    assert reopened._db.execute("PRAGMA page_size").fetchone() == (4096,)
+    reopened.close()
