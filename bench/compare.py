@@ -55,6 +55,7 @@ import orjson
 from aio_pika.abc import AbstractIncomingMessage
 
 from bench import ceiling
+from bench.broker_wal import DEFAULT_PATTERN, current_wal, rolled_over
 from bench.common import (
     CLOSED,
     ESCALATED,
@@ -323,6 +324,7 @@ def measure(
         machine0 = machine_busy_seconds()
         before = sample(procs, "pool")
         client0, broker0 = time.process_time(), _cpu_or_none(broker)
+        wal0 = current_wal(args.broker_wal)
         sampler = None
         if args.timeline:
             pids = {p.name: p.pid for p in procs} | {"client": os.getpid()}
@@ -330,6 +332,9 @@ def measure(
             sampler.start()
         tracker = system.run([str(i) for i in range(args.cases)], load)
         client1, broker1 = time.process_time(), _cpu_or_none(broker)
+        wal1 = current_wal(args.broker_wal)
+        figures["broker_wal"] = {"before": wal0, "after": wal1}
+        figures["broker_wal_rolled_over"] = rolled_over(wal0, wal1)
         if sampler is not None:
             figures["timeline"] = per_second(tracker, sampler.stop())
         after = sample(procs, "pool")
@@ -587,6 +592,9 @@ def summarize(rounds: Sequence[dict[str, dict[str, Any]]]) -> dict[str, Any]:
         "executions_per_second": rates,
         "median_executions_per_second": {n: round(_median(v), 1) for n, v in rates.items()},
         "cpu_probe_ms": {n: [one[n].get("cpu_probe_ms") for one in rounds] for n in names},
+        "broker_wal_rolled_over": {
+            n: [one[n].get("broker_wal_rolled_over") for one in rounds] for n in names
+        },
     }
     if "ours" in names:
         for other in (n for n in names if n != "ours"):
@@ -658,6 +666,31 @@ def print_summary(summary: dict[str, Any], half_peak: dict[str, Any] | None) -> 
             f"{half_peak['peak_executions_per_second']:g} cases/s): p99 {p99s} ms, "
             f"median {half_peak['median_p99_ms']:.1f} ms (probe {probed} ms)"
         )
+    print(rollover_note(summary, half_peak))
+
+
+def rollover_note(summary: dict[str, Any], half_peak: dict[str, Any] | None) -> str:
+    """Which measured runs spanned a rollover of the broker's quorum WAL (see bench.broker_wal)."""
+    flags = [
+        (f"{name} round {number}", flag)
+        for name, per_round in (summary.get("broker_wal_rolled_over") or {}).items()
+        for number, flag in enumerate(per_round, 1)
+    ]
+    if half_peak:
+        flags += [
+            (f"ours at half peak, run {number}", run.get("broker_wal_rolled_over"))
+            for number, run in enumerate(half_peak["runs"], 1)
+        ]
+    spans = ", ".join(label for label, flag in flags if flag)
+    note = (
+        f"broker WAL rolled over (a stall of about a second) during: {spans}"
+        if spans
+        else "broker WAL rollovers: none during the measured runs"
+    )
+    unknown = sum(flag is None for _, flag in flags)
+    if unknown:
+        note += f"; unknown for {unknown} of {len(flags)} (WAL files not found: --broker-wal)"
+    return note
 
 
 # --- main -----------------------------------------------------------------------------------
@@ -710,6 +743,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--timeline",
         action="store_true",
         help="record each second's p50/p99 and every process's CPU; print the slowest seconds",
+    )
+    parser.add_argument(
+        "--broker-wal",
+        default=DEFAULT_PATTERN,
+        help="glob of the broker's quorum WAL files, to mark runs that spanned a rollover",
     )
     parser.add_argument("--json", type=Path, default=Path("bench-results/compare.json"))
     parser.add_argument("--chart", type=Path, default=Path("bench-results/compare.png"))

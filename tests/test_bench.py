@@ -86,6 +86,10 @@ def test_compare_runs_three_systems(subprocess_env: dict[str, str], tmp_path: Pa
     assert all(len(v) == 2 and all(p > 0 for p in v) for v in probes.values())
     assert all(run["cpu_probe_ms"] > 0 for run in half_peak["runs"])
     assert "machine speed probe" in done.stdout
+    # Each run says whether the broker's quorum WAL rolled over meanwhile (None: not readable).
+    assert set(summary["broker_wal_rolled_over"]) == set(SYSTEMS)
+    assert all(run["broker_wal_rolled_over"] in (True, False, None) for run in half_peak["runs"])
+    assert "broker WAL roll" in done.stdout
 
 
 def test_growth_reports_every_window_and_the_store_it_filled(
