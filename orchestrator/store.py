@@ -488,20 +488,17 @@ class SqliteStore:
                 except sqlite3.IntegrityError as exc:
                     raise ExecutionExists(state.execution_arn) from exc
                 key = cursor.lastrowid
-            elif previous is not None and previous.status == state.status:
+            else:
                 # Most steps leave the status alone: not naming it spares the status index
                 # a page write (SQLite rewrites the index entry of every column it sets).
-                cursor = self._db.execute(
-                    "UPDATE executions SET state=? WHERE arn=? RETURNING id",
-                    (state_json, state.execution_arn),
-                )
-                [(key,)] = cursor.fetchall()
-            else:
-                cursor = self._db.execute(
-                    "UPDATE executions SET status=?, state=?, stop_date=? WHERE arn=? RETURNING id",
-                    (*values, state.execution_arn),
-                )
-                [(key,)] = cursor.fetchall()
+                if previous is not None and previous.status == state.status:
+                    update = "UPDATE executions SET state=? WHERE arn=? RETURNING id"
+                    params: tuple[Any, ...] = (state_json, state.execution_arn)
+                else:
+                    update = "UPDATE executions SET status=?, state=?, stop_date=? WHERE arn=?"
+                    update += " RETURNING id"
+                    params = (*values, state.execution_arn)
+                [(key,)] = self._db.execute(update, params).fetchall()
             arn = state.execution_arn
             tokens, timers = set(state.tokens), set(state.timers)
             # Most steps change one token and no timer: skip the statements with nothing to do.
