@@ -8,9 +8,10 @@ treat a ``pydantic.ValidationError`` (or ``ValueError``) as a poison message.
 from messages.base import JsonValue, WireModel
 from messages.callcenter import CaseMessage, CaseStatus, OpenCaseInput
 from messages.control import StopExecutionRequest
-from messages.executions import ExecutionResult, ExecutionStatus, IntakeRequest
+from messages.executions import ExecutionResult, ExecutionStatus, IntakeRequest, StartRefused
 from messages.tasks import (
     AnyTaskResult,
+    CallbackOutcome,
     TaskCallbackFailure,
     TaskCallbackHeartbeat,
     TaskCallbackSuccess,
@@ -23,6 +24,7 @@ from messages.tasks import (
 
 __all__ = [
     "AnyTaskResult",
+    "CallbackOutcome",
     "CaseMessage",
     "CaseStatus",
     "ExecutionResult",
@@ -30,6 +32,7 @@ __all__ = [
     "IntakeRequest",
     "JsonValue",
     "OpenCaseInput",
+    "StartRefused",
     "StopExecutionRequest",
     "TaskCallbackFailure",
     "TaskCallbackHeartbeat",

@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -116,3 +116,21 @@ class ExecutionResult(WireModel):
         if self.cause is None:
             exclude.add("cause")
         return self.model_dump_json(exclude=exclude).encode()
+
+
+class StartRefused(WireModel):
+    """The answer to an intake message that started nothing, sent to its ``reply_to``.
+
+    ``error`` is the error StartExecution gives in AWS for the same request
+    (``StateMachineDoesNotExist``, ``ExecutionAlreadyExists``, ``InvalidName``,
+    ``InvalidExecutionInput``); ``cause`` says what was wrong. The message itself is also
+    dead-lettered with the same reason, so nothing is lost.
+    """
+
+    version: Literal[1] = 1
+    status: Literal["REFUSED"] = "REFUSED"
+    error: str
+    cause: str
+    state_machine: str | None = None
+    name: str | None = None
+    execution_arn: str | None = None

@@ -79,6 +79,21 @@ class TaskCallbackHeartbeat(WireModel):
     task_token: str
 
 
+class CallbackOutcome(WireModel):
+    """The answer to a callback (SendTask*) that carried a ``reply_to``: applied or refused.
+
+    ``error`` is what AWS's SendTaskSuccess/Failure/Heartbeat raise for the same call:
+    ``TaskDoesNotExist`` (an unknown token, a task that already finished, or one that is not
+    waiting for a callback), ``InvalidToken``, ``InvalidOutput``.
+    """
+
+    version: Literal[1] = 1
+    status: Literal["ACCEPTED", "REFUSED"]
+    task_token: str
+    error: str | None = None
+    cause: str | None = None
+
+
 AnyTaskResult = (
     TaskSucceeded | TaskFailed | TaskCallbackSuccess | TaskCallbackFailure | TaskCallbackHeartbeat
 )
