@@ -48,6 +48,10 @@ class Engine:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.machines = dict(machines)
+        # The state machines of the definitions folder: their files are their source of truth.
+        self.from_folder = frozenset(machines)
+        # Role ARNs given at creation (API); others get the role AWS would make for them.
+        self.roles: dict[str, str] = {}
         self.store = store
         self.account = account or Account()
         self.clock = clock
@@ -63,19 +67,34 @@ class Engine:
                 kind: Literal["STANDARD", "EXPRESS"] = (
                     "EXPRESS" if record.type == "EXPRESS" else "STANDARD"
                 )
-                self.register(dataclasses.replace(machine, type=kind), record.definition_hash)
+                self.register(
+                    dataclasses.replace(machine, type=kind),
+                    record.definition_hash,
+                    role_arn=record.role_arn,
+                )
         self._dispatched: dict[str, tuple[str, float]] = {}  # token -> (function, when)
 
-    def register(self, machine: StateMachine, digest: str) -> None:
-        """Make ``machine`` (stored under ``digest``) the current definition of its name."""
+    def register(self, machine: StateMachine, digest: str, *, role_arn: str | None = None) -> None:
+        """Make ``machine`` (stored under ``digest``) the current definition of its name.
+
+        ``role_arn``: the role its executions show (``$$.Execution.RoleArn``, history); None
+        keeps the one registered before, else AWS's default role name for the machine.
+        """
         self.by_hash[digest] = machine
         self.machines[machine.name] = machine
         self.current[machine.name] = digest
+        if role_arn:
+            self.roles[machine.name] = role_arn
 
     def unregister(self, name: str) -> None:
         """Start no more executions of ``name``; running ones finish with their definition."""
         self.machines.pop(name, None)
         self.current.pop(name, None)
+        self.roles.pop(name, None)
+
+    def role_arn(self, name: str) -> str:
+        """The role ARN executions of state machine ``name`` run with."""
+        return self.roles.get(name) or self.account.role_arn(name)
 
     def start(self, request: messages.IntakeRequest) -> list[int]:
         """Start an execution; returns the ids of the outbox messages to publish.
@@ -104,7 +123,7 @@ class Engine:
             input=request.input,
             time=self.clock(),
             token_prefix=secrets.token_hex(16),
-            role_arn=self.account.role_arn(machine.name),
+            role_arn=self.role_arn(machine.name),
         )
         step = interpreter.step(machine, None, start)
         record = ExecutionRecord(
