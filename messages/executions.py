@@ -6,7 +6,6 @@ the state machine and execution name travel in AMQP headers, as DESIGN.md fixes.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -14,13 +13,14 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from messages import limits
 from messages.base import JsonValue, WireModel
 
 DEFAULT_STATE_MACHINE = "CallCenterStateMachine"
 STATE_MACHINE_HEADER = "state-machine"
 EXECUTION_NAME_HEADER = "execution-name"
 # Step Functions refuses a larger execution input (InvalidExecutionInput).
-MAX_INPUT_BYTES = 262_144
+MAX_INPUT_BYTES = limits.MAX_PAYLOAD_BYTES
 
 
 class ExecutionStatus(StrEnum):
@@ -63,8 +63,10 @@ class IntakeRequest(WireModel):
                 f" {MAX_INPUT_BYTES}-byte limit"
             )
         try:
-            document = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            document = limits.loads(body)
+        except limits.JsonTooDeep as exc:
+            raise ValueError(f"InvalidExecutionInput: {exc}") from None
+        except (UnicodeDecodeError, ValueError) as exc:
             raise ValueError(f"intake body is not JSON: {exc}") from exc
         if not isinstance(document, dict):
             raise ValueError(
@@ -134,3 +136,7 @@ class StartRefused(WireModel):
     state_machine: str | None = None
     name: str | None = None
     execution_arn: str | None = None
+
+    def to_wire(self) -> bytes:
+        """Serialise, leaving out the fields that are not set."""
+        return self.model_dump_json(exclude_none=True).encode()

@@ -93,6 +93,10 @@ class CallbackOutcome(WireModel):
     error: str | None = None
     cause: str | None = None
 
+    def to_wire(self) -> bytes:
+        """Serialise, leaving out the fields that are not set."""
+        return self.model_dump_json(exclude_none=True).encode()
+
 
 AnyTaskResult = (
     TaskSucceeded | TaskFailed | TaskCallbackSuccess | TaskCallbackFailure | TaskCallbackHeartbeat

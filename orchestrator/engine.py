@@ -13,7 +13,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -33,7 +33,17 @@ _VALID_NAME = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,
 
 
 class StartRejected(ValueError):
-    """An execution could not be started; the message says why (AWS's error name first)."""
+    """An execution could not be started: AWS's error name and the cause.
+
+    ``str()`` gives ``"<error>: <cause>"``. ``execution_arn`` names the existing execution
+    for ExecutionAlreadyExists.
+    """
+
+    def __init__(self, error: str, cause: str, execution_arn: str | None = None) -> None:
+        super().__init__(f"{error}: {cause}")
+        self.error = error
+        self.cause = cause
+        self.execution_arn = execution_arn
 
 
 class Engine:
@@ -107,12 +117,12 @@ class Engine:
         if machine is None:
             known = ", ".join(sorted(self.machines)) or "none"
             raise StartRejected(
-                f"StateMachineDoesNotExist: no state machine named {request.state_machine!r}"
-                f" (loaded: {known})"
+                "StateMachineDoesNotExist",
+                f"no state machine named {request.state_machine!r} (loaded: {known})",
             )
         name = request.execution_name or str(uuid.uuid4())
         if not _VALID_NAME.match(name):
-            raise StartRejected(f"InvalidName: {name!r} is not a valid execution name")
+            raise StartRejected("InvalidName", f"{name!r} is not a valid execution name")
         existing = self.store.execution(machine.name, name)
         if existing is not None:
             return self._duplicate(existing, request)
@@ -136,18 +146,29 @@ class Engine:
             assert raced is not None
             return self._duplicate(raced, request)
 
-    def apply(self, result: messages.AnyTaskResult) -> list[int] | None:
+    def apply(
+        self,
+        result: messages.AnyTaskResult,
+        *,
+        reply_to: str | None = None,
+        correlation_id: str | None = None,
+    ) -> list[int] | None:
         """Apply a task result or callback; the outbox ids to publish, or None when it did
         not apply.
 
         A result for an unknown token, a finished execution or an old attempt is a duplicate
-        or stale delivery and is dropped.
+        or stale delivery and is dropped. A callback with ``reply_to`` that applies is
+        answered there (:class:`messages.CallbackOutcome`, ACCEPTED) in the same commit.
         """
         record = self.store.execution_by_token(result.task_token)
         if record is None:
             return None
         dispatched = self._dispatched.get(result.task_token)
-        ids = self._step(record, task_event(result, self.clock()))
+        answer: list[OutboxMessage] = []
+        if reply_to and not isinstance(result, messages.TaskSucceeded | messages.TaskFailed):
+            outcome = messages.CallbackOutcome(status="ACCEPTED", task_token=result.task_token)
+            answer.append(OutboxMessage("", reply_to, outcome.to_wire(), correlation_id))
+        ids = self._step(record, task_event(result, self.clock()), answer)
         if dispatched is not None and ids is not None:
             metrics.TASK_SECONDS.labels(dispatched[0]).observe(time.monotonic() - dispatched[1])
         return ids
@@ -174,7 +195,12 @@ class Engine:
             self.store.delete_timer(timer)
         return ids
 
-    def _step(self, record: ExecutionRecord, event: interpreter.Event) -> list[int] | None:
+    def _step(
+        self,
+        record: ExecutionRecord,
+        event: interpreter.Event,
+        answer: Sequence[OutboxMessage] = (),
+    ) -> list[int] | None:
         machine = self.machine_for(record)
         if machine is None:
             return None
@@ -182,7 +208,7 @@ class Engine:
         if step.ignored:
             return None
         updated = dataclasses.replace(record, state=step.state)
-        return self._commit(updated, step, new=False, previous=record.state)
+        return self._commit(updated, step, new=False, previous=record.state, answer=answer)
 
     def machine_for(self, record: ExecutionRecord) -> StateMachine | None:
         """The definition ``record`` started with (the current one for older records)."""
@@ -209,8 +235,10 @@ class Engine:
         state = existing.state
         if state.input != request.input:
             raise StartRejected(
-                f"ExecutionAlreadyExists: execution {state.execution_name!r} of"
-                f" {state.state_machine_name!r} already exists with a different input"
+                "ExecutionAlreadyExists",
+                f"execution {state.execution_name!r} of {state.state_machine_name!r} already"
+                " exists with a different input",
+                state.execution_arn,
             )
         same_asker = (request.reply_to, request.correlation_id) == (
             existing.reply_to,
@@ -229,8 +257,10 @@ class Engine:
         *,
         new: bool,
         previous: interpreter.ExecutionState | None = None,
+        answer: Sequence[OutboxMessage] = (),
     ) -> list[int]:
         outbox = [m for command in step.commands for m in self._messages(record, command)]
+        outbox.extend(answer)
         ids = self.store.commit(
             record, step.history, outbox, new=new, created=time.time(), previous=previous
         )

@@ -32,7 +32,8 @@ from broker import (
     function_queue,
     oversized,
 )
-from orchestrator import metrics
+from broker.publishing import publish_json
+from orchestrator import metrics, replies
 from orchestrator.acks import RunAcks
 from orchestrator.api.actions import StepFunctionsApi
 from orchestrator.api.app import create_app
@@ -241,6 +242,7 @@ class _Work:
 
     message: Delivery
     queue: str
+    parsed: Any
     apply: Callable[[], list[int] | None]
     describe: str
 
@@ -287,11 +289,16 @@ class _Handlers:
         await self._receive(message, INTAKE_QUEUE, parse, self.engine.start, "a start")
 
     async def on_result(self, message: Delivery) -> None:
+        def apply(result: messages.AnyTaskResult) -> list[int] | None:
+            return self.engine.apply(
+                result, reply_to=message.reply_to, correlation_id=message.correlation_id
+            )
+
         await self._receive(
             message,
             TASK_RESULTS_QUEUE,
             messages.parse_task_result,
-            self.engine.apply,
+            apply,
             "a duplicate or stale task result",
         )
 
@@ -316,13 +323,16 @@ class _Handlers:
         self.acks.received(message)  # before any await: deliveries register in order
         if too_large := oversized(message.body):
             await self._reject(message, queue, too_large)
+            await self._answer(message, replies.unusable(queue, b"", too_large))
             return
         try:
             parsed = parse(message.body)
         except Exception as exc:  # ValidationError is a ValueError; anything else is a bug
-            await self._reject(message, queue, _reason(exc))
+            reason = _reason(exc)
+            await self._reject(message, queue, reason)
+            await self._answer(message, replies.unusable(queue, message.body, reason))
             return
-        self.work.put_nowait(_Work(message, queue, lambda: apply(parsed), describe))
+        self.work.put_nowait(_Work(message, queue, parsed, lambda: apply(parsed), describe))
 
     async def commit_forever(self) -> None:
         """Apply queued work in batches until cancelled.
@@ -349,7 +359,8 @@ class _Handlers:
     def _commit(self, batch: list[_Work]) -> Coroutine[Any, Any, None]:
         """Apply ``batch`` in one transaction; the coroutine that publishes and acks it."""
         applied: list[tuple[_Work, list[int]]] = []
-        rejected: list[tuple[_Work, str]] = []
+        rejected: list[tuple[_Work, StartRejected]] = []
+        refused: list[_Work] = []
         failed: list[_Work] = []
         try:
             with self.engine.store.batch():
@@ -359,7 +370,7 @@ class _Handlers:
                     try:
                         ids = work.apply()
                     except StartRejected as exc:
-                        rejected.append((work, str(exc)))
+                        rejected.append((work, exc))
                         continue
                     except Exception:  # a bug must not take the other messages down
                         log.exception("applying a message from %s failed", work.queue)
@@ -367,16 +378,19 @@ class _Handlers:
                         continue
                     if ids is None:
                         log.info("dropped %s", work.describe)
+                        if work.message.reply_to and replies.is_callback(work.parsed):
+                            refused.append(work)  # answered TaskDoesNotExist once settled
                     applied.append((work, ids or []))
         except Exception:
             log.exception("committing a batch of %d failed; it will be redelivered", len(batch))
-            return self._settle([], [], batch)
-        return self._settle(applied, rejected, failed)
+            return self._settle([], [], [], batch)
+        return self._settle(applied, rejected, refused, failed)
 
     async def _settle(
         self,
         applied: list[tuple[_Work, list[int]]],
-        rejected: list[tuple[_Work, str]],
+        rejected: list[tuple[_Work, StartRejected]],
+        refused: list[_Work],
         failed: list[_Work],
     ) -> None:
         """Publish what the applied steps committed, then ack, dead-letter or requeue."""
@@ -388,10 +402,30 @@ class _Handlers:
             failed.extend(work for work, _ in applied)
             applied = []
         await self.acks.ack(work.message for work, _ in applied)
-        for work, reason in rejected:
-            await self._reject(work.message, work.queue, reason)
+        for work, refusal in rejected:
+            await self._reject(work.message, work.queue, str(refusal))
+            await self._answer(work.message, replies.start_refused(work.parsed, refusal))
         for work in failed:
             await self._nack(work.message)
+        for work in refused:
+            await self._answer(work.message, replies.callback_refused(work.parsed))
+
+    async def _answer(self, message: Delivery, body: bytes | None) -> None:
+        """Send ``body`` to the message's ``reply_to``, if both exist (best effort: the
+        asker may be gone, and the message itself was dead-lettered or applied)."""
+        if body is None or not message.reply_to:
+            return
+        try:
+            channel = await self.topology.channel.get_underlay_channel()
+            await publish_json(
+                channel,
+                body,
+                routing_key=message.reply_to,
+                correlation_id=message.correlation_id,
+                mandatory=False,
+            )
+        except Exception as exc:
+            log.warning("answering %s failed: %s", message.reply_to, exc)
 
     async def _reject(self, message: Delivery, queue: str, reason: str) -> None:
         log.warning("dead-lettering a message from %s: %s", queue, reason)
