@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 ALL = "States.ALL"
 TASK_FAILED = "States.TaskFailed"
@@ -81,6 +82,18 @@ class Problem:
         state = f" (state {self.state!r})" if self.state else ""
         prefix = f"{place}: " if place else ""
         return f"{prefix}{self.code}{where}{state}: {self.message}"
+
+
+def abbreviate(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut in the middle when longer than ``limit`` characters.
+
+    Messages quote what they refuse; a definition may hold a path or call of a megabyte.
+    """
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}...[{len(text) - 2 * half} more characters]...{text[-half:]}"
 
 
 class DefinitionError(ValueError):

@@ -5,16 +5,25 @@ paths (ResultPath). A path made only of names and indexes (``$.a.b['c d'][0]``) 
 it selects one value or fails, and is walked here directly because it is the hot path. Any
 other path (wildcards, slices, filters, ``..``) goes to jsonpath-ng and yields the list of
 matches, as AWS's JsonPath does for indefinite paths.
+
+AWS's JsonPath (Jayway) reads a dot before a bracket as nothing: ``$.items.[?(@.x == 1)]``,
+``$.a.[0]`` and ``$.a.[*]`` are ``$.items[?(@.x == 1)]``, ``$.a[0]`` and ``$.a[*]``. The path is
+read in that form here too (its text stays as written, for error messages).
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
-from jsonpath_ng.ext.parser import parse as _parse_jsonpath
+from jsonpath_ng.ext.parser import ExtendedJsonPathParser
+from jsonpath_ng.jsonpath import JSONPath
+
+from orchestrator.asl.errors import abbreviate
 
 Step = str | int
 
@@ -28,6 +37,11 @@ class UnsupportedPath(ValueError):
 
 
 _VARIABLE = re.compile(r"^\$[A-Za-z_]")
+# The deepest expression tree accepted for a path that jsonpath-ng evaluates. jsonpath-ng
+# walks its tree recursively when it reads data, so a path of hundreds of steps (``$[*][*]…``)
+# would raise RecursionError at run time; real paths have a handful of steps. AWS documents no
+# limit; this one is ours.
+MAX_PATH_DEPTH = 64
 
 
 class PathNotFound(LookupError):
@@ -133,21 +147,95 @@ class Path:
 def compile_path(text: str) -> Path:
     """Compile a reading path; raises ``ValueError`` saying why when it is not valid JSONPath."""
     if isinstance(text, str) and text.startswith("States."):
-        raise ValueError(f"{text!r} is an intrinsic function call, not a JSONPath")
+        raise ValueError(f"{abbreviate(text)} is an intrinsic function call, not a JSONPath")
     if not isinstance(text, str) or not text.startswith("$"):
-        raise ValueError(f"{text!r} is not a JSONPath: it must start with '$'")
+        raise ValueError(f"{abbreviate(text)} is not a JSONPath: it must start with '$'")
     if _VARIABLE.match(text):
-        raise UnsupportedPath(f"variable references such as {text!r} are not supported yet")
+        raise UnsupportedPath(
+            f"variable references such as {abbreviate(text)} are not supported yet"
+        )
     context = text.startswith("$$")
-    body = text[1:] if context else text  # "$$.a" reads "$.a" of the context object
+    body = _drop_dots_before_brackets(text[1:] if context else text)  # "$$.a" reads "$.a"
     steps = _split_simple(body)
     if steps is not None:
         return Path(text, steps, context=context)
+    return Path(text, None, _parse_indefinite(body, text), context=context)
+
+
+def _drop_dots_before_brackets(text: str) -> str:
+    """``text`` with each ``.`` that directly precedes a ``[`` removed (outside quotes).
+
+    Jayway reads ``$.a.[0]`` as ``$.a[0]``; ``..[`` (a deep scan) keeps both dots.
+    """
+    if ".[" not in text:
+        return text
+    kept: list[str] = []
+    quote = ""
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if quote:
+            if char == "\\" and i + 1 < len(text):
+                kept.append(text[i : i + 2])
+                i += 2
+                continue
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "." and text.startswith("[", i + 1) and not (i and text[i - 1] == "."):
+            i += 1
+            continue
+        kept.append(char)
+        i += 1
+    return "".join(kept)
+
+
+# jsonpath-ng builds its parser anew on each ``parse()`` call (most of the cost); one parser
+# per thread is reused instead (PLY parsers keep state while parsing, so threads do not share).
+_PARSERS = threading.local()
+
+
+def _parser() -> ExtendedJsonPathParser:
+    parser: ExtendedJsonPathParser | None = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = ExtendedJsonPathParser()
+    return parser
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_indefinite(body: str, text: str) -> JSONPath:
+    """jsonpath-ng's expression for ``body``; ``ValueError`` naming ``text`` when invalid."""
     try:
-        expr = _parse_jsonpath(body)
+        expr = _parser().parse(body)
     except (JsonPathLexerError, JsonPathParserError, Exception) as exc:  # library raises bare
-        raise ValueError(f"{text!r} is not a valid JSONPath: {exc}") from exc
-    return Path(text, None, expr, context=context)
+        raise ValueError(f"{abbreviate(text)} is not a valid JSONPath: {exc}") from None
+    if _depth_exceeds(expr, MAX_PATH_DEPTH):
+        raise ValueError(
+            f"{abbreviate(text)} nests more than {MAX_PATH_DEPTH} steps deep (the limit)"
+        )
+    return expr
+
+
+def _depth_exceeds(expr: Any, limit: int) -> bool:
+    """Whether jsonpath-ng's expression tree is deeper than ``limit`` (walked iteratively)."""
+    stack: list[tuple[Any, int]] = [(expr, 1)]
+    seen: set[int] = set()
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        children = node if isinstance(node, list | tuple) else getattr(node, "__dict__", {})
+        values = children if isinstance(children, list | tuple) else children.values()
+        stack.extend(
+            (child, depth + 1)
+            for child in values
+            if isinstance(child, list | tuple) or hasattr(child, "__dict__")
+        )
+    return False
 
 
 @dataclass(frozen=True)
@@ -186,12 +274,14 @@ class ReferencePath:
 def compile_reference_path(text: str) -> ReferencePath:
     """Compile a ResultPath; raises ``ValueError`` unless it is ``$`` plus names and indexes."""
     if not isinstance(text, str) or not text.startswith("$"):
-        raise ValueError(f"{text!r} is not a reference path: it must start with '$'")
+        raise ValueError(f"{abbreviate(text)} is not a reference path: it must start with '$'")
     if _VARIABLE.match(text):
-        raise UnsupportedPath(f"variable references such as {text!r} are not supported yet")
-    steps = _split_simple(text)
+        raise UnsupportedPath(
+            f"variable references such as {abbreviate(text)} are not supported yet"
+        )
+    steps = _split_simple(_drop_dots_before_brackets(text))
     if steps is None:
         raise ValueError(
-            f"{text!r} is not a reference path: only names and array indexes are allowed"
+            f"{abbreviate(text)} is not a reference path: only names and array indexes are allowed"
         )
     return ReferencePath(text, steps)

@@ -11,6 +11,7 @@ String literals follow AWS's escaping rules: ``\\'``, ``\\{``, ``\\}`` and ``\\\
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 NAME = "name"
@@ -34,7 +35,18 @@ class IntrinsicSyntaxError(ValueError):
     def __init__(self, text: str, position: int, message: str) -> None:
         self.text = text
         self.position = position
-        super().__init__(f"{message} at column {position + 1} of {text!r}")
+        super().__init__(f"{message} at column {position + 1} of {excerpt(text, position)}")
+
+
+def excerpt(text: str, position: int, width: int = 30) -> str:
+    """``text`` quoted, or only its part around ``position`` when it is long (a call may be
+    hundreds of kilobytes; a message quotes what is near the problem)."""
+    if len(text) <= 2 * width + 20:
+        return repr(text)
+    start, end = max(0, position - width), min(len(text), position + width)
+    before = f"[{start} characters]..." if start else ""
+    after = f"...[{len(text) - end} characters]" if end < len(text) else ""
+    return f"{before}{text[start:end]!r}{after}"
 
 
 @dataclass(frozen=True)
@@ -47,35 +59,43 @@ class Token:
 
 def tokenize(text: str) -> list[Token]:
     """The tokens of ``text``, ending with an END token; raises IntrinsicSyntaxError."""
-    tokens: list[Token] = []
+    return list(iter_tokens(text))
+
+
+def iter_tokens(text: str) -> Iterator[Token]:
+    """The tokens of ``text`` one by one, as the parser asks for them, ending with END.
+
+    Lazy, so that a call the parser refuses early (nested too deep, an unknown function) is
+    refused without reading the rest of a long text.
+    """
     pos = 0
     while True:
         while pos < len(text) and text[pos].isspace():
             pos += 1
         if pos == len(text):
-            tokens.append(Token(END, "", pos))
-            return tokens
+            yield Token(END, "", pos)
+            return
         char = text[pos]
         if char in "(),":
-            tokens.append(Token(char, char, pos))
+            yield Token(char, char, pos)
             pos += 1
         elif char == "'":
             token = _string(text, pos)
-            tokens.append(token)
+            yield token
             pos += len(token.text) + 2
         elif char == "-" or char in _DIGITS:
             token = _number(text, pos)
-            tokens.append(token)
+            yield token
             pos += len(token.text)
         elif char == "$":
             token = _path(text, pos)
-            tokens.append(token)
+            yield token
             pos += len(token.text)
         elif char in _NAME_START:
             end = pos
             while end < len(text) and text[end] in _NAME_CHARS:
                 end += 1
-            tokens.append(Token(NAME, text[pos:end], pos))
+            yield Token(NAME, text[pos:end], pos)
             pos = end
         else:
             raise IntrinsicSyntaxError(text, pos, f"unexpected character {char!r}")

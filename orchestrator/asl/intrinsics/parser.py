@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.asl import errors
 from orchestrator.asl.intrinsics import lexer
 from orchestrator.asl.intrinsics.functions import load as _load_functions
-from orchestrator.asl.intrinsics.lexer import IntrinsicSyntaxError, Token
+from orchestrator.asl.intrinsics.lexer import IntrinsicSyntaxError, Token, excerpt
 from orchestrator.asl.intrinsics.nodes import (
     Call,
     Literal,
@@ -92,22 +93,25 @@ def compile_intrinsic(text: str) -> Intrinsic:
     A ``$variable`` argument raises ``UnsupportedPath`` (a ValueError) as paths do.
     """
     if not isinstance(text, str):
-        raise ValueError(f"an intrinsic function call must be a string, not {text!r}")
-    parser = _Parser(text, lexer.tokenize(text))
+        raise ValueError(
+            f"an intrinsic function call must be a string, not {errors.abbreviate(text)}"
+        )
+    parser = _Parser(text, lexer.iter_tokens(text))
     root = parser.call(depth=1)
     parser.expect(lexer.END, "expected the end of the text after the call")
     return Intrinsic(text, root)
 
 
 class _Parser:
-    def __init__(self, text: str, tokens: list[Token]) -> None:
+    def __init__(self, text: str, tokens: Iterator[Token]) -> None:
         self.text = text
         self.tokens = tokens
-        self.index = 0
+        self.current = next(tokens)
 
-    @property
-    def current(self) -> Token:
-        return self.tokens[self.index]
+    def advance(self) -> None:
+        """Move to the next token (the END token is the last; the parser stops there)."""
+        if self.current.kind != lexer.END:
+            self.current = next(self.tokens)
 
     def error(self, message: str, token: Token | None = None) -> IntrinsicSyntaxError:
         where = token if token is not None else self.current
@@ -117,7 +121,7 @@ class _Parser:
         token = self.current
         if token.kind != kind:
             raise self.error(f"{message}, found {_describe(token)}")
-        self.index += 1
+        self.advance()
         return token
 
     def call(self, depth: int) -> Call:
@@ -133,13 +137,13 @@ class _Parser:
             raise self.error(
                 f"intrinsic functions nest more than {MAX_NESTING} deep (AWS's limit)", name
             )
-        self.index += 1
+        self.advance()
         self.expect(lexer.LPAREN, f"expected '(' after {name.text}")
         args: list[Node] = []
         if self.current.kind != lexer.RPAREN:
             args.append(self.argument(depth))
             while self.current.kind == lexer.COMMA:
-                self.index += 1
+                self.advance()
                 args.append(self.argument(depth))
         self.expect(lexer.RPAREN, "expected ',' or ')' after an argument")
         problem = spec.arity_problem(len(args))
@@ -153,18 +157,18 @@ class _Parser:
     def argument(self, depth: int) -> Node:
         token = self.current
         if token.kind == lexer.STRING:
-            self.index += 1
+            self.advance()
             assert isinstance(token.value, str)
             return StringLiteral(token.value, token.text)
         if token.kind == lexer.NUMBER:
-            self.index += 1
+            self.advance()
             return Literal(token.value)
         if token.kind == lexer.PATH:
-            self.index += 1
+            self.advance()
             return PathArgument(self.path(token))
         if token.kind == lexer.NAME:
             if token.text in _KEYWORDS:
-                self.index += 1
+                self.advance()
                 return Literal(_KEYWORDS[token.text])
             return self.call(depth + 1)
         raise self.error(f"expected an argument, found {_describe(token)}")
@@ -173,7 +177,9 @@ class _Parser:
         try:
             return compile_path(token.text)
         except UnsupportedPath as exc:
-            raise UnsupportedPath(f"{exc} (column {token.position + 1} of {self.text!r})") from None
+            raise UnsupportedPath(
+                f"{exc} (column {token.position + 1} of {excerpt(self.text, token.position)})"
+            ) from None
         except ValueError as exc:
             raise self.error(f"invalid JSONPath argument: {exc}", token) from None
 
