@@ -7,6 +7,27 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class StatesArn:
+    """A parsed ``arn:PARTITION:states:REGION:ACCOUNT:RESOURCE:NAME[:NAME...]``."""
+
+    partition: str
+    region: str
+    account: str
+    resource: str
+    names: tuple[str, ...]
+
+
+def parse_states_arn(arn: str) -> StatesArn | None:
+    """The parts of a Step Functions ARN, or None when ``arn`` is not one."""
+    parts = arn.split(":")
+    if len(parts) < 7 or parts[0] != "arn" or parts[2] != "states":
+        return None
+    if not all(parts[1:6]) or not all(parts[6:]):
+        return None
+    return StatesArn(parts[1], parts[3], parts[4], parts[5], tuple(parts[6:]))
+
+
+@dataclass(frozen=True)
 class Account:
     """The partition, region and account that ARNs are built for."""
 
@@ -30,19 +51,25 @@ class Account:
         """``arn:aws:states:REGION:ACCOUNT:execution:STATEMACHINE:NAME``."""
         return f"arn:{self.partition}:states:{self.region}:{self.account}:execution:{state_machine}:{name}"
 
-    def names_in(self, arn: str, resource: str, count: int) -> tuple[str, ...] | None:
-        """The ``count`` names after ``resource`` in a states ARN of this partition, else None.
+    def owns(self, arn: StatesArn) -> bool:
+        """Whether ``arn`` names a resource of this partition, region and account."""
+        return (arn.partition, arn.region, arn.account) == (
+            self.partition,
+            self.region,
+            self.account,
+        )
 
-        ``names_in(arn, "execution", 2)`` gives (state machine, execution name).
+    def names_in(self, arn: str, resource: str, count: int) -> tuple[str, ...] | None:
+        """The ``count`` names after ``resource`` in a states ARN of this account, else None.
+
+        ``names_in(arn, "execution", 2)`` gives (state machine, execution name). An ARN of
+        another partition, region or account, of another resource type, or with another
+        number of names (a version or alias qualifier) is not one of ours: None.
         """
-        parts = arn.split(":")
-        if (
-            len(parts) < 6 + count
-            or parts[:3] != ["arn", self.partition, "states"]
-            or parts[5] != resource
-        ):
+        parsed = parse_states_arn(arn)
+        if parsed is None or not self.owns(parsed) or parsed.resource != resource:
             return None
-        return tuple(parts[6 : 6 + count])
+        return parsed.names if len(parsed.names) == count else None
 
     def role_arn(self, state_machine: str) -> str:
         """The execution role AWS would show for the state machine (nothing checks it here)."""

@@ -74,6 +74,7 @@ def verify(
     now: datetime,
     *,
     service: str = "states",
+    region: str | None = None,
     max_skew_seconds: int = 300,
 ) -> None:
     """Check that the request is validly SigV4-signed with ``credentials``.
@@ -81,8 +82,8 @@ def verify(
     ``path`` and ``query`` are the raw (still percent-encoded) path and query string of
     the request line; ``headers`` are the request headers, names in any case; ``body``
     is the raw body. ``now`` is the server's current time (a naive value is taken as
-    UTC). Any region in the credential scope is accepted; the service must be
-    ``service``. Raises :class:`AuthFailure` when the request is not validly signed.
+    UTC). The credential scope must name ``service`` and, when given, ``region`` (any
+    region otherwise). Raises :class:`AuthFailure` when the request is not validly signed.
     """
     lower = _lower_headers(headers)
 
@@ -101,7 +102,7 @@ def verify(
             "Credential must have exactly 5 slash-delimited elements, "
             f"e.g. keyid/date/region/service/term, got '{credential}'",
         )
-    access_key_id, scope_date, region, scope_service, terminator = scope_parts
+    access_key_id, scope_date, scope_region, scope_service, terminator = scope_parts
     if terminator != _TERMINATOR:
         raise AuthFailure(
             INVALID_SIGNATURE,
@@ -112,8 +113,14 @@ def verify(
         raise AuthFailure(
             INVALID_SIGNATURE, f"Credential should be scoped to correct service: '{service}'."
         )
-    if not region:
+    if not scope_region:
         raise AuthFailure(INVALID_SIGNATURE, "Credential should be scoped to a valid region.")
+    if region is not None and scope_region != region:
+        # AWS's words, trailing space included.
+        raise AuthFailure(
+            INVALID_SIGNATURE,
+            f"Credential should be scoped to a valid region, not '{scope_region}'. ",
+        )
     if scope_date != timestamp[:8]:
         raise AuthFailure(
             INVALID_SIGNATURE,
@@ -155,11 +162,11 @@ def verify(
             payload_hash,
         ]
     )
-    scope = f"{scope_date}/{region}/{scope_service}/{terminator}"
+    scope = f"{scope_date}/{scope_region}/{scope_service}/{terminator}"
     string_to_sign = "\n".join(
         [ALGORITHM, timestamp, scope, _sha256_hex(canonical_request.encode("utf-8"))]
     )
-    key = _signing_key(credentials.secret_access_key, scope_date, region, scope_service)
+    key = _signing_key(credentials.secret_access_key, scope_date, scope_region, scope_service)
     expected = hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8")):
         raise AuthFailure(INVALID_SIGNATURE, _SIGNATURE_MISMATCH)

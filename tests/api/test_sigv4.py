@@ -408,6 +408,13 @@ def test_wrong_service_in_scope() -> None:
     request.verify(service="lambda")
 
 
+def test_region_in_scope_must_be_the_services_when_it_is_given() -> None:
+    signed(JSON_BODY, region="eu-west-1").verify(region="eu-west-1")
+    error = failure(signed(JSON_BODY, region="us-east-1"), region="eu-west-1")
+    assert error.code == "InvalidSignatureException"
+    assert error.message == "Credential should be scoped to a valid region, not 'us-east-1'. "
+
+
 def test_wrong_terminator_in_scope() -> None:
     request = signed(JSON_BODY)
     authorization = request.header("authorization")
