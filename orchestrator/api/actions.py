@@ -1,27 +1,35 @@
 """The Step Functions API actions, over the engine and the store.
 
 Requests are validated against botocore's own model of the service (the shapes boto3 and
-the AWS CLI build their calls from), and answers use its field names; errors are AWS's error
-types. Each action is one method; ``call`` routes an ``X-Amz-Target`` action name to it.
+the AWS CLI build their calls from) with AWS's answers (:mod:`orchestrator.api.validation`),
+and answers use its field names; errors are AWS's error types. Each action is one method;
+``call`` routes an ``X-Amz-Target`` action name to it.
+
+Creating, updating and deleting state machines take one lock: each checks what exists and
+changes it with no other change in between, so of concurrent creates with one name exactly
+one succeeds. ARNs of another partition, region or account name nothing here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
 import json
+import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any, Literal
 
 import botocore.session
-from botocore.validate import ParamValidator
 
 import messages
-from orchestrator.arns import Account
+from messages import limits
+from orchestrator.api.errors import ApiError
+from orchestrator.api.pagination import PageTokens
+from orchestrator.api.validation import validate
+from orchestrator.arns import Account, parse_states_arn
 from orchestrator.asl.definition import StateMachine
 from orchestrator.asl.errors import DefinitionError
 from orchestrator.asl.execution import ExecutionState
@@ -29,48 +37,54 @@ from orchestrator.asl.loader import load_definition
 from orchestrator.engine import Engine, StartRejected
 from orchestrator.publisher import OutboxPublisher
 
+__all__ = ["SYNC_TIMEOUT_SECONDS", "ApiError", "StepFunctionsApi"]
+
+log = logging.getLogger(__name__)
 _MODEL = botocore.session.get_session().get_service_model("stepfunctions")
-_VALIDATOR = ParamValidator()
 _VALID_NAME = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
 _TOKEN = re.compile(r"^[0-9a-f]{32}\.\d+$")
 _TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 SYNC_TIMEOUT_SECONDS = 300.0
+MAX_TAGS = 50  # AWS's limit of tags per resource
 
 Params = dict[str, Any]
 Handler = Callable[[Params], Awaitable[Params]]
-
-
-class ApiError(Exception):
-    """An error as the API returns it: AWS's error type, a message, an HTTP status."""
-
-    def __init__(self, error_type: str, message: str, status: int = 400) -> None:
-        super().__init__(f"{error_type}: {message}")
-        self.type = error_type
-        self.message = message
-        self.status = status
+MachineType = Literal["STANDARD", "EXPRESS"]
 
 
 def _epoch(moment: datetime | None) -> float | None:
     return moment.timestamp() if moment is not None else None
 
 
-def _page(items: list[Any], params: Params, default: int = 100) -> tuple[list[Any], str | None]:
-    """One page of ``items`` for maxResults/nextToken (an opaque offset)."""
-    size = params.get("maxResults") or default
-    token = params.get("nextToken")
-    start = 0
-    if token:
-        try:
-            start = int(base64.urlsafe_b64decode(token.encode()).decode())
-        except ValueError:
-            raise ApiError("InvalidToken", "The nextToken is not valid.") from None
-    end = start + size
-    following = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else None
-    return items[start:end], following
+def _json_text(value: Any, what: str, arn: str) -> str | None:
+    """``value`` as compact JSON text; None (and a log line) when it cannot be written."""
+    try:
+        return json.dumps(value, separators=(",", ":"))
+    except (ValueError, TypeError, RecursionError) as exc:
+        log.warning("the %s of %s cannot be shown: %s", what, arn, exc)
+        return None
+
+
+def _payload(text: str, error: str, prefix: str) -> Any:
+    """Parse an input or output: AWS's ``error`` when too large, not JSON, or too deep."""
+    size = len(text.encode())
+    if size > limits.MAX_PAYLOAD_BYTES:
+        raise ApiError(
+            error, f"{prefix}: 'it is {size} bytes, over {limits.MAX_PAYLOAD_BYTES} bytes'"
+        )
+    try:
+        return limits.loads(text)
+    except ValueError as exc:  # JsonTooDeep is one
+        raise ApiError(error, f"{prefix}: '{exc}'") from None
 
 
 class StepFunctionsApi:
-    """The actions of AWSStepFunctions that this engine serves."""
+    """The actions of AWSStepFunctions that this engine serves.
+
+    ``prepare`` declares the queues a new definition's Tasks need; ``page_tokens`` signs
+    pagination tokens (a key drawn for the process by default); ``sync_timeout`` bounds how
+    long StartSyncExecution waits.
+    """
 
     def __init__(
         self,
@@ -79,12 +93,17 @@ class StepFunctionsApi:
         *,
         account: Account,
         prepare: Callable[[StateMachine], Awaitable[None]] | None = None,
+        page_tokens: PageTokens | None = None,
+        sync_timeout: float = SYNC_TIMEOUT_SECONDS,
     ) -> None:
         self.engine = engine
         self.store = engine.store
         self.publisher = publisher
         self.account = account
-        self.prepare = prepare  # declares the queues a new definition's Tasks need
+        self.prepare = prepare
+        self.pages = page_tokens or PageTokens()
+        self.sync_timeout = sync_timeout
+        self._changing = asyncio.Lock()  # create, update and delete, one at a time
         self.handlers: dict[str, Handler] = {
             name: getattr(self, _snake(name))
             for name in (
@@ -115,27 +134,59 @@ class StepFunctionsApi:
         handler = self.handlers.get(action)
         if handler is None:
             raise ApiError("UnknownOperationException", f"Unknown operation {action}")
-        report = _VALIDATOR.validate(params, _MODEL.operation_model(action).input_shape)
-        if report.has_errors():
-            raise ApiError("ValidationException", report.generate_report())
+        validate(params, _MODEL.operation_model(action).input_shape)
         return await handler(params)
 
-    # -- state machines ------------------------------------------------------------------------
+    # -- ARNs ----------------------------------------------------------------------------------
 
-    def _machine_name(self, arn: str) -> str:
-        names = self.account.names_in(arn, "stateMachine", 1)
-        if names is None:
+    def _names(self, arn: str, resource: str, count: int) -> tuple[str, ...] | None:
+        """The names in ``arn``, a ``resource`` ARN; None when it is not one of ours (another
+        region or account, or a version qualifier): it names nothing here."""
+        parsed = parse_states_arn(arn)
+        if parsed is None:
+            if not arn.startswith("arn:"):
+                raise ApiError("InvalidArn", f"Invalid Arn: 'Invalid ARN prefix: {arn}'")
             raise ApiError("InvalidArn", f"Invalid Arn: '{arn}'")
-        return names[0]
+        if parsed.resource != resource:
+            raise ApiError(
+                "InvalidArn",
+                f"Invalid Arn: 'Resource type not valid in this context: {parsed.resource}'",
+            )
+        if len(parsed.names) < count:
+            raise ApiError("InvalidArn", f"Invalid Arn: '{arn}'")
+        if not self.account.owns(parsed) or len(parsed.names) > count:
+            return None
+        return parsed.names
+
+    def _machine_name(self, arn: str) -> str | None:
+        names = self._names(arn, "stateMachine", 1)
+        return names[0] if names else None
 
     def _machine(self, arn: str) -> tuple[str, StateMachine]:
         name = self._machine_name(arn)
-        machine = self.engine.machines.get(name)
-        if machine is None:
+        machine = self.engine.machines.get(name) if name else None
+        if name is None or machine is None:
             raise ApiError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
         return name, machine
 
+    # -- state machines ------------------------------------------------------------------------
+
     def _compile(self, text: str, name: str) -> StateMachine:
+        size = len(text.encode())
+        if size > limits.MAX_DEFINITION_BYTES:
+            raise ApiError(
+                "InvalidDefinition",
+                f"Invalid State Machine Definition: 'the definition is {size} bytes, over"
+                f" {limits.MAX_DEFINITION_BYTES} bytes'",
+            )
+        try:  # refused here whatever the loader does with nesting this deep
+            limits.loads(text)
+        except limits.JsonTooDeep as exc:
+            raise ApiError(
+                "InvalidDefinition", f"Invalid State Machine Definition: '{exc}'"
+            ) from None
+        except ValueError:
+            pass  # not JSON: the loader says where
         try:
             return load_definition(text, name=name)
         except DefinitionError as exc:
@@ -144,73 +195,109 @@ class StepFunctionsApi:
                 "InvalidDefinition", f"Invalid State Machine Definition: '{problems}'"
             ) from None
 
+    def _from_folder(self, name: str, change: str) -> None:
+        """Refuse to ``change`` a machine of the definitions folder: a restart would undo it."""
+        if name in self.engine.from_folder:
+            raise ApiError(
+                "ConflictException",
+                f"State machine '{name}' is defined by the file {name}.asl.json of the"
+                f" definitions folder and cannot be {change} through the API (a restart"
+                " would undo it): edit or remove that file and restart the orchestrator",
+            )
+
+    async def _prepare(self, machine: StateMachine) -> None:
+        if self.prepare is not None:
+            await self.prepare(machine)
+
     async def create_state_machine(self, params: Params) -> Params:
         name: str = params["name"]
         if not _VALID_NAME.match(name):
             raise ApiError("InvalidName", f"Invalid Name: '{name}'")
-        kind: Literal["STANDARD", "EXPRESS"] = params.get("type", "STANDARD")
-        machine = self._compile(params["definition"], name)
-        existing = self.store.state_machine(name)
+        _supported_options(params)
+        kind: MachineType = params.get("type", "STANDARD")
+        text: str = params["definition"]
+        tags = _tags(params.get("tags", []))
+        machine = dataclasses.replace(self._compile(text, name), type=kind)
         arn = self.account.state_machine_arn(name)
-        if existing is not None and name in self.engine.machines:
-            same = (existing.definition, existing.type, existing.role_arn) == (
-                params["definition"],
-                kind,
-                params["roleArn"],
-            )
-            if not same:
-                raise ApiError(
-                    "StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'"
-                )
-            return {"stateMachineArn": arn, "creationDate": existing.created}
-        record = self.store.put_state_machine(name, params["definition"], kind, params["roleArn"])
-        await self._activate(machine, kind, record.definition_hash)
-        if params.get("tags"):
-            self.store.set_tags(arn, {t["key"]: t.get("value", "") for t in params["tags"]})
+        if len(tags) > MAX_TAGS:
+            raise _too_many_tags(arn, len(tags))
+        async with self._changing:
+            existing = self.store.state_machine(name)
+            if existing is not None and name in self.engine.machines:
+                # AWS: idempotent when the definition and type match; the role and tags of
+                # a repeated create are ignored.
+                if (existing.definition, existing.type) != (text, kind):
+                    raise ApiError(
+                        "StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'"
+                    )
+                return {"stateMachineArn": arn, "creationDate": existing.created}
+            await self._prepare(machine)
+            record = self.store.put_state_machine(name, text, kind, params["roleArn"])
+            self.engine.register(machine, record.definition_hash, role_arn=params["roleArn"])
+            if tags:
+                self.store.set_tags(arn, tags)
         return {"stateMachineArn": arn, "creationDate": record.created}
 
-    async def _activate(
-        self, machine: StateMachine, kind: Literal["STANDARD", "EXPRESS"], digest: str
-    ) -> None:
-        machine = dataclasses.replace(machine, type=kind)
-        if self.prepare is not None:
-            await self.prepare(machine)
-        self.engine.register(machine, digest)
-
     async def describe_state_machine(self, params: Params) -> Params:
-        name, _ = self._machine(params["stateMachineArn"])
+        arn = params["stateMachineArn"]
+        name, _ = self._machine(arn)
         record = self.store.state_machine(name)
-        assert record is not None
+        if record is None:
+            raise ApiError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
         return {
             "stateMachineArn": self.account.state_machine_arn(name),
             "name": name,
             "status": "ACTIVE",
             "definition": record.definition,
-            "roleArn": record.role_arn or self.account.role_arn(name),
+            "roleArn": record.role_arn or self.engine.role_arn(name),
             "type": record.type,
             "creationDate": record.created,
             "loggingConfiguration": {"level": "OFF", "includeExecutionData": False},
+            "tracingConfiguration": {"enabled": False},
         }
 
     async def update_state_machine(self, params: Params) -> Params:
-        name, current = self._machine(params["stateMachineArn"])
-        record = self.store.state_machine(name)
-        assert record is not None
-        text = params.get("definition", record.definition)
-        machine = self._compile(text, name)
-        updated = self.store.put_state_machine(name, text, record.type, params.get("roleArn"))
-        await self._activate(machine, current.type, updated.definition_hash)
+        if not params.keys() & {
+            "definition",
+            "roleArn",
+            "loggingConfiguration",
+            "tracingConfiguration",
+        }:
+            raise ApiError(
+                "MissingRequiredParameter",
+                "Either the definition, the role ARN, the LoggingConfiguration, or the"
+                " TracingConfiguration must be specified",
+            )
+        _supported_options(params)
+        arn = params["stateMachineArn"]
+        role: str | None = params.get("roleArn")
+        async with self._changing:
+            name, _ = self._machine(arn)
+            self._from_folder(name, "updated")
+            record = self.store.state_machine(name)
+            if record is None:
+                raise ApiError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
+            text: str = params.get("definition", record.definition)
+            kind: MachineType = "EXPRESS" if record.type == "EXPRESS" else "STANDARD"
+            machine = dataclasses.replace(self._compile(text, name), type=kind)
+            await self._prepare(machine)
+            updated = self.store.put_state_machine(name, text, record.type, role)
+            self.engine.register(machine, updated.definition_hash, role_arn=role)
         return {"updateDate": updated.updated, "revisionId": updated.definition_hash}
 
     async def delete_state_machine(self, params: Params) -> Params:
-        name = self._machine_name(params["stateMachineArn"])
-        self.engine.unregister(name)
-        self.store.delete_state_machine(name)
+        async with self._changing:
+            name = self._machine_name(params["stateMachineArn"])
+            if name is None:  # not ours: nothing of that name here (AWS answers 200 too)
+                return {}
+            self._from_folder(name, "deleted")
+            self.engine.unregister(name)
+            self.store.delete_state_machine(name)
         return {}
 
     async def list_state_machines(self, params: Params) -> Params:
-        records = self.store.state_machines()
-        page, following = _page([r for r in records if r.name in self.engine.machines], params)
+        records = [r for r in self.store.state_machines() if r.name in self.engine.machines]
+        page, following = self.pages.page(records, params, {"action": "ListStateMachines"})
         answer: Params = {
             "stateMachines": [
                 {
@@ -248,43 +335,58 @@ class StepFunctionsApi:
         return {"result": "OK", "diagnostics": [], "truncated": False}
 
     async def describe_state_machine_for_execution(self, params: Params) -> Params:
-        state, digest = self._execution(params["executionArn"])
+        arn = params["executionArn"]
+        state, digest = self._execution(arn)
+        name = state.state_machine_name
         stored = self.store.definition(digest) if digest else None
-        definition = stored[1] if stored else self.engine.machines[state.state_machine_name].source
+        current = self.engine.machines.get(name)
+        if stored is not None:
+            definition = stored[1]
+        elif current is not None:  # started before definitions were stored by hash
+            definition = current.source
+        else:
+            raise ApiError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
         return {
             "stateMachineArn": state.state_machine_arn,
-            "name": state.state_machine_name,
+            "name": name,
             "definition": definition,
-            "roleArn": state.role_arn,
+            "roleArn": state.role_arn or self.engine.role_arn(name),
             "updateDate": _epoch(state.start_time),
+            "loggingConfiguration": {"level": "OFF", "includeExecutionData": False},
+            "tracingConfiguration": {"enabled": False},
         }
 
     # -- executions ----------------------------------------------------------------------------
 
     def _execution(self, arn: str) -> tuple[ExecutionState, str | None]:
-        names = self.account.names_in(arn, "execution", 2)
-        if names is None:
-            raise ApiError("InvalidArn", f"Invalid Arn: '{arn}'")
-        record = self.store.execution(*names)
+        names = self._names(arn, "execution", 2)
+        record = self.store.execution(names[0], names[1]) if names else None
         if record is None:
             raise ApiError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
         return record.state, record.definition_hash
 
-    def _input(self, params: Params) -> Any:
-        text = params.get("input", "{}")
+    async def _publish(self, ids: Iterable[int] | None) -> None:
+        """Send what a committed step put in the outbox. It is committed: if the broker
+        fails now, the outbox sweeper sends it later, so the call still succeeded."""
+        ids = list(ids or [])
+        if not ids:
+            return
         try:
-            value = json.loads(text)
-        except ValueError:
-            raise ApiError(
-                "InvalidExecutionInput", f"Invalid State Machine Execution Input: '{text}'"
-            ) from None
-        if len(text.encode()) > messages.executions.MAX_INPUT_BYTES:
-            raise ApiError("InvalidExecutionInput", "The input is over 262144 bytes")
-        return value
+            await self.publisher.publish(ids)
+        except Exception as exc:
+            log.warning(
+                "publishing %d outbox message(s) failed (%s); the outbox sweeper will send them",
+                len(ids),
+                exc,
+            )
 
     async def start_execution(self, params: Params) -> Params:
         name, _ = self._machine(params["stateMachineArn"])
-        execution_input = self._input(params)
+        execution_input = _payload(
+            params.get("input", "{}"),
+            "InvalidExecutionInput",
+            "Invalid State Machine Execution Input",
+        )
         execution_name = params.get("name") or str(uuid.uuid4())
         if not _VALID_NAME.match(execution_name):
             raise ApiError("InvalidName", f"Invalid Name: '{execution_name}'")
@@ -307,11 +409,11 @@ class StepFunctionsApi:
         try:
             ids = self.engine.start(request)
         except StartRejected as exc:
-            kind, _, message = str(exc).partition(": ")
-            raise ApiError(kind, message) from None
-        await self.publisher.publish(ids)
+            raise ApiError(exc.error, exc.cause) from None
+        await self._publish(ids)
         started = self.store.execution(name, execution_name)
-        assert started is not None
+        if started is None:  # the engine committed it a moment ago
+            raise ApiError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{name}'")
         return {
             "executionArn": started.state.execution_arn,
             "startDate": _epoch(started.state.start_time),
@@ -327,7 +429,7 @@ class StepFunctionsApi:
         started = await self.start_execution(params)
         arn = started["executionArn"]
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + SYNC_TIMEOUT_SECONDS
+        deadline = loop.time() + self.sync_timeout
         while True:
             state, _ = self._execution(arn)
             if state.status in _TERMINAL:
@@ -349,28 +451,34 @@ class StepFunctionsApi:
                 error=params.get("error"),
                 cause=params.get("cause"),
             )
-            ids = self.engine.stop(request)
-            await self.publisher.publish(ids or [])
+            await self._publish(self.engine.stop(request))
             state, _ = self._execution(params["executionArn"])
         return {"stopDate": _epoch(state.stop_time)}
 
     def _described(self, state: ExecutionState) -> Params:
+        arn = state.execution_arn
         answer: Params = {
-            "executionArn": state.execution_arn,
+            "executionArn": arn,
             "stateMachineArn": state.state_machine_arn,
             "name": state.execution_name,
             "status": state.status,
             "startDate": _epoch(state.start_time),
-            "input": json.dumps(state.input, separators=(",", ":")),
-            "inputDetails": {"included": True},
             "redriveCount": 0,
             "redriveStatus": "NOT_REDRIVABLE",
         }
+        # A value that cannot be written is left out and said so (AWS's "included": false),
+        # rather than making the execution impossible to describe.
+        text = _json_text(state.input, "input", arn)
+        if text is not None:
+            answer["input"] = text
+        answer["inputDetails"] = {"included": text is not None}
         if state.stop_time is not None:
             answer["stopDate"] = _epoch(state.stop_time)
         if state.status == "SUCCEEDED":
-            answer["output"] = json.dumps(state.output, separators=(",", ":"))
-            answer["outputDetails"] = {"included": True}
+            text = _json_text(state.output, "output", arn)
+            if text is not None:
+                answer["output"] = text
+            answer["outputDetails"] = {"included": text is not None}
         if state.error is not None:
             answer["error"] = state.error
         if state.cause is not None:
@@ -382,16 +490,27 @@ class StepFunctionsApi:
         return self._described(state)
 
     async def list_executions(self, params: Params) -> Params:
+        if "mapRunArn" in params:
+            if "stateMachineArn" in params:
+                raise ApiError(
+                    "ValidationException", "Provide either stateMachineArn or mapRunArn, not both"
+                )
+            # Distributed Map runs do not exist here: no map run ARN names anything.
+            raise ApiError("ResourceNotFound", f"Resource not found: '{params['mapRunArn']}'")
         if "stateMachineArn" not in params:
-            raise ApiError("ValidationException", "stateMachineArn is required")
-        name = self._machine_name(params["stateMachineArn"])
-        if name not in self.engine.machines and self.store.state_machine(name) is None:
-            raise ApiError(
-                "StateMachineDoesNotExist",
-                f"State Machine Does Not Exist: '{params['stateMachineArn']}'",
-            )
-        states = self.store.executions(params.get("statusFilter"), state_machine=name)
-        page, following = _page(states, params)
+            raise ApiError("ValidationException", "Provide a stateMachineArn or a mapRunArn")
+        arn = params["stateMachineArn"]
+        name = self._machine_name(arn)
+        if name is None or (
+            name not in self.engine.machines and self.store.state_machine(name) is None
+        ):
+            raise ApiError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
+        status = params.get("statusFilter")
+        redrive = params.get("redriveFilter")
+        # Nothing is ever redriven here: REDRIVEN selects none, NOT_REDRIVEN all.
+        states = [] if redrive == "REDRIVEN" else self.store.executions(status, state_machine=name)
+        query = {"action": "ListExecutions", "stateMachine": name, "status": status}
+        page, following = self.pages.page(states, params, {**query, "redrive": redrive})
         answer: Params = {
             "executions": [
                 {
@@ -416,12 +535,13 @@ class StepFunctionsApi:
     async def get_execution_history(self, params: Params) -> Params:
         state, _ = self._execution(params["executionArn"])
         events = self.store.history(state.execution_arn)
-        if params.get("reverseOrder"):
+        reverse = bool(params.get("reverseOrder"))
+        if reverse:
             events.reverse()
         include = params.get("includeExecutionData", True)
-        page, following = _page(events, params)
-        shaped = [_history_event(event, include) for event in page]
-        answer: Params = {"events": shaped}
+        query = {"action": "GetExecutionHistory", "execution": state.execution_arn}
+        page, following = self.pages.page(events, params, {**query, "reverse": reverse})
+        answer: Params = {"events": [_history_event(event, include) for event in page]}
         if following:
             answer["nextToken"] = following
         return answer
@@ -429,19 +549,16 @@ class StepFunctionsApi:
     # -- task tokens ---------------------------------------------------------------------------
 
     async def _callback(self, result: messages.AnyTaskResult) -> Params:
-        if not _TOKEN.match(result.task_token):
-            raise ApiError("InvalidToken", f"Invalid Token: '{result.task_token}'")
         ids = self.engine.apply(result)
         if ids is None:
+            if not _TOKEN.match(result.task_token):
+                raise ApiError("InvalidToken", "Invalid Token: 'Invalid token'")
             raise ApiError("TaskDoesNotExist", "Task Does Not Exist")
-        await self.publisher.publish(ids)
+        await self._publish(ids)
         return {}
 
     async def send_task_success(self, params: Params) -> Params:
-        try:
-            output = json.loads(params["output"])
-        except ValueError:
-            raise ApiError("InvalidOutput", f"Invalid Output: '{params['output']}'") from None
+        output = _payload(params["output"], "InvalidOutput", "Invalid Output")
         return await self._callback(
             messages.TaskCallbackSuccess(task_token=params["taskToken"], output=output)
         )
@@ -458,17 +575,34 @@ class StepFunctionsApi:
     # -- tags ----------------------------------------------------------------------------------
 
     def _tagged(self, arn: str) -> str:
-        if ":stateMachine:" in arn:
-            self._machine(arn)
-        elif ":execution:" in arn:
-            self._execution(arn)
-        else:
+        """``arn``, if it names one of our state machines or executions; else AWS's error."""
+        parsed = parse_states_arn(arn)
+        if parsed is None:
+            prefix = "" if arn.startswith("arn:") else "Invalid ARN prefix: "
+            raise ApiError("InvalidArn", f"Invalid Arn: '{prefix}{arn}'")
+        names = parsed.names
+        found = self.account.owns(parsed) and (
+            (
+                parsed.resource == "stateMachine"
+                and len(names) == 1
+                and names[0] in self.engine.machines
+            )
+            or (
+                parsed.resource == "execution"
+                and len(names) == 2
+                and self.store.execution(names[0], names[1]) is not None
+            )
+        )
+        if not found:
             raise ApiError("ResourceNotFound", f"Resource not found: '{arn}'")
         return arn
 
     async def tag_resource(self, params: Params) -> Params:
         arn = self._tagged(params["resourceArn"])
-        self.store.set_tags(arn, {t["key"]: t.get("value", "") for t in params["tags"]})
+        tags = _tags(params["tags"])
+        if len(self.store.tags(arn).keys() | tags.keys()) > MAX_TAGS:
+            raise _too_many_tags(arn, len(self.store.tags(arn).keys() | tags.keys()))
+        self.store.set_tags(arn, tags)
         return {}
 
     async def untag_resource(self, params: Params) -> Params:
@@ -479,6 +613,48 @@ class StepFunctionsApi:
     async def list_tags_for_resource(self, params: Params) -> Params:
         arn = self._tagged(params["resourceArn"])
         return {"tags": [{"key": k, "value": v} for k, v in self.store.tags(arn).items()]}
+
+
+def _tags(tags: list[dict[str, str]]) -> dict[str, str]:
+    return {t["key"]: t.get("value", "") for t in tags}
+
+
+def _too_many_tags(arn: str, count: int) -> ApiError:
+    return ApiError(
+        "TooManyTags", f"Too many tags: '{arn}' would have {count}; the limit is {MAX_TAGS}"
+    )
+
+
+def _supported_options(params: Params) -> None:
+    """Refuse, with AWS's error types, the options this engine cannot honour (rather than
+    accept them and silently do nothing)."""
+    logging_options = params.get("loggingConfiguration") or {}
+    if logging_options.get("level", "OFF") != "OFF" or logging_options.get("destinations"):
+        raise ApiError(
+            "InvalidLoggingConfiguration",
+            "Invalid Logging Configuration: this engine sends no logs to CloudWatch Logs"
+            " (execution history is kept in its store); use level OFF with no destinations",
+        )
+    if (params.get("tracingConfiguration") or {}).get("enabled"):
+        raise ApiError(
+            "InvalidTracingConfiguration",
+            "Invalid Tracing Configuration: X-Ray tracing is not supported by this engine",
+        )
+    if params.get("publish") or "versionDescription" in params:
+        raise ApiError(
+            "ValidationException",
+            "State machine versions (publish, versionDescription) are not supported by this engine",
+        )
+    encryption = params.get("encryptionConfiguration")
+    if encryption is not None and (
+        encryption.get("type") != "AWS_OWNED_KEY"
+        or encryption.keys() & {"kmsKeyId", "kmsDataKeyReusePeriodSeconds"}
+    ):
+        raise ApiError(
+            "InvalidEncryptionConfiguration",
+            "Invalid Encryption Configuration: customer managed KMS keys are not supported by"
+            " this engine; use type AWS_OWNED_KEY with no key",
+        )
 
 
 def _history_event(event: dict[str, Any], include_data: bool) -> dict[str, Any]:

@@ -1,78 +1,167 @@
 """The HTTP side of the API: AWS JSON 1.0 on ``POST /``, Prometheus metrics on ``GET /metrics``.
 
-Starlette does the HTTP; this module only maps requests to actions and errors to AWS's
-error shape (HTTP 400/403, ``{"__type", "message"}``), checking SigV4 signatures when
-credentials are configured.
+Starlette does the HTTP; this module maps requests to actions and errors to AWS's error
+shape (``{"__type", "message"}``), checking SigV4 signatures when credentials are configured.
+What it reads is bounded before anything else happens: a body over :data:`MAX_REQUEST_BYTES`
+is refused from its ``Content-Length``, or as soon as a streamed body passes it, without
+reading the rest; JSON nested too deep is refused before it is parsed into anything. A fault
+of ours is a clean ``InternalFailure`` (HTTP 500) and a log line, never a traceback.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from messages import limits
 from orchestrator import metrics
-from orchestrator.api.actions import ApiError, StepFunctionsApi
+from orchestrator.api.actions import StepFunctionsApi
+from orchestrator.api.errors import INTERNAL_FAILURE, INTERNAL_FAILURE_MESSAGE, ApiError
 from orchestrator.api.sigv4 import AuthFailure, Credentials, verify
 
+log = logging.getLogger(__name__)
 JSON_1_0 = "application/x-amz-json-1.0"
 TARGET_PREFIX = "AWSStepFunctions."
+# AWS takes at most 1 MB per request, headers included; its largest member is a definition
+# (1 MiB). The cap leaves room for the envelope around a definition of that size.
+MAX_REQUEST_BYTES = limits.MAX_DEFINITION_BYTES + 64 * 1024
 
 
-def _error(error_type: str, message: str, status: int) -> Response:
+def _error(error_type: str, message: str, status: int, *, close: bool = False) -> Response:
     body = json.dumps({"__type": error_type, "message": message})
-    return Response(
-        body, status_code=status, media_type=JSON_1_0, headers={"x-amzn-ErrorType": error_type}
+    headers = {"x-amzn-ErrorType": error_type}
+    if close:  # the rest of the body is not read: the connection cannot carry another request
+        headers["Connection"] = "close"
+    return Response(body, status_code=status, media_type=JSON_1_0, headers=headers)
+
+
+def _too_large(size: str, cap: int) -> Response:
+    return _error(
+        "RequestEntityTooLargeException",
+        f"The request body is {size} bytes, over the maximum request size of {cap} bytes",
+        413,
+        close=True,
     )
+
+
+async def _read_body(request: Request, cap: int) -> bytes | Response:
+    """The whole body, or the 413 answer as soon as it is known to exceed ``cap`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > cap:
+        return _too_large(declared, cap)
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > cap:
+            return _too_large(f"more than {cap}", cap)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def create_app(
     api: StepFunctionsApi,
     credentials: Credentials | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    *,
+    metrics_token: str | None = None,
+    metrics_public: bool = False,
+    max_request_bytes: int = MAX_REQUEST_BYTES,
 ) -> Starlette:
-    """The ASGI app. With ``credentials``, every API request must be signed for them."""
+    """The ASGI app.
+
+    With ``credentials``, every API request must be signed for them (scoped to the
+    account's region and the ``states`` service), and ``GET /metrics`` too: either signed
+    the same way or carrying ``Authorization: Bearer <metrics_token>``, unless
+    ``metrics_public``. Without ``credentials``, everything is open.
+    """
+    region = api.account.region
+
+    def check_signature(request: Request, body: bytes) -> None:
+        assert credentials is not None
+        verify(
+            request.method,
+            request.url.path,
+            request.url.query,
+            dict(request.headers),
+            body,
+            credentials,
+            now(),
+            region=region,
+        )
 
     async def aws(request: Request) -> Response:
-        body = await request.body()
+        try:
+            body = await _read_body(request, max_request_bytes)
+        except ClientDisconnect:  # the client left (or sent its body too slowly)
+            return Response(status_code=400)
+        if isinstance(body, Response):
+            return body
         if credentials is not None:
             try:
-                verify(
-                    request.method,
-                    request.url.path,
-                    request.url.query,
-                    dict(request.headers),
-                    body,
-                    credentials,
-                    now(),
-                )
+                check_signature(request, body)
             except AuthFailure as failure:
                 return _error(failure.code, failure.message, 403)
         target = request.headers.get("x-amz-target", "")
         if not target.startswith(TARGET_PREFIX):
             return _error("UnknownOperationException", f"Unknown operation {target!r}", 400)
+        action = target.removeprefix(TARGET_PREFIX)
         try:
-            params: Any = json.loads(body) if body else {}
-        except ValueError:
-            return _error("SerializationException", "The request body is not JSON", 400)
-        if not isinstance(params, dict):
-            return _error("SerializationException", "The request body must be a JSON object", 400)
-        try:
-            result = await api.call(target.removeprefix(TARGET_PREFIX), params)
+            params = _parse(body)
+            result = await api.call(action, params)
+            answer = json.dumps(result, allow_nan=False)
         except ApiError as error:
             return _error(error.type, error.message, error.status)
-        return Response(json.dumps(result), media_type=JSON_1_0)
+        except Exception:
+            log.exception("the API action %s failed", action)
+            return _error(INTERNAL_FAILURE, INTERNAL_FAILURE_MESSAGE, 500)
+        return Response(answer, media_type=JSON_1_0)
 
     async def prometheus(request: Request) -> Response:
+        if credentials is not None and not metrics_public:
+            authorization = request.headers.get("authorization", "")
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() == "bearer":
+                if not metrics_token or not hmac.compare_digest(
+                    token.strip().encode(), metrics_token.encode()
+                ):
+                    return _error(
+                        "UnrecognizedClientException",
+                        "The bearer token included in the request is invalid.",
+                        403,
+                    )
+            else:
+                try:
+                    check_signature(request, b"")
+                except AuthFailure as failure:
+                    return _error(failure.code, failure.message, 403)
         return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     return Starlette(
         routes=[Route("/", aws, methods=["POST"]), Route("/metrics", prometheus, methods=["GET"])]
     )
+
+
+def _parse(body: bytes) -> dict[str, Any]:
+    """The request body as a JSON object: ``SerializationException`` otherwise."""
+    if not body:
+        return {}
+    try:
+        params = limits.loads(body)
+    except limits.JsonTooDeep as exc:
+        raise ApiError("SerializationException", f"The request body is refused: {exc}") from None
+    except ValueError as exc:
+        raise ApiError("SerializationException", f"The request body is not JSON: {exc}") from None
+    if not isinstance(params, dict):
+        raise ApiError("SerializationException", "The request body must be a JSON object")
+    return params

@@ -24,6 +24,7 @@ from tests.processes import start_orchestrator
 
 pytestmark = pytest.mark.integration
 KEY, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+REGION = "eu-west-1"  # the service's region (SFN_REGION): signatures must be scoped to it
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +35,7 @@ def endpoint(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "AMQP_URL": amqp_url,
         "SFN_ACCESS_KEY_ID": KEY,
         "SFN_SECRET_ACCESS_KEY": SECRET,
+        "SFN_REGION": REGION,
     }
     port = free_port()
     service = start_orchestrator(env, tmp, tmp / "sfn.db", api_port=port)
@@ -43,8 +45,8 @@ def endpoint(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         service.stop()
 
 
-def client(endpoint: str, **options: Any) -> Any:
-    return boto3.client("stepfunctions", endpoint_url=endpoint, region_name="eu-west-1", **options)
+def client(endpoint: str, region: str = REGION, **options: Any) -> Any:
+    return boto3.client("stepfunctions", endpoint_url=endpoint, region_name=region, **options)
 
 
 def error_of(call: Any) -> tuple[str, int]:
@@ -80,7 +82,7 @@ def signed(endpoint: str, body: bytes) -> AWSRequest:
             "X-Amz-Target": "AWSStepFunctions.ListStateMachines",
         },
     )
-    SigV4Auth(Credentials(KEY, SECRET), "states", "us-east-1").add_auth(request)
+    SigV4Auth(Credentials(KEY, SECRET), "states", REGION).add_auth(request)
     return request
 
 
@@ -109,3 +111,59 @@ def test_a_tampered_signature_or_body_is_refused(endpoint: str) -> None:
     request = signed(endpoint, body)
     status, answer = send(endpoint, request, b'{"maxResults": 1}')
     assert (status, answer["__type"]) == (403, "InvalidSignatureException")
+
+
+def test_a_signature_for_another_region_or_service_is_refused_as_aws_refuses_it(
+    endpoint: str,
+) -> None:
+    other_region = client(
+        endpoint, region="us-east-1", aws_access_key_id=KEY, aws_secret_access_key=SECRET
+    )
+    with pytest.raises(ClientError) as caught:
+        other_region.list_state_machines()
+    error = caught.value.response["Error"]
+    assert (error["Code"], error["Message"]) == (
+        "InvalidSignatureException",
+        "Credential should be scoped to a valid region, not 'us-east-1'. ",
+    )
+    request = AWSRequest(
+        method="POST",
+        url=endpoint + "/",
+        data=b"{}",
+        headers={
+            "Content-Type": "application/x-amz-json-1.0",
+            "X-Amz-Target": "AWSStepFunctions.ListStateMachines",
+        },
+    )
+    SigV4Auth(Credentials(KEY, SECRET), "lambda", REGION).add_auth(request)
+    status, answer = send(endpoint, request, b"{}")
+    assert (status, answer) == (
+        403,
+        {
+            "__type": "InvalidSignatureException",
+            "message": "Credential should be scoped to correct service: 'states'.",
+        },
+    )
+
+
+def metrics(endpoint: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    request = urllib.request.Request(endpoint + "/metrics", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_metrics_need_a_signed_request_when_access_control_is_on(endpoint: str) -> None:
+    status, body = metrics(endpoint, {})
+    assert (status, json.loads(body)["__type"]) == (403, "MissingAuthenticationTokenException")
+    status, body = metrics(endpoint, {"Authorization": "Bearer guessed"})
+    assert (status, json.loads(body)["__type"]) == (403, "UnrecognizedClientException")
+    request = AWSRequest(method="GET", url=endpoint + "/metrics")
+    SigV4Auth(Credentials(KEY, SECRET), "states", REGION).add_auth(request)
+    status, body = metrics(endpoint, dict(request.headers.items()))
+    assert status == 200 and b"sfn_executions_started_total" in body
+    wrong = AWSRequest(method="GET", url=endpoint + "/metrics")
+    SigV4Auth(Credentials(KEY, "not-the-secret"), "states", REGION).add_auth(wrong)
+    assert metrics(endpoint, dict(wrong.headers.items()))[0] == 403
