@@ -9,6 +9,8 @@ from contextlib import contextmanager
 import uvicorn
 from starlette.applications import Starlette
 
+from orchestrator.api.connections import ConnectionLimits, guarded_protocol
+
 
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: the service decides when to stop."""
@@ -22,12 +24,37 @@ class _Server(uvicorn.Server):
 
 
 class ApiServer:
-    """A running API server; :meth:`stop` ends it gracefully."""
+    """A running API server; :meth:`stop` ends it gracefully.
 
-    def __init__(self, app: Starlette, host: str, port: int) -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    ``limits`` bounds its connections (how many, and how long a request may take to arrive).
+    """
+
+    def __init__(
+        self,
+        app: Starlette,
+        host: str,
+        port: int,
+        limits: ConnectionLimits | None = None,
+    ) -> None:
+        limits = limits or ConnectionLimits()
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            http=guarded_protocol(limits),
+            timeout_keep_alive=limits.keep_alive,
+            h11_max_incomplete_event_size=limits.max_header_bytes,
+        )
         self.server = _Server(config)
         self.task: asyncio.Task[None] | None = None
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (the one the OS chose, when created with port 0)."""
+        sockets = [s for server in self.server.servers for s in (server.sockets or ())]
+        return int(sockets[0].getsockname()[1])
 
     async def start(self) -> None:
         """Start serving; returns once the socket listens (raises if it cannot bind)."""
