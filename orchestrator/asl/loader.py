@@ -2,21 +2,24 @@
 
 Validation collects every problem before giving up, as AWS's ValidateStateMachineDefinition
 does, and locates each one by JSON Pointer and, from the source text, by line and column.
+The work is bounded: a definition over AWS's 1 MiB is refused before it is parsed, JSON nested
+deeper than :data:`messages.limits.MAX_JSON_DEPTH` or holding NaN, Infinity or numbers no
+double can hold is refused where it goes wrong, and every later walk is linear in the size.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path as FilePath
 from typing import Any, TypeVar
 
-import json_source_map
-
-from orchestrator.asl import errors
+from messages import limits
+from orchestrator.asl import errors, json_text, resources
 from orchestrator.asl.choice import compile_choices
 from orchestrator.asl.definition import (
     AnyState,
@@ -43,10 +46,21 @@ from orchestrator.asl.paths import (
     compile_path,
     compile_reference_path,
 )
+from orchestrator.asl.resources import LAMBDA_ARN, LAMBDA_INVOKE, WAIT_FOR_TOKEN, function_name_of
 from orchestrator.asl.templates import Template, compile_template, escape_pointer
 
+__all__ = [
+    "LAMBDA_ARN",
+    "LAMBDA_INVOKE",
+    "WAIT_FOR_TOKEN",
+    "function_name_of",
+    "load_definition",
+    "load_definition_file",
+    "parse_timestamp",
+]
+
 P = TypeVar("P", Path, ReferencePath)
-_COMMON = {"Type", "Comment"}
+_COMMON = {"Type", "Comment", "QueryLanguage"}
 _IO = {"InputPath", "OutputPath"}
 _MOVES = {"Next", "End"}
 _RECOVERY = {"Parameters", "ResultSelector", "ResultPath", "Retry", "Catch"}
@@ -91,27 +105,23 @@ ALLOWED_FIELDS: dict[str, set[str]] = {
     },
 }
 # Valid ASL fields of any state type (JSONata, variables) that are not run yet.
-UNSUPPORTED_STATE_FIELDS = {"Assign", "Arguments", "Output", "QueryLanguage"}
+UNSUPPORTED_STATE_FIELDS = {"Assign", "Arguments", "Output"}
 # Valid ASL of particular state types that is not run yet (Distributed Map, credentials).
 UNSUPPORTED_FIELDS = {
     "Task": {"Credentials"},
     "Map": {"ItemReader", "ItemBatcher", "ResultWriter", "Label"},
 }
 TOP_LEVEL_FIELDS = {"Comment", "StartAt", "States", "Version", "TimeoutSeconds", "QueryLanguage"}
+QUERY_LANGUAGES = ("JSONPath", "JSONata")
 MAX_STATE_NAME = 80
-LAMBDA_ARN = re.compile(
-    r"^arn:[\w-]+:lambda:[\w-]*:\d*:function:(?P<name>[^:\s]{1,140})(?::[^:\s]+)?$"
-)
-LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
-WAIT_FOR_TOKEN = ".waitForTaskToken"
+# AWS's bounds on the numbers of a definition (the Amazon States Language guide: "Retrying
+# after an error", "Task", "Wait"): 99999999 for seconds and attempts, 31622401 for
+# MaxDelaySeconds. AWS documents no upper bound for the execution's TimeoutSeconds, Map's
+# MaxConcurrency or ToleratedFailureCount; ours is the same 99999999.
 MAX_TIMEOUT_SECONDS = 99_999_999
-
-
-def function_name_of(value: str) -> str:
-    """The function name in a Lambda function name, partial ARN or ARN (qualifier dropped)."""
-    if match := LAMBDA_ARN.match(value):
-        return match.group("name")
-    return value.split(":")[0]
+MAX_DELAY_SECONDS = 31_622_401
+# A definition with more problems than this lists the first ones and says how many more.
+MAX_PROBLEMS = 1000
 
 
 def load_definition_file(path: str | FilePath) -> StateMachine:
@@ -119,7 +129,10 @@ def load_definition_file(path: str | FilePath) -> StateMachine:
     file = FilePath(path)
     name = file.name.removesuffix(".json").removesuffix(".asl")
     try:
-        text = file.read_text(encoding="utf-8")
+        size = file.stat().st_size
+        if size > limits.MAX_DEFINITION_BYTES:  # refused before it is read, whatever its size
+            raise DefinitionError([_too_large(size)], str(file))
+        text = file.read_text(encoding="utf-8-sig")  # a byte-order mark is not JSON
     except (OSError, UnicodeDecodeError) as exc:
         raise DefinitionError([Problem("UNREADABLE_FILE", str(exc))], str(file)) from exc
     return load_definition(text, name=name, source=str(file))
@@ -127,53 +140,110 @@ def load_definition_file(path: str | FilePath) -> StateMachine:
 
 def load_definition(text: str, *, name: str, source: str = "") -> StateMachine:
     """Parse and validate definition ``text``; raises :class:`DefinitionError` listing problems."""
+    document, duplicates = parse_definition(text, source)
+    checker = _Checker(duplicates)
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        problem = Problem("INVALID_JSON", exc.msg, "", exc.lineno, exc.colno)
+        machine = checker.check(document, name)
+    except RecursionError:  # cannot happen within MAX_JSON_DEPTH; a problem, never a crash
+        problem = Problem("TOO_DEEPLY_NESTED", "the definition nests too deeply to be checked")
         raise DefinitionError([problem], source) from None
-    checker = _Checker()
-    machine = checker.check(document, name)
     if checker.problems:
-        located = _locate(checker.problems, text)
-        raise DefinitionError(located, source)
+        problems = checker.problems
+        if len(problems) > MAX_PROBLEMS:
+            more = len(problems) - MAX_PROBLEMS
+            problems = [
+                *problems[:MAX_PROBLEMS],
+                Problem("TOO_MANY_PROBLEMS", f"{more} more problem(s) are not listed"),
+            ]
+        raise DefinitionError(_locate(problems, text), source)
     assert machine is not None
     return dataclasses.replace(machine, source=text)
 
 
-def _locate(problems: list[Problem], text: str) -> list[Problem]:
-    """Fill in line and column (1-based) from the text for each problem's pointer."""
+def parse_definition(text: str, source: str = "") -> tuple[Any, dict[int, list[str]]]:
+    """The JSON value of definition ``text``, and the keys each object repeats (by ``id``).
+
+    Raises :class:`DefinitionError` with one located problem when the text is too large, is
+    not JSON, nests too deep or holds a number JSON has no value for.
+    """
+    # Counted in characters first: a text of more characters has more bytes still, and is
+    # refused without encoding it.
+    size = len(text)
+    if size <= limits.MAX_DEFINITION_BYTES:
+        size = len(text.encode("utf-8", "surrogatepass"))
+    if size > limits.MAX_DEFINITION_BYTES:
+        raise DefinitionError([_too_large(size)], source)
     try:
-        source_map = json_source_map.calculate(text)
-    except Exception:  # a locating failure must not hide the problems themselves
-        return problems
+        limits.loads(text)
+    except limits.JsonTooDeep as exc:
+        raise DefinitionError([json_text.too_deep_problem(text, exc.limit)], source) from None
+    except json.JSONDecodeError as exc:
+        raise DefinitionError([json_text.syntax_problem(text, exc)], source) from None
+    except ValueError as exc:  # NaN, Infinity, a number too large for a double
+        raise DefinitionError([json_text.number_problem(text, exc)], source) from None
+    # Parsed again to learn which keys an object repeats (Python keeps the last silently;
+    # AWS refuses a state name given twice). Cannot fail: limits.loads accepted the text.
+    duplicates: dict[int, list[str]] = {}
+
+    def remember_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        value = dict(pairs)
+        if len(value) != len(pairs):
+            seen: set[str] = set()
+            repeated = duplicates[id(value)] = []
+            for key, _ in pairs:
+                if key in seen:
+                    repeated.append(key)
+                seen.add(key)
+        return value
+
+    return json.loads(text, object_pairs_hook=remember_duplicates), duplicates
+
+
+def _too_large(size: int) -> Problem:
+    return Problem(
+        "DEFINITION_TOO_LARGE",
+        f"the definition is over the limit of {limits.MAX_DEFINITION_BYTES} bytes of UTF-8"
+        f" (1 MiB, as on AWS): {size} bytes or more",
+    )
+
+
+def _locate(problems: list[Problem], text: str) -> list[Problem]:
+    """Fill in line and column (1-based) from the text for each problem's pointer.
+
+    A pointer that is not in the text (a field that is missing) is placed at the nearest
+    enclosing value that is.
+    """
+    wanted: set[str] = set()
+    for problem in problems:
+        pointer = problem.pointer
+        while pointer not in wanted:
+            wanted.add(pointer)
+            pointer = pointer.rpartition("/")[0]
+    found = json_text.locate(text, wanted)
+    lines = json_text.LineIndex(text)
     located = []
     for problem in problems:
-        tokens = problem.pointer.split("/")[1:] if problem.pointer else []
-        while True:
-            key = "".join("/" + t.replace("~1", "/").replace("~0", "~") for t in tokens)
-            entry = source_map.get(key)
-            if entry is not None or not tokens:
-                break
-            tokens.pop()
-        if entry is None:
+        pointer = problem.pointer
+        while pointer not in found and pointer:
+            pointer = pointer.rpartition("/")[0]
+        entry = found.get(pointer)
+        if entry is None or problem.line is not None:
             located.append(problem)
             continue
-        where = entry.key_start if problem.code == "UNKNOWN_FIELD" and entry.key_start else None
-        where = where or entry.value_start
-        located.append(
-            Problem(
-                problem.code, problem.message, problem.pointer, where.line + 1, where.column + 1
-            )
-        )
+        key_offset, value_offset = entry
+        offset = key_offset if problem.code == "UNKNOWN_FIELD" and key_offset else value_offset
+        line, column = lines.line_column(offset)
+        located.append(Problem(problem.code, problem.message, problem.pointer, line, column))
     return located
 
 
 class _Checker:
     """Walks a parsed definition, collecting problems and building compiled states."""
 
-    def __init__(self) -> None:
+    def __init__(self, duplicates: dict[int, list[str]] | None = None) -> None:
         self.problems: list[Problem] = []
+        self.duplicates = duplicates or {}  # keys an object repeats, by the object's id
+        self.state_names: dict[str, str] = {}  # every state name so far -> its pointer
 
     def problem(self, code: str, message: str, pointer: str) -> None:
         self.problems.append(Problem(code, message, pointer))
@@ -189,28 +259,35 @@ class _Checker:
                     f"field {key!r} is not allowed at the top level",
                     f"/{escape_pointer(key)}",
                 )
-        if document.get("QueryLanguage", "JSONPath") != "JSONPath":
-            self.problem(
-                "UNSUPPORTED", "only QueryLanguage 'JSONPath' is supported yet", "/QueryLanguage"
-            )
+        if not self.query_language(document, ""):
             return None  # the states are JSONata: checking them as JSONPath says nothing
-        timeout = document.get("TimeoutSeconds")
-        if timeout is not None and not _positive_int(timeout):
-            self.problem(
-                "INVALID_TYPE", "'TimeoutSeconds' must be a positive integer", "/TimeoutSeconds"
-            )
+        timeout = self.integer(document, "TimeoutSeconds", "", 1, MAX_TIMEOUT_SECONDS)
         comment = self.optional_string(document, "Comment", "")
         self.scopes: list[Scope | None] = []
         self.check_scope(document, "")
         if self.problems:
             return None
         scopes = tuple(scope for scope in self.scopes if scope is not None)
-        return StateMachine(
-            name=name,
-            scopes=scopes,
-            comment=comment,
-            timeout_seconds=timeout if _positive_int(timeout) else None,
-        )
+        return StateMachine(name=name, scopes=scopes, comment=comment, timeout_seconds=timeout)
+
+    def query_language(self, raw: dict[str, Any], where: str) -> bool:
+        """Whether ``QueryLanguage`` (absent, or JSONPath) lets the object be checked here."""
+        language = raw.get("QueryLanguage", "JSONPath")
+        if language == "JSONPath":
+            return True
+        if language == "JSONata":
+            self.problem(
+                "UNSUPPORTED",
+                "QueryLanguage 'JSONata' is not supported yet; 'JSONPath' is",
+                f"{where}/QueryLanguage",
+            )
+        else:
+            self.problem(
+                "INVALID_VALUE",
+                f"'QueryLanguage' must be one of {', '.join(QUERY_LANGUAGES)}",
+                f"{where}/QueryLanguage",
+            )
+        return False
 
     def check_scope(self, raw: dict[str, Any], where: str) -> int:
         """Check a set of states with a StartAt (the machine, a branch, an iterator); its id."""
@@ -223,19 +300,46 @@ class _Checker:
             self.problem(code, f"'States' {what}", f"{where}/States")
             states_raw = {}
         start_at = raw.get("StartAt")
+        names = set(states_raw)
         if not isinstance(start_at, str):
             what = "is missing" if start_at is None else "must be a string"
             code = "MISSING_FIELD" if start_at is None else "INVALID_TYPE"
             self.problem(code, f"'StartAt' {what}", f"{where}/StartAt")
             start_at = None
         elif states_raw:
-            self.target_exists(start_at, "StartAt", f"{where}/StartAt", set(states_raw))
+            self.target_exists(start_at, "StartAt", f"{where}/StartAt", names)
+        for repeated in self.duplicates.get(id(states_raw), ()):
+            self.problem(
+                "DUPLICATE_STATE_NAME",
+                f"state name {repeated!r} is given twice in this 'States' object (JSON keeps"
+                " only the last); state names must be unique in the whole state machine",
+                f"{where}/States/{escape_pointer(repeated)}",
+            )
         states: dict[str, AnyState] = {}
         for state_name, state_raw in states_raw.items():
-            state = self.check_state(state_name, state_raw, set(states_raw), where)
+            pointer = f"{where}/States/{escape_pointer(state_name)}"
+            if (first := self.state_names.setdefault(state_name, pointer)) != pointer:
+                self.problem(
+                    "DUPLICATE_STATE_NAME",
+                    f"state name {state_name!r} is already used at {first}; state names must be"
+                    " unique in the whole state machine, Parallel branches and Map processors"
+                    " included",
+                    pointer,
+                )
+            state = self.check_state(state_name, state_raw, names, where)
             if state is not None:
                 states[state_name] = state
-        if start_at is not None and start_at in states_raw:
+        if states_raw and not any(_terminal(state) for state in states_raw.values()):
+            # AWS checks that some state ends the workflow, and then reports no unreachable
+            # states (they would be every state but the loop's).
+            self.problem(
+                "MISSING_END_STATE",
+                "no state ends this "
+                + ("workflow" if not where else "branch" if "/Branches/" in where else "iteration")
+                + ': a Succeed or Fail state, or a state with "End": true, is needed',
+                f"{where}/States",
+            )
+        elif start_at is not None and start_at in states_raw:
             self.check_reachable(start_at, states_raw, where)
         if start_at is not None:
             self.scopes[scope_id] = Scope(start_at, states)
@@ -255,7 +359,11 @@ class _Checker:
         kind = raw.get("Type")
         if kind not in ALLOWED_FIELDS:
             known = ", ".join(sorted(ALLOWED_FIELDS))
-            what = "is missing" if kind is None else f"{kind!r} is not a state type ({known})"
+            what = (
+                "is missing"
+                if kind is None
+                else f"{errors.abbreviate(kind)} is not a state type ({known})"
+            )
             self.problem(
                 "MISSING_FIELD" if kind is None else "INVALID_STATE_TYPE",
                 f"'Type' {what}",
@@ -263,12 +371,7 @@ class _Checker:
             )
             return None
         before = len(self.problems)
-        if raw.get("QueryLanguage", "JSONPath") != "JSONPath":
-            self.problem(
-                "UNSUPPORTED",
-                "only QueryLanguage 'JSONPath' is supported yet",
-                f"{where}/QueryLanguage",
-            )
+        if not self.query_language(raw, where):
             return None
         for key in raw:
             if key in UNSUPPORTED_STATE_FIELDS:
@@ -280,13 +383,13 @@ class _Checker:
             elif key not in ALLOWED_FIELDS[kind]:
                 self.problem(
                     "UNKNOWN_FIELD",
-                    f"field {key!r} is not allowed in a {kind} state",
+                    f"field {errors.abbreviate(key)} is not allowed in a {kind} state",
                     f"{where}/{escape_pointer(key)}",
                 )
             elif key in UNSUPPORTED_FIELDS.get(kind, ()):
                 self.problem(
                     "UNSUPPORTED",
-                    f"field {key!r} of Task states is not supported yet",
+                    f"field {key!r} of {kind} states is not supported yet",
                     f"{where}/{escape_pointer(key)}",
                 )
         common: dict[str, Any] = {
@@ -337,31 +440,33 @@ class _Checker:
                 f"'Resource' {what}",
                 f"{where}/Resource",
             )
-        elif resource.removesuffix(WAIT_FOR_TOKEN) == LAMBDA_INVOKE:
-            integration, wait_for_token = "invoke", resource.endswith(WAIT_FOR_TOKEN)
-            parameters = raw.get("Parameters")
-            if not isinstance(parameters, dict) or not (
-                "FunctionName" in parameters or "FunctionName.$" in parameters
-            ):
-                self.problem(
-                    "MISSING_FIELD",
-                    "the lambda:invoke integration needs Parameters.FunctionName",
-                    f"{where}/Parameters",
-                )
-        elif resource.startswith("arn:aws:states:::"):
-            service = resource.removeprefix("arn:aws:states:::")
-            self.problem(
-                "UNSUPPORTED",
-                f"the service integration {service!r} is not supported yet; Lambda functions are",
-                f"{where}/Resource",
-            )
-        elif match := LAMBDA_ARN.match(resource):
-            function_name = match.group("name")
         else:
+            kind = resources.classify(resource)
+            function_name, wait_for_token = kind.function_name, kind.wait_for_token
+            if kind.kind == "invoke":
+                integration = "invoke"
+                parameters = raw.get("Parameters")
+                if not isinstance(parameters, dict) or not (
+                    "FunctionName" in parameters or "FunctionName.$" in parameters
+                ):
+                    self.problem(
+                        "MISSING_FIELD",
+                        "the lambda:invoke integration needs Parameters.FunctionName",
+                        f"{where}/Parameters",
+                    )
+            elif kind.kind in ("integration", "activity"):
+                self.problem("UNSUPPORTED", kind.problem, f"{where}/Resource")
+            elif kind.kind == "invalid":
+                self.problem("INVALID_RESOURCE", kind.problem, f"{where}/Resource")
+        timeout = self.seconds(raw, "TimeoutSeconds", where)
+        heartbeat = self.seconds(raw, "HeartbeatSeconds", where)
+        limit = timeout.value if timeout is not None else None  # None: absent or a Path
+        beat = heartbeat.value if heartbeat is not None else None
+        if limit is not None and beat is not None and beat >= limit:
             self.problem(
-                "INVALID_RESOURCE",
-                f"{resource!r} is not a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)",
-                f"{where}/Resource",
+                "INVALID_VALUE",
+                f"'HeartbeatSeconds' ({beat}) must be smaller than 'TimeoutSeconds' ({limit})",
+                f"{where}/HeartbeatSeconds",
             )
         return TaskState(
             **common,
@@ -371,8 +476,8 @@ class _Checker:
             function_name=function_name,
             integration=integration,  # type: ignore[arg-type]
             wait_for_token=wait_for_token,
-            timeout=self.seconds(raw, "TimeoutSeconds", where),
-            heartbeat=self.seconds(raw, "HeartbeatSeconds", where),
+            timeout=timeout,
+            heartbeat=heartbeat,
         )
 
     def recovery(self, raw: dict[str, Any], where: str, names: set[str]) -> dict[str, Any]:
@@ -388,7 +493,10 @@ class _Checker:
     def seconds(
         self, raw: dict[str, Any], key: str, where: str, *, allow_zero: bool = False
     ) -> Seconds | None:
-        """``key`` (a positive integer) or ``key + 'Path'``; None when neither is given."""
+        """``key`` (an integer up to 99999999) or ``key + 'Path'``; None when neither is given.
+
+        Positive, or non-negative with ``allow_zero``. A ``...Path`` is checked when it is read.
+        """
         value, path = raw.get(key), raw.get(key + "Path")
         if value is not None and path is not None:
             self.problem(
@@ -398,16 +506,29 @@ class _Checker:
             )
             return None
         if value is not None:
-            ok = _int(value) and (value >= 0 if allow_zero else value > 0)
-            if not ok or value > MAX_TIMEOUT_SECONDS:
-                kind = "a non-negative" if allow_zero else "a positive"
-                self.problem("INVALID_TYPE", f"'{key}' must be {kind} integer", f"{where}/{key}")
-                return None
-            return Seconds(value=value)
+            checked = self.integer(raw, key, where, 0 if allow_zero else 1, MAX_TIMEOUT_SECONDS)
+            return Seconds(value=checked) if checked is not None else None
         if path is not None:
             compiled = self.reading_path(raw, key + "Path", where)
             return Seconds(path=compiled) if compiled is not None else None
         return None
+
+    def integer(self, raw: dict[str, Any], key: str, where: str, low: int, high: int) -> int | None:
+        """``raw[key]`` when it is an integer from ``low`` to ``high``; None (and a problem,
+        unless the field is absent) otherwise."""
+        value = raw.get(key)
+        if value is None:
+            return None
+        wanted = f"'{key}' must be an integer from {low} to {high}"
+        if not _int(value):
+            self.problem("INVALID_TYPE", wanted, f"{where}/{key}")
+            return None
+        if not low <= value <= high:
+            self.problem(
+                "INVALID_VALUE", f"{wanted}, not {errors.abbreviate(value)}", f"{where}/{key}"
+            )
+            return None
+        return int(value)
 
     def choice(
         self, raw: dict[str, Any], where: str, names: set[str], common: dict[str, Any]
@@ -564,14 +685,22 @@ class _Checker:
         value = raw.get("ToleratedFailurePercentage")
         if value is None:
             return self.seconds(raw, "ToleratedFailurePercentage", where, allow_zero=True)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        if not _number(value) or not 0 <= value <= 100:
             self.problem(
-                "INVALID_TYPE",
+                "INVALID_TYPE" if not _number(value) else "INVALID_VALUE",
                 "'ToleratedFailurePercentage' must be a number from 0 to 100",
                 f"{where}/ToleratedFailurePercentage",
             )
             return None
-        return Seconds(value=value)  # type: ignore[arg-type]
+        if "ToleratedFailurePercentagePath" in raw:
+            self.problem(
+                "MUTUALLY_EXCLUSIVE",
+                "'ToleratedFailurePercentage' and 'ToleratedFailurePercentagePath' cannot both"
+                " be set",
+                f"{where}/ToleratedFailurePercentage",
+            )
+            return None
+        return Seconds(value=value)  # a percentage: may be fractional
 
     def unknown_fields(self, raw: dict[str, Any], allowed: set[str], where: str, what: str) -> None:
         for key in raw:
@@ -622,41 +751,30 @@ class _Checker:
             equals = self.error_equals(
                 item.get("ErrorEquals"), f"{at}/ErrorEquals", last=i == len(raw) - 1
             )
-            interval = item.get("IntervalSeconds", 1)
-            attempts = item.get("MaxAttempts", 3)
+            interval = self.integer(item, "IntervalSeconds", at, 1, MAX_TIMEOUT_SECONDS)
+            attempts = self.integer(item, "MaxAttempts", at, 0, MAX_TIMEOUT_SECONDS)
+            max_delay = self.integer(item, "MaxDelaySeconds", at, 1, MAX_DELAY_SECONDS)
             backoff = item.get("BackoffRate", 2.0)
-            max_delay = item.get("MaxDelaySeconds")
             jitter = item.get("JitterStrategy", "NONE")
-            if not (_int(interval) and 1 <= interval <= MAX_TIMEOUT_SECONDS):
+            if not _number(backoff) or backoff < 1:
                 self.problem(
-                    "INVALID_TYPE",
-                    "'IntervalSeconds' must be a positive integer",
-                    f"{at}/IntervalSeconds",
-                )
-            if not (_int(attempts) and attempts >= 0):
-                self.problem(
-                    "INVALID_TYPE",
-                    "'MaxAttempts' must be a non-negative integer",
-                    f"{at}/MaxAttempts",
-                )
-            if isinstance(backoff, bool) or not isinstance(backoff, int | float) or backoff < 1:
-                self.problem(
-                    "INVALID_TYPE",
+                    "INVALID_TYPE" if not _number(backoff) else "INVALID_VALUE",
                     "'BackoffRate' must be a number of at least 1.0",
                     f"{at}/BackoffRate",
-                )
-            if max_delay is not None and not (_int(max_delay) and 0 < max_delay < 31_622_400):
-                self.problem(
-                    "INVALID_TYPE",
-                    "'MaxDelaySeconds' must be a positive integer",
-                    f"{at}/MaxDelaySeconds",
                 )
             if jitter not in ("FULL", "NONE"):
                 self.problem(
                     "INVALID_VALUE", "'JitterStrategy' must be FULL or NONE", f"{at}/JitterStrategy"
                 )
             result.append(
-                Retrier(tuple(equals), interval, attempts, float(backoff), max_delay, jitter)
+                Retrier(
+                    tuple(equals),
+                    1 if interval is None else interval,
+                    3 if attempts is None else attempts,
+                    float(backoff) if _number(backoff) else 2.0,
+                    max_delay,
+                    jitter,
+                )
             )
         return tuple(result)
 
@@ -805,8 +923,16 @@ def _int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _positive_int(value: Any) -> bool:
-    return _int(value) and value > 0
+def _number(value: Any) -> bool:
+    """A finite JSON number (``limits.loads`` refuses NaN and infinities in the text)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _terminal(raw: Any) -> bool:
+    """Whether a raw state ends its scope: Succeed, Fail, or ``"End": true``."""
+    return isinstance(raw, dict) and (
+        raw.get("Type") in ("Succeed", "Fail") or raw.get("End") is True
+    )
 
 
 def parse_timestamp(text: str) -> datetime | None:

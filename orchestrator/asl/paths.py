@@ -14,14 +14,21 @@ read in that form here too (its text stays as written, for error messages).
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
-from jsonpath_ng.ext.parser import ExtendedJsonPathParser
+from jsonpath_ng.ext.parser import ExtendedJsonPathLexer, ExtendedJsonPathParser
 from jsonpath_ng.jsonpath import JSONPath
+
+try:  # jsonpath-ng 1.16 carries its own PLY; without it, paths parse the library's slower way
+    from jsonpath_ng._ply import lex as ply_lex
+except ImportError:  # pragma: no cover
+    ply_lex = None  # type: ignore[assignment]
 
 from orchestrator.asl.errors import abbreviate
 
@@ -191,15 +198,44 @@ def _drop_dots_before_brackets(text: str) -> str:
     return "".join(kept)
 
 
-# jsonpath-ng builds its parser anew on each ``parse()`` call (most of the cost); one parser
-# per thread is reused instead (PLY parsers keep state while parsing, so threads do not share).
-_PARSERS = threading.local()
+# jsonpath-ng builds its parser, and its lexer, anew for each path (most of the cost of a
+# parse). Here each thread builds them once and reuses them: a definition of thousands of
+# filter paths loads in a fraction of the time. PLY keeps state while it lexes and parses,
+# hence one of each per thread.
+_PER_THREAD = threading.local()
+
+
+class _ReusedLexer(ExtendedJsonPathLexer):
+    """jsonpath-ng's lexer, tokenizing with one PLY lexer per thread, reset before each path."""
+
+    def tokenize(self, string: str) -> Iterator[Any]:
+        lexer = getattr(_PER_THREAD, "lexer", None)
+        if lexer is None:
+            lexer = _PER_THREAD.lexer = ply_lex.lex(  # type: ignore[no-untyped-call]
+                module=self,
+                debug=False,
+                optimize=True,
+                lextab=self._ply_table_module,
+                errorlog=logging.getLogger(__name__),
+            )
+        lexer.lexstatestack = []  # as a new lexer starts: no string left open by the last
+        lexer.begin("INITIAL")
+        lexer.lineno = 1
+        lexer.latest_newline = 0
+        lexer.string_value = None
+        lexer.input(string)
+        while (token := lexer.token()) is not None:
+            token.col = token.lexpos - lexer.latest_newline
+            yield token
+        if lexer.string_value is not None:
+            raise JsonPathLexerError("Unexpected EOF in string literal or identifier")
 
 
 def _parser() -> ExtendedJsonPathParser:
-    parser: ExtendedJsonPathParser | None = getattr(_PARSERS, "parser", None)
+    parser: ExtendedJsonPathParser | None = getattr(_PER_THREAD, "parser", None)
     if parser is None:
-        parser = _PARSERS.parser = ExtendedJsonPathParser()
+        lexer = _ReusedLexer if ply_lex is not None else ExtendedJsonPathLexer
+        parser = _PER_THREAD.parser = ExtendedJsonPathParser(lexer_class=lexer)
     return parser
 
 
@@ -210,31 +246,26 @@ def _parse_indefinite(body: str, text: str) -> JSONPath:
         expr = _parser().parse(body)
     except (JsonPathLexerError, JsonPathParserError, Exception) as exc:  # library raises bare
         raise ValueError(f"{abbreviate(text)} is not a valid JSONPath: {exc}") from None
-    if _depth_exceeds(expr, MAX_PATH_DEPTH):
+    # Each level of the tree takes at least one character: a short path cannot be too deep.
+    if len(body) > MAX_PATH_DEPTH and _depth_exceeds(expr, MAX_PATH_DEPTH):
         raise ValueError(
             f"{abbreviate(text)} nests more than {MAX_PATH_DEPTH} steps deep (the limit)"
         )
     return expr
 
 
-def _depth_exceeds(expr: Any, limit: int) -> bool:
+def _depth_exceeds(expr: JSONPath, limit: int) -> bool:
     """Whether jsonpath-ng's expression tree is deeper than ``limit`` (walked iteratively)."""
     stack: list[tuple[Any, int]] = [(expr, 1)]
-    seen: set[int] = set()
     while stack:
         node, depth = stack.pop()
         if depth > limit:
             return True
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        children = node if isinstance(node, list | tuple) else getattr(node, "__dict__", {})
-        values = children if isinstance(children, list | tuple) else children.values()
-        stack.extend(
-            (child, depth + 1)
-            for child in values
-            if isinstance(child, list | tuple) or hasattr(child, "__dict__")
-        )
+        for child in vars(node).values():
+            if isinstance(child, JSONPath):
+                stack.append((child, depth + 1))
+            elif isinstance(child, list | tuple):
+                stack.extend((item, depth + 1) for item in child if isinstance(item, JSONPath))
     return False
 
 
