@@ -37,7 +37,7 @@ from orchestrator.asl.loader import load_definition
 from orchestrator.engine import Engine, StartRejected
 from orchestrator.publisher import OutboxPublisher
 
-__all__ = ["SYNC_TIMEOUT_SECONDS", "ApiError", "StepFunctionsApi"]
+__all__ = ["ACTIONS", "SYNC_TIMEOUT_SECONDS", "ApiError", "StepFunctionsApi"]
 
 log = logging.getLogger(__name__)
 _MODEL = botocore.session.get_session().get_service_model("stepfunctions")
@@ -50,6 +50,28 @@ MAX_TAGS = 50  # AWS's limit of tags per resource
 Params = dict[str, Any]
 Handler = Callable[[Params], Awaitable[Params]]
 MachineType = Literal["STANDARD", "EXPRESS"]
+# The actions of AWSStepFunctions served here, each by the method of its snake_case name.
+ACTIONS = (
+    "CreateStateMachine",
+    "DescribeStateMachine",
+    "UpdateStateMachine",
+    "DeleteStateMachine",
+    "ListStateMachines",
+    "ValidateStateMachineDefinition",
+    "DescribeStateMachineForExecution",
+    "StartExecution",
+    "StartSyncExecution",
+    "StopExecution",
+    "DescribeExecution",
+    "ListExecutions",
+    "GetExecutionHistory",
+    "SendTaskSuccess",
+    "SendTaskFailure",
+    "SendTaskHeartbeat",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
+)
 
 
 def _epoch(moment: datetime | None) -> float | None:
@@ -104,30 +126,7 @@ class StepFunctionsApi:
         self.pages = page_tokens or PageTokens()
         self.sync_timeout = sync_timeout
         self._changing = asyncio.Lock()  # create, update and delete, one at a time
-        self.handlers: dict[str, Handler] = {
-            name: getattr(self, _snake(name))
-            for name in (
-                "CreateStateMachine",
-                "DescribeStateMachine",
-                "UpdateStateMachine",
-                "DeleteStateMachine",
-                "ListStateMachines",
-                "ValidateStateMachineDefinition",
-                "DescribeStateMachineForExecution",
-                "StartExecution",
-                "StartSyncExecution",
-                "StopExecution",
-                "DescribeExecution",
-                "ListExecutions",
-                "GetExecutionHistory",
-                "SendTaskSuccess",
-                "SendTaskFailure",
-                "SendTaskHeartbeat",
-                "TagResource",
-                "UntagResource",
-                "ListTagsForResource",
-            )
-        }
+        self.handlers: dict[str, Handler] = {name: getattr(self, _snake(name)) for name in ACTIONS}
 
     async def call(self, action: str, params: Params) -> Params:
         """Run ``action`` with ``params``; raises :class:`ApiError`."""
@@ -600,14 +599,15 @@ class StepFunctionsApi:
     async def tag_resource(self, params: Params) -> Params:
         arn = self._tagged(params["resourceArn"])
         tags = _tags(params["tags"])
-        if len(self.store.tags(arn).keys() | tags.keys()) > MAX_TAGS:
-            raise _too_many_tags(arn, len(self.store.tags(arn).keys() | tags.keys()))
+        count = len(self.store.tags(arn).keys() | tags.keys())
+        if count > MAX_TAGS:
+            raise _too_many_tags(arn, count)
         self.store.set_tags(arn, tags)
         return {}
 
     async def untag_resource(self, params: Params) -> Params:
         arn = self._tagged(params["resourceArn"])
-        self.store.set_tags(arn, {}, remove=params["tagKeys"])
+        self.store.set_tags(arn, {}, remove=[k for k in params["tagKeys"] if k is not None])
         return {}
 
     async def list_tags_for_resource(self, params: Params) -> Params:
@@ -616,6 +616,14 @@ class StepFunctionsApi:
 
 
 def _tags(tags: list[dict[str, str]]) -> dict[str, str]:
+    """Tags as a dict. The model leaves ``key`` optional; AWS requires it."""
+    for index, tag in enumerate(tags, start=1):
+        if not isinstance(tag, dict) or "key" not in tag:
+            raise ApiError(
+                "ValidationException",
+                f"1 validation error detected: Value null at 'tags.{index}.member.key' failed"
+                " to satisfy constraint: Member must not be null",
+            )
     return {t["key"]: t.get("value", "") for t in tags}
 
 

@@ -58,7 +58,7 @@ async def in_process_api(
 ) -> AsyncIterator[InProcessApi]:
     """An API over a store in ``tmp`` and two folder machines (a Pass, a 10-minute Wait)."""
     folder = tmp / "definitions"
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     for name, definition in DEFINITIONS.items():
         (folder / f"{name}.asl.json").write_text(json.dumps(definition))
     store = SqliteStore(tmp / "sfn.db")
