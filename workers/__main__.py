@@ -2,8 +2,11 @@
 
 NAME is a short name (open, assign, work, close, escalate) or a full function name such as
 ``OpenCaseFunction``; ``--import MODULE`` loads your own functions (registered with
-``@workers.runtime.function``) so that NAME can be one of them. The process exits 0 after a graceful stop: the request in flight is
-finished and answered, buffered requests go back to the queue.
+``@workers.runtime.function``) so that NAME can be one of them. ``LOG_LEVEL`` (default INFO)
+sets what it logs. The process exits 0 after a graceful stop: the request in flight is
+finished and answered, buffered requests go back to the queue. It exits 2 for an invalid
+name or option, 4 when RabbitMQ refuses its login or virtual host; while RabbitMQ is merely
+down it waits, saying so once per retry period.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from typing import Annotated
 import typer
 
 from broker import amqp_url
+from broker.connection import BrokerUnreachable
+from broker.log_config import configure_logging, log_level
 from broker.service_loop import run_service_loop
 from workers.callcenter import CLI_NAMES
 from workers.consumer import DEFAULT_PREFETCH, serve
@@ -70,14 +75,17 @@ def main(
     fn = resolve(name)
     if concurrency > prefetch:
         raise typer.BadParameter(f"at most the prefetch ({prefetch})", param_hint="--concurrency")
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # aio-pika logs reconnect chatter at INFO; our own lines are the ones worth reading.
-    logging.getLogger("aio_pika").setLevel(logging.WARNING)
-    logging.getLogger("aiormq").setLevel(logging.WARNING)
+    try:
+        level = log_level()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="LOG_LEVEL") from None
+    configure_logging(level)
     serving = _serve_until_signalled(fn, amqp_url_option or amqp_url(), prefetch, concurrency)
-    run_service_loop(serving)
+    try:
+        run_service_loop(serving)
+    except BrokerUnreachable as exc:  # a refused login or virtual host: retrying cannot help
+        log.error("%s", exc)
+        raise typer.Exit(4) from None
 
 
 async def _serve_until_signalled(fn: Function, url: str, prefetch: int, concurrency: int) -> None:
