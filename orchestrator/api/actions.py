@@ -78,15 +78,6 @@ def _epoch(moment: datetime | None) -> float | None:
     return moment.timestamp() if moment is not None else None
 
 
-def _json_text(value: Any, what: str, arn: str) -> str | None:
-    """``value`` as compact JSON text; None (and a log line) when it cannot be written."""
-    try:
-        return json.dumps(value, separators=(",", ":"))
-    except (ValueError, TypeError, RecursionError) as exc:
-        log.warning("the %s of %s cannot be shown: %s", what, arn, exc)
-        return None
-
-
 def _payload(text: str, error: str, prefix: str) -> Any:
     """Parse an input or output: AWS's ``error`` when too large, not JSON, or too deep."""
     size = len(text.encode())
@@ -455,29 +446,22 @@ class StepFunctionsApi:
         return {"stopDate": _epoch(state.stop_time)}
 
     def _described(self, state: ExecutionState) -> Params:
-        arn = state.execution_arn
         answer: Params = {
-            "executionArn": arn,
+            "executionArn": state.execution_arn,
             "stateMachineArn": state.state_machine_arn,
             "name": state.execution_name,
             "status": state.status,
             "startDate": _epoch(state.start_time),
+            "input": json.dumps(state.input, separators=(",", ":")),
+            "inputDetails": {"included": True},
             "redriveCount": 0,
             "redriveStatus": "NOT_REDRIVABLE",
         }
-        # A value that cannot be written is left out and said so (AWS's "included": false),
-        # rather than making the execution impossible to describe.
-        text = _json_text(state.input, "input", arn)
-        if text is not None:
-            answer["input"] = text
-        answer["inputDetails"] = {"included": text is not None}
         if state.stop_time is not None:
             answer["stopDate"] = _epoch(state.stop_time)
         if state.status == "SUCCEEDED":
-            text = _json_text(state.output, "output", arn)
-            if text is not None:
-                answer["output"] = text
-            answer["outputDetails"] = {"included": text is not None}
+            answer["output"] = json.dumps(state.output, separators=(",", ":"))
+            answer["outputDetails"] = {"included": True}
         if state.error is not None:
             answer["error"] = state.error
         if state.cause is not None:

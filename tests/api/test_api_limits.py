@@ -327,6 +327,8 @@ async def test_an_unreadable_stored_execution_is_a_clean_internal_failure(
         for target, params in (
             ("DescribeExecution", {"executionArn": execution}),
             ("GetExecutionHistory", {"executionArn": execution}),
+            ("DescribeStateMachineForExecution", {"executionArn": execution}),
+            ("StopExecution", {"executionArn": execution}),
             ("ListExecutions", {"stateMachineArn": machine}),
         ):
             answer = await asgi_call(parts.app, json.dumps(params).encode(), target=target)
