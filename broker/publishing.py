@@ -21,11 +21,12 @@ async def publish_json(
     correlation_id: str | None = None,
     reply_to: str | None = None,
     mandatory: bool = True,
-) -> None:
+) -> bool:
     """Publish ``body`` (JSON) persistently and wait for the broker's confirm.
 
-    On a channel with ``on_return_raises``, an unroutable mandatory message raises
-    ``PublishError``; a nack raises ``DeliveryError``.
+    Returns False when the broker returned a ``mandatory`` message (no queue is bound to
+    its routing key), True when it was routed. On a channel with ``on_return_raises``, a
+    returned message raises ``PublishError`` instead; a nack raises ``DeliveryError``.
     """
     properties = aiormq.spec.Basic.Properties(
         content_type="application/json",
@@ -33,10 +34,12 @@ async def publish_json(
         reply_to=reply_to,
         delivery_mode=PERSISTENT,
     )
-    await channel.basic_publish(
+    # aiormq answers a returned message with the message itself instead of the Ack.
+    confirmation = await channel.basic_publish(
         body,
         exchange=exchange,
         routing_key=routing_key,
         properties=properties,
         mandatory=mandatory,
     )
+    return not isinstance(confirmation, aiormq.abc.DeliveredMessage)

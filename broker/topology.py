@@ -90,6 +90,10 @@ class Topology:
         self._queues[name] = queue
         return queue
 
+    def work_queues(self) -> list[str]:
+        """The work queues declared on this channel so far (not their dead-letter queues)."""
+        return [name for name in self._queues if not name.endswith(DEAD_LETTER_SUFFIX)]
+
     async def dead_letter(
         self, message: AbstractIncomingMessage | Delivery, queue_name: str, reason: str
     ) -> None:

@@ -173,6 +173,15 @@ class Engine:
             metrics.TASK_SECONDS.labels(dispatched[0]).observe(time.monotonic() - dispatched[1])
         return ids
 
+    def fail_task(self, token: str, attempt: int, error: str, cause: str) -> list[int] | None:
+        """Fail a dispatched task from here (its function cannot be reached: AWS's
+        Lambda.ResourceNotFoundException); None when the task is no longer waiting."""
+        record = self.store.execution_by_token(token)
+        if record is None:
+            return None
+        event = interpreter.TaskFailed(token, attempt, error, cause, self.clock())
+        return self._step(record, event)
+
     def stop(self, request: messages.StopExecutionRequest) -> list[int] | None:
         """Abort a running execution; None when there is no such running execution."""
         record = (

@@ -37,3 +37,9 @@ QUEUE_MESSAGES = Gauge(
     ["queue"],
     registry=REGISTRY,
 )
+QUEUE_CONSUMERS = Gauge(
+    "sfn_queue_consumers",
+    "Consumers of each work queue (sampled); 0 on a function queue means no worker serves it.",
+    ["queue"],
+    registry=REGISTRY,
+)

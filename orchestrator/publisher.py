@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import aiormq
 from aio_pika.abc import AbstractChannel
 
 from broker.publishing import publish_json
-from broker.topology import EXECUTIONS_EXCHANGE
+from broker.topology import EXECUTIONS_EXCHANGE, FUNCTION_QUEUE_PREFIX
 from orchestrator.store import OutboxMessage, Store
 
 log = logging.getLogger(__name__)
+Unroutable = Callable[[OutboxMessage], Awaitable[None]]
 
 
 class OutboxPublisher:
@@ -27,10 +28,20 @@ class OutboxPublisher:
     task token, as any redelivery is.
     """
 
-    def __init__(self, store: Store, channel: AbstractChannel, forget_after: float = 0.05) -> None:
+    def __init__(
+        self,
+        store: Store,
+        channel: AbstractChannel,
+        forget_after: float = 0.05,
+        *,
+        unroutable: Unroutable | None = None,
+    ) -> None:
         self.store = store
         self.channel = channel
         self.forget_after = forget_after
+        # Called for a task request no queue takes (its function has no queue: the broker
+        # returned it); it owns the row from then on.
+        self.unroutable = unroutable
         self._confirmed: list[int] = []
         self._flush: asyncio.TimerHandle | None = None
 
@@ -89,7 +100,7 @@ class OutboxPublisher:
     async def _publish(self, channel: aiormq.abc.AbstractChannel, row: OutboxMessage) -> None:
         if row.exchange not in ("", EXECUTIONS_EXCHANGE):
             raise ValueError(f"outbox names an unknown exchange {row.exchange!r}")
-        await publish_json(
+        routed = await publish_json(
             channel,
             row.body,
             exchange=row.exchange,
@@ -99,3 +110,8 @@ class OutboxPublisher:
             # The executions exchange is a broadcast: nobody bound is normal, not a return.
             mandatory=row.exchange != EXECUTIONS_EXCHANGE,
         )
+        if not routed and row.routing_key.startswith(FUNCTION_QUEUE_PREFIX):
+            if self.unroutable is not None:
+                await self.unroutable(row)
+        elif not routed:  # a reply whose asker has gone: nothing waits for it any more
+            log.debug("nobody took %s's message (its queue is gone)", row.routing_key)

@@ -12,7 +12,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -198,6 +198,7 @@ class Store(Protocol):
     def due_timers(self, now: float, limit: int = 500) -> list[tuple[str, str]]: ...
     def next_timer_due(self) -> float | None: ...
     def delete_timer(self, timer: str) -> None: ...
+    def postpone_timer(self, timer: str, due: float) -> None: ...
     def batch(self) -> AbstractContextManager[None]: ...
     def save_definition(self, name: str, text: str) -> str: ...
     def definition(self, digest: str) -> tuple[str, str] | None: ...
@@ -241,6 +242,19 @@ class ExecutionExists(Exception):
     """An execution of that name already exists for that state machine."""
 
 
+class StoreError(Exception):
+    """The store file cannot be used (not a database, damaged, empty, too new); the message
+    names the file and says what to do."""
+
+
+def is_store_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` is the store failing (a full disk, an I/O error, a locked or broken
+    file), not the data it was given: worth retrying later, never a reason to drop work."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return False
+    return isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError | OSError)
+
+
 class SqliteStore:
     """The embedded store. Only the orchestrator's event-loop thread uses it."""
 
@@ -252,8 +266,23 @@ class SqliteStore:
         """
         self.path = str(path)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            _check_file(Path(self.path))
         self._db = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            self._open(checkpoint_in_background)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StoreError(
+                    f"{self.path} is in use by another process ({exc}); one orchestrator"
+                    " per store file"
+                ) from None
+            raise StoreError(
+                f"{self.path} is not a usable execution store ({exc}). If it is damaged,"
+                " restore it from a backup or move it away to start with a new store."
+            ) from None
+
+    def _open(self, checkpoint_in_background: bool) -> None:
         self._depth = 0  # open transaction levels (a batch, savepoints inside it)
         # A new file gets 2 KiB pages (an existing one keeps its size): a step rewrites a
         # few rows in as many pages, and the WAL receives whole pages, so smaller pages write
@@ -280,9 +309,12 @@ class SqliteStore:
     def _migrate(self) -> None:
         (version,) = self._db.execute("PRAGMA user_version").fetchone()
         if version > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"{self.path} has schema version {version}, newer than this program's {SCHEMA_VERSION}"
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this program's"
+                f" {SCHEMA_VERSION}: run the newer version, or use another store file"
             )
+        # A damaged file often opens fine and fails at its first read: read the schema now.
+        self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
         for target in range(version + 1, SCHEMA_VERSION + 1):
             # executescript commits any open transaction first, so the script carries its own.
             self._db.executescript(
@@ -306,18 +338,30 @@ class SqliteStore:
                 self._depth -= 1
             self._db.execute(f"RELEASE {savepoint}")
             return
+        if self._db.in_transaction:  # a failed COMMIT (a full disk) can leave one open
+            self._rollback()
         self._db.execute("BEGIN IMMEDIATE")
         self._depth = 1
         try:
             yield
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
         finally:
             self._depth = 0
-        self._db.execute("COMMIT")
+        try:
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
         if self._checkpointer is not None:
             self._checkpointer.catch_up(self._db)
+
+    def _rollback(self) -> None:
+        """Roll the open transaction back; a failure to do so leaves SQLite to roll it back
+        (it does when the next statement finds the transaction dead), never masks the fault."""
+        with suppress(sqlite3.Error):
+            self._db.execute("ROLLBACK")
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -439,6 +483,10 @@ class SqliteStore:
     def delete_timer(self, timer: str) -> None:
         """Forget a timer that no longer applies."""
         self._db.execute("DELETE FROM timers WHERE id=?", (timer,))
+
+    def postpone_timer(self, timer: str, due: float) -> None:
+        """Move a timer that could not be fired to ``due`` (epoch seconds)."""
+        self._db.execute("UPDATE timers SET due=? WHERE id=?", (due, timer))
 
     def next_timer_due(self) -> float | None:
         """When the soonest timer is due (epoch seconds), if there is one."""
@@ -613,6 +661,21 @@ class SqliteStore:
         if self._checkpointer is not None:
             self._checkpointer.stop()
         self._db.close()
+
+
+def _check_file(path: Path) -> None:
+    """Refuse a store file that SQLite would silently treat as a new, empty database."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise StoreError(f"{path} is a directory, not an execution store file")
+    if path.exists() and path.stat().st_size == 0:
+        wal = Path(str(path) + "-wal")
+        also = f"; {wal} holds {wal.stat().st_size} bytes" if wal.exists() else ""
+        raise StoreError(
+            f"{path} is empty (0 bytes{also}): it is not an execution store, and opening it"
+            " would start an empty one. If it was truncated, restore it from a backup;"
+            " to start afresh, remove it."
+        )
 
 
 def _record(row: tuple[str, str | None, str | None, str | None] | None) -> ExecutionRecord | None:

@@ -62,12 +62,24 @@ class WalCheckpointer:
         try:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=5000")
+            failing = 0  # rounds failed in a row: logged at the first, then every minute
             while not self._stop.wait(self.every_seconds):
                 try:
                     if checkpoint(db) > self.long_wal_pages:
                         self.needs_catch_up = True
                 except sqlite3.Error as exc:  # the next round retries; the writer is unaffected
-                    log.warning("checkpointing %s failed: %s", self.path, exc)
+                    if failing % 60 == 0:
+                        log.warning(
+                            "checkpointing %s failed (%d round(s) in a row): %s",
+                            self.path,
+                            failing + 1,
+                            exc,
+                        )
+                    failing += 1
+                else:
+                    if failing:
+                        log.warning("checkpointing %s works again", self.path)
+                    failing = 0
         finally:
             db.close()
 

@@ -1,0 +1,343 @@
+"""The consumers' callbacks, and the committer that applies their work in batches.
+
+A callback parses its message (dead-lettering what cannot be used, and answering its
+``reply_to``) and queues the engine call. The committer takes everything queued, applies it
+in one store transaction (a savepoint per message), publishes the outbox rows all those
+steps wrote, then acks each message: one commit for many messages instead of one each.
+
+Faults are told apart:
+- the store failing (a full disk, an I/O error) is ours: the committer stops taking work and
+  tries the same batch again with backoff, the messages stay unacked (so the broker neither
+  redelivers nor dead-letters them) and the service resumes by itself when the store does;
+- a message whose step raises is that message's problem: it is requeued (and the broker's
+  delivery limit dead-letters it if it keeps failing);
+- a message that was being applied when the process died is applied alone next time, and
+  set aside (dead-lettered) when it killed the process alone (:mod:`crash_guard`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Coroutine
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+import messages
+from broker import (
+    CONTROL_QUEUE,
+    INTAKE_QUEUE,
+    TASK_RESULTS_QUEUE,
+    Delivery,
+    Topology,
+    oversized,
+)
+from broker.publishing import publish_json
+from orchestrator import replies
+from orchestrator.acks import RunAcks
+from orchestrator.backoff import Backoff
+from orchestrator.crash_guard import CrashGuard, message_key
+from orchestrator.engine import Engine, StartRejected
+from orchestrator.publisher import OutboxPublisher
+from orchestrator.store import is_store_fault
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+# How long a settled delivery's ack may wait to share a frame with later ones (acks are off
+# the executions' critical path; fewer acks are fewer writes and fewer quorum-queue commands).
+ACK_DELAY_SECONDS = 0.02
+
+
+@dataclass
+class Work:
+    """A parsed inbound message and the engine call it asks for."""
+
+    message: Delivery
+    queue: str
+    parsed: Any
+    apply: Callable[[], list[int] | None]
+    describe: str
+    key: str = ""  # the crash guard's key
+    alone: bool = False  # it was in flight when the process died: apply it on its own
+
+
+class StoreFault(Exception):
+    """The store could not commit a batch; the batch is to be tried again as it is."""
+
+
+class Handlers:
+    """The consumers' callbacks and the committer (see the module's docstring)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        publisher: OutboxPublisher,
+        topology: Topology,
+        *,
+        guard: CrashGuard | None = None,
+        max_batch: int = 256,
+        max_sending: int = 8,
+        prefetch: int = 100,
+        ack_delay: float = ACK_DELAY_SECONDS,
+    ) -> None:
+        self.engine = engine
+        self.publisher = publisher
+        self.topology = topology
+        self.guard = guard
+        self.max_batch = max_batch
+        self.queued: deque[Work] = deque()
+        self._arrived = asyncio.Event()
+        self.max_sending = max_sending
+        self.sending: set[asyncio.Task[None]] = set()
+        self.store_backoff = Backoff("committing to the store")
+        # Held acks stay well inside each consumer's prefetch window.
+        self.acks = RunAcks(delay=ack_delay, max_held=prefetch // 4)
+
+    async def on_intake(self, message: Delivery) -> None:
+        """A start request on ``intake``."""
+
+        def parse(body: bytes) -> messages.IntakeRequest:
+            return messages.IntakeRequest.from_amqp(
+                body,
+                message.headers,
+                message_id=message.message_id,
+                reply_to=message.reply_to,
+                correlation_id=message.correlation_id,
+            )
+
+        await self._receive(message, INTAKE_QUEUE, parse, self.engine.start, "a start")
+
+    async def on_result(self, message: Delivery) -> None:
+        """A worker's task result, or a SendTask* callback."""
+
+        def apply(result: messages.AnyTaskResult) -> list[int] | None:
+            return self.engine.apply(
+                result, reply_to=message.reply_to, correlation_id=message.correlation_id
+            )
+
+        await self._receive(
+            message,
+            TASK_RESULTS_QUEUE,
+            messages.parse_task_result,
+            apply,
+            "a duplicate or stale task result",
+        )
+
+    async def on_control(self, message: Delivery) -> None:
+        """A control request (StopExecution)."""
+        await self._receive(
+            message,
+            CONTROL_QUEUE,
+            messages.StopExecutionRequest.from_wire,
+            self.engine.stop,
+            "a stop request for an execution that is not running",
+        )
+
+    async def _receive(
+        self,
+        message: Delivery,
+        queue: str,
+        parse: Callable[[bytes], T],
+        apply: Callable[[T], list[int] | None],
+        describe: str,
+    ) -> None:
+        """Parse a message (dead-lettering what cannot be used) and queue its engine call."""
+        self.acks.received(message)  # before any await: deliveries register in order
+        if too_large := oversized(message.body):
+            await self._reject(message, queue, too_large)
+            await self._answer(message, replies.unusable(queue, b"", too_large))
+            return
+        key = ""
+        verdict = "apply"
+        if self.guard is not None:
+            key = message_key(queue, message.body, _identity(message))
+            verdict = self.guard.verdict(key)
+            if verdict == "set aside":
+                reason = self.guard.reason(key)
+                await self._reject(message, queue, reason)
+                await self._answer(message, replies.unusable(queue, message.body, reason))
+                return
+        try:
+            parsed = parse(message.body)
+        except Exception as exc:  # ValidationError is a ValueError; anything else is a bug
+            reason = _reason(exc)
+            await self._reject(message, queue, reason)
+            await self._answer(message, replies.unusable(queue, message.body, reason))
+            return
+        work = Work(
+            message, queue, parsed, lambda: apply(parsed), describe, key, verdict == "alone"
+        )
+        self.queued.append(work)
+        self._arrived.set()
+
+    async def commit_forever(self) -> None:
+        """Apply queued work in batches until cancelled.
+
+        Committing is synchronous; publishing a batch's outbox and acking its messages wait
+        on the broker, so they run as tasks while the next batch commits (at most
+        ``max_sending`` batches in the air). Each message is still acked only after what
+        its step sent was confirmed. A batch the store cannot commit is tried again, with
+        backoff, before any other work.
+        """
+        while True:
+            while not self.queued:
+                self._arrived.clear()
+                await self._arrived.wait()
+            batch = self._next_batch()
+            while True:
+                try:
+                    settle = self._commit(batch)
+                except StoreFault as fault:
+                    await self.store_backoff.failed(fault.__cause__ or fault)
+                    continue
+                self.store_backoff.ok()
+                break
+            task = asyncio.create_task(settle)
+            self.sending.add(task)
+            task.add_done_callback(self.sending.discard)
+            if len(self.sending) >= self.max_sending:
+                await asyncio.wait(self.sending, return_when=asyncio.FIRST_COMPLETED)
+
+    def _next_batch(self) -> list[Work]:
+        """What is queued, up to ``max_batch``; a suspect of a crash goes in a batch of its
+        own (what follows it waits for the next batch)."""
+        batch = [self.queued.popleft()]
+        if batch[0].alone:
+            return batch
+        while self.queued and len(batch) < self.max_batch and not self.queued[0].alone:
+            batch.append(self.queued.popleft())
+        return batch
+
+    def idle(self) -> bool:
+        """Nothing queued, and every committed batch published and acked."""
+        return not self.queued and not self.sending
+
+    def _commit(self, batch: list[Work]) -> Coroutine[Any, Any, None]:
+        """Apply ``batch`` in one transaction; the coroutine that publishes and acks it.
+
+        Raises :class:`StoreFault` when the store cannot commit (nothing is applied then).
+        """
+        applied: list[tuple[Work, list[int]]] = []
+        rejected: list[tuple[Work, StartRejected]] = []
+        refused: list[Work] = []
+        failed: list[Work] = []
+        marked = [work.key for work in batch if work.key]
+        try:
+            with self._applying(marked), self.engine.store.batch():
+                # The deletes ride on this commit (rolled back with it: the sweeper resends).
+                self.publisher.forget_confirmed()
+                for work in batch:
+                    try:
+                        ids = work.apply()
+                    except StartRejected as exc:
+                        rejected.append((work, exc))
+                        continue
+                    except Exception as exc:
+                        if is_store_fault(exc):
+                            raise
+                        # A bug must not take the other messages down.
+                        log.exception("applying a message from %s failed", work.queue)
+                        failed.append(work)
+                        continue
+                    if ids is None:
+                        log.info("dropped %s", work.describe)
+                        if work.message.reply_to and replies.is_callback(work.parsed):
+                            refused.append(work)  # answered TaskDoesNotExist once settled
+                    applied.append((work, ids or []))
+        except Exception as exc:
+            if is_store_fault(exc):
+                raise StoreFault(str(exc)) from exc
+            log.exception("committing a batch of %d failed; it will be redelivered", len(batch))
+            return self._settle([], [], [], batch)
+        if self.guard is not None:
+            for work in batch:
+                if work.alone:
+                    self.guard.survived(work.key)
+        return self._settle(applied, rejected, refused, failed)
+
+    def _applying(self, keys: list[str]) -> AbstractContextManager[None]:
+        return nullcontext() if self.guard is None else self.guard.applying(keys)
+
+    async def _settle(
+        self,
+        applied: list[tuple[Work, list[int]]],
+        rejected: list[tuple[Work, StartRejected]],
+        refused: list[Work],
+        failed: list[Work],
+    ) -> None:
+        """Publish what the applied steps committed, then ack, dead-letter or requeue."""
+        try:
+            await self.publisher.publish([i for _, ids in applied for i in ids])
+        except Exception as exc:
+            # Committed but not sent: the sweeper sends it; the redeliveries are duplicates.
+            log.warning("publishing failed (%s); the outbox keeps the messages", exc)
+            failed.extend(work for work, _ in applied)
+            applied = []
+        await self.acks.ack(work.message for work, _ in applied)
+        for work, refusal in rejected:
+            await self._reject(work.message, work.queue, str(refusal))
+            await self._answer(work.message, replies.start_refused(work.parsed, refusal))
+        for work in failed:
+            await self._nack(work.message)
+        for work in refused:
+            await self._answer(work.message, replies.callback_refused(work.parsed))
+
+    async def _answer(self, message: Delivery, body: bytes | None) -> None:
+        """Send ``body`` to the message's ``reply_to``, if both exist (best effort: the
+        asker may be gone, and the message itself was dead-lettered or applied)."""
+        if body is None or not message.reply_to:
+            return
+        try:
+            channel = await self.topology.channel.get_underlay_channel()
+            await publish_json(
+                channel,
+                body,
+                routing_key=message.reply_to,
+                correlation_id=message.correlation_id,
+                mandatory=False,
+            )
+        except Exception as exc:
+            log.warning("answering %s failed: %s", message.reply_to, exc)
+
+    async def _reject(self, message: Delivery, queue: str, reason: str) -> None:
+        log.warning("dead-lettering a message from %s: %s", queue, reason)
+        try:
+            await self.topology.dead_letter(message, queue, reason)
+        except Exception as exc:
+            log.warning("dead-lettering failed (%s); leaving the message to be redelivered", exc)
+            await self._nack(message)
+            return
+        await self.acks.ack([message])
+
+    async def _nack(self, message: Delivery) -> None:
+        self.acks.dropped(message)
+        try:
+            await message.nack(requeue=True)
+        except Exception as exc:  # a closed channel requeues it anyway
+            log.debug("nack failed: %s", exc)
+
+
+def _identity(message: Delivery) -> dict[str, Any]:
+    """The properties that tell two messages with the same body apart."""
+    return {
+        "message_id": message.message_id,
+        "correlation_id": message.correlation_id,
+        # The broker adds x-delivery-count and the like to a redelivery: not the sender's.
+        "headers": sorted(
+            (str(k), str(v)) for k, v in message.headers.items() if not str(k).startswith("x-")
+        ),
+    }
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'body'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        return f"invalid message: {problems}"
+    return str(exc)

@@ -1,0 +1,124 @@
+"""Firing stored timers as they fall due: Wait, Retry backoff, timeouts, heartbeats.
+
+Timers are rows in the store, so a restart re-arms them: the first pass fires every timer
+that fell due while the service was down. Each timer is fired on its own, so one that fails
+cannot hold the others back:
+
+- the store failing (a full disk) is our fault: the loop backs off and tries again, and the
+  timer stays due;
+- a timer whose firing raises is that execution's problem: the timer is moved an hour on
+  (so it is not retried in a tight loop) and the error is logged with the execution;
+- a timer whose firing killed the process (the crash guard's marker says so) is not fired
+  again: it is dropped and the error logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from orchestrator.backoff import Backoff
+from orchestrator.clock import SteadyClock
+from orchestrator.crash_guard import CrashGuard
+from orchestrator.engine import Engine
+from orchestrator.store import is_store_fault
+
+log = logging.getLogger(__name__)
+# How far a timer that raised is moved on before it is tried again.
+POSTPONE_SECONDS = 3600.0
+# Due timers taken per pass: the loop yields to the event loop between passes.
+BATCH = 200
+
+Publish = Callable[[list[int]], Awaitable[None]]
+
+
+def timer_key(timer: str) -> str:
+    """The crash guard's key for a timer."""
+    return "timer:" + timer
+
+
+async def fire_timers(
+    engine: Engine,
+    publish: Publish,
+    stop: asyncio.Event,
+    *,
+    clock: SteadyClock,
+    guard: CrashGuard | None = None,
+    poll: float = 0.2,
+) -> None:
+    """Fire due timers until ``stop`` is set."""
+    backoff = Backoff("firing timers (the store)")
+    while not stop.is_set():
+        try:
+            due = engine.store.due_timers(clock.now(), BATCH)
+        except Exception as exc:
+            await backoff.failed(exc)
+            continue
+        for timer, execution_arn in due:
+            try:
+                ids = _fire(engine, guard, timer, execution_arn, clock)
+            except Exception as exc:
+                if is_store_fault(exc):
+                    await backoff.failed(exc)
+                    break
+                _postpone(engine, timer, execution_arn, exc, clock)
+                continue
+            backoff.ok()
+            if ids:
+                try:
+                    await publish(ids)
+                except Exception as exc:  # committed: the outbox sweeper sends it later
+                    log.warning("publishing a timer's messages failed: %s", exc)
+        else:
+            if len(due) == BATCH:
+                await asyncio.sleep(0)  # more are due: let the consumers in between passes
+                continue
+            try:
+                next_due = engine.store.next_timer_due()
+            except Exception as exc:
+                await backoff.failed(exc)
+                continue
+            now = clock.now()
+            wait = poll if next_due is None else min(max(next_due - now, 0.0), poll)
+            await asyncio.sleep(wait)
+
+
+def _fire(
+    engine: Engine, guard: CrashGuard | None, timer: str, execution_arn: str, clock: SteadyClock
+) -> list[int] | None:
+    """Fire one timer under the crash guard's marker."""
+    if guard is None:
+        return engine.fire_timer(timer, execution_arn)
+    key = timer_key(timer)
+    verdict = guard.verdict(key)
+    if verdict == "set aside":
+        log.error(
+            "timer %s of %s is not fired again: %s",
+            timer,
+            execution_arn,
+            guard.reason(key),
+        )
+        engine.store.delete_timer(timer)
+        return None
+    with guard.applying([key]):
+        ids = engine.fire_timer(timer, execution_arn)
+    if verdict == "alone":
+        guard.survived(key)
+    return ids
+
+
+def _postpone(
+    engine: Engine, timer: str, execution_arn: str, exc: Exception, clock: SteadyClock
+) -> None:
+    log.error(
+        "firing timer %s of %s failed; it is tried again in %.0f s",
+        timer,
+        execution_arn,
+        POSTPONE_SECONDS,
+        exc_info=exc,
+    )
+    try:
+        engine.store.postpone_timer(timer, clock.now() + POSTPONE_SECONDS)
+    except Exception as inner:  # the store is failing too: the next pass sees it
+        log.warning("postponing timer %s failed: %s", timer, inner)

@@ -1,0 +1,137 @@
+"""The timer loop on a real store: one bad timer holds no other back, a clock set back holds
+no Wait back, a store that fails is waited for, and a timer that killed the process is not
+fired again."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import messages
+from orchestrator.asl.loader import load_definition
+from orchestrator.clock import SteadyClock
+from orchestrator.crash_guard import CrashGuard
+from orchestrator.engine import Engine
+from orchestrator.store import SqliteStore
+from orchestrator.timers import fire_timers, timer_key
+
+WAIT = {
+    "StartAt": "W",
+    "States": {
+        "W": {"Type": "Wait", "Seconds": 1, "Next": "P"},
+        "P": {"Type": "Pass", "End": True},
+    },
+}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteStore:
+    return SqliteStore(tmp_path / "sfn.db")
+
+
+def engine_on(store: SqliteStore, clock: Callable[[], float] | None = None) -> Engine:
+    machine = load_definition(json.dumps(WAIT), name="Waiting")
+    steady = SteadyClock(clock) if clock else SteadyClock()
+    return Engine({"Waiting": machine}, store, clock=steady.datetime)
+
+
+def start(engine: Engine, name: str) -> None:
+    engine.start(
+        messages.IntakeRequest(state_machine="Waiting", execution_name=name, input={"n": name})
+    )
+
+
+def statuses(store: SqliteStore) -> dict[str, str]:
+    return {s.execution_name: s.status for s in store.executions()}
+
+
+async def run_timers(engine: Engine, clock: SteadyClock, seconds: float, **kw: object) -> None:
+    stop = asyncio.Event()
+
+    async def publish(ids: list[int]) -> None:
+        return None
+
+    loop = asyncio.create_task(fire_timers(engine, publish, stop, clock=clock, **kw))  # type: ignore[arg-type]
+    await asyncio.sleep(seconds)
+    stop.set()
+    await asyncio.wait_for(loop, 5)
+
+
+def test_a_timer_that_fails_does_not_hold_the_others_back(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    engine = engine_on(store)
+    for name in ("broken", "fine-1", "fine-2"):
+        start(engine, name)
+    # The broken execution's stored state is damaged: firing its timer raises.
+    with sqlite3.connect(tmp_path / "sfn.db") as db:
+        db.execute("UPDATE executions SET state='{\"broken\":' WHERE name='broken'")
+    started = time.monotonic()
+    asyncio.run(run_timers(engine, SteadyClock(), 2.0))
+    assert time.monotonic() - started < 4
+    with sqlite3.connect(tmp_path / "sfn.db") as db:
+        rows = db.execute("SELECT execution_arn, due FROM timers").fetchall()
+        done = dict(db.execute("SELECT name, status FROM executions WHERE name != 'broken'"))
+    assert done == {"fine-1": "SUCCEEDED", "fine-2": "SUCCEEDED"}
+    # The broken one's timer was moved on, not retried in a tight loop.
+    [(arn, due)] = rows
+    assert arn.endswith(":broken") and due > time.time() + 3000
+
+
+def test_a_clock_set_back_an_hour_does_not_hold_a_wait_back(store: SqliteStore) -> None:
+    offset = [0.0]
+    clock = SteadyClock(lambda: time.time() + offset[0])
+    engine = engine_on(store, clock.now)
+    start(engine, "waiting")
+    offset[0] = -3600.0  # the system clock is set back just after the Wait began
+    started = time.monotonic()
+    asyncio.run(run_timers(engine, clock, 1.8))
+    assert statuses(store) == {"waiting": "SUCCEEDED"}
+    assert time.monotonic() - started < 3
+
+
+def test_a_store_that_fails_is_retried_until_it_works(
+    store: SqliteStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = engine_on(store)
+    start(engine, "waiting")
+    # Another connection holds the write lock: the store cannot commit (SQLITE_BUSY after
+    # its busy timeout) until it lets go.
+    store._db.execute("PRAGMA busy_timeout=50")
+    blocker = sqlite3.connect(tmp_path / "sfn.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+
+    async def scenario() -> None:
+        clock = SteadyClock()
+        runner = asyncio.create_task(run_timers(engine, clock, 3.0))
+        await asyncio.sleep(2.0)
+        assert statuses(store) == {"waiting": "RUNNING"}
+        blocker.execute("ROLLBACK")
+        await runner
+
+    asyncio.run(scenario())
+    assert statuses(store) == {"waiting": "SUCCEEDED"}
+    assert any("firing timers" in r.message and "works again" in r.message for r in caplog.records)
+
+
+def test_a_timer_that_killed_the_process_is_not_fired_again(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    engine = engine_on(store)
+    start(engine, "poison")
+    [timer] = store.executions()[0].timers
+    # What a process that died while firing it leaves behind.
+    (tmp_path / "sfn.db.applying").write_text(json.dumps({"keys": [timer_key(timer)]}))
+    guard = CrashGuard(tmp_path / "sfn.db")
+    try:
+        asyncio.run(run_timers(engine, SteadyClock(), 1.5, guard=guard))
+    finally:
+        guard.close()
+    assert store.due_timers(time.time() + 10) == []
+    assert (tmp_path / "sfn.db.applying").read_bytes() == b""
