@@ -19,6 +19,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -147,8 +148,18 @@ def create_app(
                     return _error(failure.code, failure.message, 403)
         return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
+    async def not_served(request: Request, exc: Exception) -> Response:
+        # Another path or method: AWS's shape too, not Starlette's plain text.
+        status = exc.status_code if isinstance(exc, HTTPException) else 404
+        return _error(
+            "UnknownOperationException",
+            f"{request.method} {request.url.path} is not an operation of this service",
+            status,
+        )
+
     return Starlette(
-        routes=[Route("/", aws, methods=["POST"]), Route("/metrics", prometheus, methods=["GET"])]
+        routes=[Route("/", aws, methods=["POST"]), Route("/metrics", prometheus, methods=["GET"])],
+        exception_handlers={404: not_served, 405: not_served},
     )
 
 

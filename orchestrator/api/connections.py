@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -38,12 +39,25 @@ class ConnectionLimits:
     max_header_bytes: int = 16_384  # a request line and headers larger than this: 400
 
 
+@dataclass
+class _Shedding:
+    """Connections closed to stay under the cap, and when that was last logged."""
+
+    closed: int = 0
+    logged_at: float = float("-inf")
+
+
+# A flood closes connections by the thousand: one log line per this many seconds says so.
+_LOG_EVERY_SECONDS = 10.0
+
+
 class _Guarded(H11Protocol):
     """H11Protocol with request deadlines and a connection cap (see the module docstring)."""
 
     limits: ClassVar[ConnectionLimits]
     # Connections waiting for a request, the longest-waiting first (one registry per server).
     idle: ClassVar[OrderedDict[_Guarded, None]]
+    shedding: ClassVar[_Shedding]
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._deadline: asyncio.TimerHandle | None = None
@@ -85,14 +99,18 @@ class _Guarded(H11Protocol):
 
     def _make_room(self) -> None:
         """Close the connection idle the longest; this new one if none is idle."""
-        oldest = next(iter(self.idle), self)
-        log.warning(
-            "the API has %d connections (limit %d): closing %s",
-            len(self.connections),
-            self.limits.max_connections,
-            "this new one" if oldest is self else "the longest idle",
-        )
-        oldest._close()
+        next(iter(self.idle), self)._close()
+        shedding = self.shedding
+        shedding.closed += 1
+        now = time.monotonic()
+        if now - shedding.logged_at >= _LOG_EVERY_SECONDS:
+            log.warning(
+                "the API is at its limit of %d connections: closed %d (the longest idle,"
+                " or new ones when none was idle) since the last such message",
+                self.limits.max_connections,
+                shedding.closed,
+            )
+            shedding.closed, shedding.logged_at = 0, now
 
     def _arm(self, seconds: float, what: str) -> None:
         self._disarm()
@@ -116,5 +134,5 @@ class _Guarded(H11Protocol):
 
 def guarded_protocol(limits: ConnectionLimits) -> type[H11Protocol]:
     """A protocol class for one server (``uvicorn.Config(http=...)``) bounded by ``limits``."""
-    attributes: dict[str, Any] = {"limits": limits, "idle": OrderedDict()}
+    attributes: dict[str, Any] = {"limits": limits, "idle": OrderedDict(), "shedding": _Shedding()}
     return type("GuardedH11Protocol", (_Guarded,), attributes)

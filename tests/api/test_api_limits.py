@@ -189,7 +189,7 @@ def still_open(sock: socket.socket) -> bool:
 
 
 async def test_idle_connections_past_the_cap_make_room_and_are_closed_on_time(
-    guarded: tuple[InProcessApi, int],
+    guarded: tuple[InProcessApi, int], caplog: pytest.LogCaptureFixture
 ) -> None:
     _, port = guarded
     idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(200)]
@@ -198,6 +198,8 @@ async def test_idle_connections_past_the_cap_make_room_and_are_closed_on_time(
         machines = await asyncio.to_thread(lambda: client(port).list_state_machines())
         assert {m["name"] for m in machines["stateMachines"]} >= {"FolderPass", "FolderWait"}
         assert sum(still_open(s) for s in idle) <= 20
+        shed = [r for r in caplog.records if "at its limit of 20 connections" in r.message]
+        assert len(shed) == 1  # one line for the burst, not one per connection
         await asyncio.sleep(1.5)  # past the header deadline: none is left
         assert sum(still_open(s) for s in idle) == 0
     finally:

@@ -229,3 +229,19 @@ def test_unknown_targets_are_refused_in_aws_shape(
     assert_aws_shaped(answer, target)
     if target not in ACTIONS:
         assert answer.status == 400
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/", 405), ("PUT", "/", 405), ("POST", "/other", 404), ("GET", "/metrics/x", 404)],
+)
+def test_other_paths_and_methods_are_refused_in_aws_shape(
+    harness: Harness, method: str, path: str, status: int
+) -> None:
+    coroutine = asgi_call(harness.parts.app, b"{}", method=method, path=path)
+    answer = asyncio.run_coroutine_threadsafe(coroutine, harness.loop).result(CALL_BOUND_SECONDS)
+    assert answer.status == status
+    assert answer.json() == {
+        "__type": "UnknownOperationException",
+        "message": f"{method} {path} is not an operation of this service",
+    }
