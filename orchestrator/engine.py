@@ -27,8 +27,12 @@ from orchestrator.asl.loader import load_definition
 from orchestrator.store import ExecutionExists, ExecutionRecord, OutboxMessage, Store
 from orchestrator.task_messages import task_event, task_request
 
-# AWS: 1-80 characters, none of whitespace, brackets, wildcards or these punctuation marks.
 log = logging.getLogger(__name__)
+# AWS keeps no history of EXPRESS executions (their logs go to CloudWatch, at a level the
+# user sets); we keep it for `history` and the console, but no more than the first this many
+# events and the final one: an EXPRESS execution may run 5 minutes of steps.
+EXPRESS_HISTORY_KEPT = 25_000
+# AWS: 1-80 characters, none of whitespace, brackets, wildcards or these punctuation marks.
 _VALID_NAME = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
 
 
@@ -270,8 +274,11 @@ class Engine:
     ) -> list[int]:
         outbox = [m for command in step.commands for m in self._messages(record, command)]
         outbox.extend(answer)
+        history = step.history
+        if history and history[-1].id > EXPRESS_HISTORY_KEPT and self._express(record):
+            history = [e for e in history if e.id <= EXPRESS_HISTORY_KEPT or _final(e)]
         ids = self.store.commit(
-            record, step.history, outbox, new=new, created=time.time(), previous=previous
+            record, history, outbox, new=new, created=time.time(), previous=previous
         )
         state = record.state
         self._observe(state, step)
@@ -289,6 +296,10 @@ class Engine:
                 else "",
             )
         return ids
+
+    def _express(self, record: ExecutionRecord) -> bool:
+        machine = self.machine_for(record)
+        return machine is not None and machine.type == "EXPRESS"
 
     def _observe(self, state: interpreter.ExecutionState, step: interpreter.Step) -> None:
         """Count what the committed step did, for /metrics."""
@@ -332,6 +343,11 @@ class Engine:
                 OutboxMessage("", record.reply_to, body, correlation_id=record.correlation_id)
             )
         return sent
+
+
+def _final(event: interpreter.HistoryEvent) -> bool:
+    """The event that ends an execution (ExecutionSucceeded, ExecutionFailed, ...)."""
+    return event.type.startswith("Execution") and event.type != "ExecutionStarted"
 
 
 def execution_result(state: interpreter.ExecutionState) -> messages.ExecutionResult:

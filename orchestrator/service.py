@@ -69,6 +69,15 @@ class ServiceConfig:
     missing_function_grace: float = field(
         default_factory=lambda: float(os.environ.get("SFN_MISSING_FUNCTION_SECONDS") or 10)
     )
+    # With access control on, /metrics needs a signed GET or this bearer token, unless public.
+    metrics_token: str | None = field(
+        default_factory=lambda: os.environ.get("SFN_METRICS_TOKEN") or None
+    )
+    metrics_public: bool = field(
+        default_factory=lambda: (
+            os.environ.get("SFN_METRICS_PUBLIC", "").lower() in ("1", "true", "yes")
+        )
+    )
 
 
 def function_names(machines: dict[str, StateMachine]) -> set[str]:
@@ -160,9 +169,13 @@ async def run_service(
                     await topology.work_queue(function_queue(name))
 
             api = StepFunctionsApi(engine, publisher, account=config.account, prepare=prepare)
-            server = ApiServer(
-                create_app(api, config.credentials), config.api_host, config.api_port
+            app = create_app(
+                api,
+                config.credentials,
+                metrics_token=config.metrics_token,
+                metrics_public=config.metrics_public,
             )
+            server = ApiServer(app, config.api_host, config.api_port)
             await server.start()
             log.info("AWS Step Functions API on http://%s:%d", config.api_host, config.api_port)
         log.info(

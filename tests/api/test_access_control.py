@@ -25,6 +25,7 @@ from tests.processes import start_orchestrator
 pytestmark = pytest.mark.integration
 KEY, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 REGION = "eu-west-1"  # the service's region (SFN_REGION): signatures must be scoped to it
+METRICS_TOKEN = "scrape-me-7f3a"  # SFN_METRICS_TOKEN: Prometheus's bearer token
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,7 @@ def endpoint(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "SFN_ACCESS_KEY_ID": KEY,
         "SFN_SECRET_ACCESS_KEY": SECRET,
         "SFN_REGION": REGION,
+        "SFN_METRICS_TOKEN": METRICS_TOKEN,
     }
     port = free_port()
     service = start_orchestrator(env, tmp, tmp / "sfn.db", api_port=port)
@@ -167,3 +169,6 @@ def test_metrics_need_a_signed_request_when_access_control_is_on(endpoint: str) 
     wrong = AWSRequest(method="GET", url=endpoint + "/metrics")
     SigV4Auth(Credentials(KEY, "not-the-secret"), "states", REGION).add_auth(wrong)
     assert metrics(endpoint, dict(wrong.headers.items()))[0] == 403
+    # The service's SFN_METRICS_TOKEN lets a scraper in without signing.
+    status, body = metrics(endpoint, {"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert status == 200 and b"sfn_queue_consumers" in body
