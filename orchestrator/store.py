@@ -180,6 +180,18 @@ class StateMachineRecord:
 
 
 @dataclass(frozen=True)
+class ExecutionSummary:
+    """An execution as a list shows it: read from the row's columns, not its state."""
+
+    execution_arn: str
+    state_machine_arn: str
+    name: str
+    status: str
+    start_time: datetime
+    stop_time: datetime | None
+
+
+@dataclass(frozen=True)
 class ExecutionRecord:
     """One execution as stored: its interpreter state and where its result is to be sent."""
 
@@ -235,6 +247,9 @@ class Store(Protocol):
         name: str | None = None,
         limit: int | None = None,
     ) -> list[ExecutionState]: ...
+    def execution_summaries(
+        self, status: str | None = None, *, state_machine: str | None = None
+    ) -> list[ExecutionSummary]: ...
     def close(self) -> None: ...
 
 
@@ -656,11 +671,43 @@ class SqliteStore:
         rows = self._db.execute(query, params)
         return [ExecutionState.model_validate_json(state) for (state,) in rows]
 
+    def execution_summaries(
+        self, status: str | None = None, *, state_machine: str | None = None
+    ) -> list[ExecutionSummary]:
+        """Executions, newest first, filtered by status and state machine, from the columns
+        alone: a row whose state cannot be read still lists, and listing parses nothing."""
+        clauses, params = [], []
+        for column, value in (("status", status), ("state_machine", state_machine)):
+            if value:
+                clauses.append(f"{column}=?")
+                params.append(value)
+        query = "SELECT arn, name, status, start_date, stop_date FROM executions"
+        if clauses:
+            query += " WHERE " + " AND ".join(clauses)
+        query += " ORDER BY start_date DESC, id DESC"
+        return [
+            ExecutionSummary(
+                arn,
+                _state_machine_arn(arn),
+                name,
+                row_status,
+                datetime.fromisoformat(start),
+                datetime.fromisoformat(stop) if stop else None,
+            )
+            for arn, name, row_status, start, stop in self._db.execute(query, params)
+        ]
+
     def close(self) -> None:
         """Close the database file."""
         if self._checkpointer is not None:
             self._checkpointer.stop()
         self._db.close()
+
+
+def _state_machine_arn(execution_arn: str) -> str:
+    """``arn:P:states:R:A:stateMachine:SM`` of ``arn:P:states:R:A:execution:SM:NAME``."""
+    parts = execution_arn.split(":")
+    return ":".join([*parts[:5], "stateMachine", parts[6]]) if len(parts) > 6 else ""
 
 
 def _check_file(path: Path) -> None:

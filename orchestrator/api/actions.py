@@ -491,7 +491,11 @@ class StepFunctionsApi:
         status = params.get("statusFilter")
         redrive = params.get("redriveFilter")
         # Nothing is ever redriven here: REDRIVEN selects none, NOT_REDRIVEN all.
-        states = [] if redrive == "REDRIVEN" else self.store.executions(status, state_machine=name)
+        states = (
+            []
+            if redrive == "REDRIVEN"
+            else self.store.execution_summaries(status, state_machine=name)
+        )
         query = {"action": "ListExecutions", "stateMachine": name, "status": status}
         page, following = self.pages.page(states, params, {**query, "redrive": redrive})
         answer: Params = {
@@ -501,7 +505,7 @@ class StepFunctionsApi:
                     for key, value in {
                         "executionArn": s.execution_arn,
                         "stateMachineArn": s.state_machine_arn,
-                        "name": s.execution_name,
+                        "name": s.name,
                         "status": s.status,
                         "startDate": _epoch(s.start_time),
                         "stopDate": _epoch(s.stop_time),
