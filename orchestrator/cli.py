@@ -1,39 +1,47 @@
-"""The command line: the service (the default), ``run`` one execution in-process, ``validate``.
+"""The command line: the service (the default), ``run`` one execution in-process, ``validate``,
+``submit`` and the task-token callbacks; the operators' commands are in ``admin``.
 
-Exit codes: 0 success; 1 an execution that did not succeed; 2 an invalid definition, input
-or option.
+Exit codes (``orchestrator.exits``): 0 success; 1 an execution that did not succeed; 2 an
+invalid definition, input or option, or a request the service refused; 3 no answer within
+``--timeout``; 4 RabbitMQ not reachable.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import importlib
 import json
 import logging
 import os
 import signal
-import sys
+import uuid
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 
 from broker import amqp_url
+from broker.connection import BrokerUnreachable
+from broker.log_config import configure_logging, log_level
 from broker.service_loop import run_service_loop
-from messages import TaskCallbackFailure, TaskCallbackHeartbeat, TaskCallbackSuccess
-from orchestrator import admin, client
+from messages import TaskCallbackFailure, TaskCallbackHeartbeat, TaskCallbackSuccess, limits
+from messages.executions import DEFAULT_STATE_MACHINE
+from orchestrator import admin, client, exits
 from orchestrator.api.sigv4 import Credentials
 from orchestrator.arns import Account
 from orchestrator.asl.errors import DefinitionError
 from orchestrator.asl.loader import load_definition_file
 from orchestrator.definitions import load_definitions
+from orchestrator.engine import execution_result
+from orchestrator.exits import INVALID, NO_ANSWER, NOT_SUCCEEDED, SUCCEEDED, fail, on_broker
 from orchestrator.local_runner import run_local
 from orchestrator.service import ServiceConfig, run_service
 from orchestrator.supervisor import run_stack
 from workers.runtime import Function, registered_functions
 
-INVALID = 2
+log = logging.getLogger("orchestrator")
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=False,
@@ -91,7 +99,10 @@ def serve(
         api_port=api_port or None,
         credentials=_credentials(),
     )
-    run_service_loop(_serve_until_signalled(config))
+    try:
+        run_service_loop(_serve_until_signalled(config))
+    except BrokerUnreachable as exc:  # a refused login or virtual host: retrying cannot help
+        fail(str(exc), exits.NO_BROKER)
 
 
 def _credentials() -> Credentials | None:
@@ -102,11 +113,24 @@ def _credentials() -> Credentials | None:
 
 
 async def _serve_until_signalled(config: ServiceConfig) -> None:
-    stop = asyncio.Event()
+    """Serve until SIGTERM or SIGINT; a signal that comes while RabbitMQ is still out of
+    reach (the service waits for it without end) stops the waiting at once."""
+    stop, ready = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await run_service(config, stop)
+    serving = asyncio.create_task(run_service(config, stop, ready))
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not serving.done() and not ready.is_set():
+        # Nothing was consumed or committed yet: no work to finish before exiting.
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+        log.info("orchestrator stopped before it was connected to RabbitMQ")
+        return
+    await serving
 
 
 @app.command()
@@ -142,11 +166,11 @@ def run(
     result = run_local(
         machine, execution_input, functions, execution_name=name, account=Account.from_env()
     )
-    summary: dict[str, Any] = result.summary()
+    summary: dict[str, Any] = json.loads(execution_result(result.state).to_wire())
     if history:
         summary["history"] = [event.to_aws() for event in result.history]
     typer.echo(json.dumps(summary, indent=2, default=str))
-    raise typer.Exit(0 if result.state.status == "SUCCEEDED" else 1)
+    raise typer.Exit(SUCCEEDED if result.state.status == "SUCCEEDED" else NOT_SUCCEEDED)
 
 
 @app.command()
@@ -180,12 +204,21 @@ def submit(
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the result.")] = 60.0,
 ) -> None:
-    """Publish a case request to the intake queue and print the execution result."""
-    execution_input = _parse_input(input_text)
+    """Publish a case request to the intake queue and print the execution result.
+
+    Exits 0 when the execution succeeded, 1 when it ended otherwise, 2 when the service
+    refused the start (e.g. StateMachineDoesNotExist, ExecutionAlreadyExists), 3 when no
+    result came within --timeout (it prints the execution's name and ARN), 4 when RabbitMQ
+    is not reachable.
+    """
+    execution_input = _parse_input(input_text, "INPUT")
     if not isinstance(execution_input, dict):
         _invalid("INPUT must be a JSON object")
+    # Named here, not by the service, so that a timeout can still say which execution it was.
+    name = name or str(uuid.uuid4())
+    machine = state_machine or DEFAULT_STATE_MACHINE
     try:
-        result = asyncio.run(
+        result = on_broker(
             client.submit(
                 execution_input,
                 url=amqp or amqp_url(),
@@ -194,19 +227,33 @@ def submit(
                 timeout=timeout,
             )
         )
+    except client.StartRefusedError as exc:
+        refused = exc.refused
+        typer.echo(_aws_error(refused.error, "StartExecution", refused.cause), err=True)
+        if refused.execution_arn:
+            typer.echo(f"The existing execution: {refused.execution_arn}", err=True)
+        raise typer.Exit(INVALID) from None
     except TimeoutError:
-        typer.echo(f"error: no result within {timeout:g}s", err=True)
-        raise typer.Exit(1) from None
-    except ConnectionError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        arn = Account.from_env().execution_arn(machine, name)
+        typer.echo(
+            f"error: no result within {timeout:g}s; the execution may still be running.\n"
+            f"  name:         {name}\n"
+            f"  executionArn: {arn}\n"
+            f"Look it up later with: python -m orchestrator describe {name}"
+            + ("" if machine == DEFAULT_STATE_MACHINE else f" --state-machine {machine}"),
+            err=True,
+        )
+        raise typer.Exit(NO_ANSWER) from None
     typer.echo(json.dumps(result, indent=2))
-    raise typer.Exit(0 if result.get("status") == "SUCCEEDED" else 1)
+    raise typer.Exit(SUCCEEDED if result.get("status") == "SUCCEEDED" else NOT_SUCCEEDED)
 
 
 TokenOption = Annotated[str, typer.Option("--task-token", help="The task token ($$.Task.Token).")]
 UrlOption = Annotated[
     str | None, typer.Option("--amqp-url", help="RabbitMQ URL (default: $AMQP_URL or local).")
+]
+AnswerTimeout = Annotated[
+    float, typer.Option("--timeout", help="Seconds to wait for the orchestrator's answer.")
 ]
 
 
@@ -215,10 +262,15 @@ def send_task_success(
     task_token: TokenOption,
     output: Annotated[str, typer.Option(help="The task's output: JSON text, or @FILE.")],
     amqp: UrlOption = None,
+    timeout: AnswerTimeout = 30.0,
 ) -> None:
-    """Complete a .waitForTaskToken task with OUTPUT (SendTaskSuccess)."""
-    message = TaskCallbackSuccess(task_token=task_token, output=_parse_input(output))
-    asyncio.run(client.send_callback(message, url=amqp or amqp_url()))
+    """Complete a .waitForTaskToken task with OUTPUT (SendTaskSuccess).
+
+    Like the AWS CLI it prints nothing when the task took it, and the AWS error (exit 2)
+    when it did not, e.g. TaskDoesNotExist for an unknown or already used token.
+    """
+    message = TaskCallbackSuccess(task_token=task_token, output=_parse_input(output, "--output"))
+    _call_back(message, "SendTaskSuccess", amqp, timeout)
 
 
 @app.command("send-task-failure")
@@ -227,17 +279,43 @@ def send_task_failure(
     error: Annotated[str | None, typer.Option(help="The error name.")] = None,
     cause: Annotated[str | None, typer.Option(help="The cause.")] = None,
     amqp: UrlOption = None,
+    timeout: AnswerTimeout = 30.0,
 ) -> None:
-    """Fail a .waitForTaskToken task with ERROR and CAUSE (SendTaskFailure)."""
+    """Fail a .waitForTaskToken task with ERROR and CAUSE (SendTaskFailure); output as for
+    send-task-success."""
     message = TaskCallbackFailure(task_token=task_token, error=error, cause=cause)
-    asyncio.run(client.send_callback(message, url=amqp or amqp_url()))
+    _call_back(message, "SendTaskFailure", amqp, timeout)
 
 
 @app.command("send-task-heartbeat")
-def send_task_heartbeat(task_token: TokenOption, amqp: UrlOption = None) -> None:
-    """Report that a task is alive: its HeartbeatSeconds start again (SendTaskHeartbeat)."""
+def send_task_heartbeat(
+    task_token: TokenOption, amqp: UrlOption = None, timeout: AnswerTimeout = 30.0
+) -> None:
+    """Report that a task is alive: its HeartbeatSeconds start again (SendTaskHeartbeat);
+    output as for send-task-success."""
     message = TaskCallbackHeartbeat(task_token=task_token)
-    asyncio.run(client.send_callback(message, url=amqp or amqp_url()))
+    _call_back(message, "SendTaskHeartbeat", amqp, timeout)
+
+
+def _call_back(message: client.Callback, operation: str, amqp: str | None, timeout: float) -> None:
+    """Send a callback and report the orchestrator's answer as the AWS CLI would."""
+    try:
+        outcome = on_broker(client.send_callback(message, url=amqp or amqp_url(), timeout=timeout))
+    except TimeoutError:
+        fail(
+            f"no answer from the orchestrator within {timeout:g}s (is it running?); the"
+            " callback stays queued on orchestrator.task-results and applies when it is taken",
+            NO_ANSWER,
+        )
+    if outcome.status != "ACCEPTED":
+        error = outcome.error or "TaskDoesNotExist"
+        typer.echo(_aws_error(error, operation, outcome.cause or ""), err=True)
+        raise typer.Exit(INVALID)
+
+
+def _aws_error(error: str, operation: str, cause: str) -> str:
+    """An error as the AWS CLI prints it."""
+    return f"An error occurred ({error}) when calling the {operation} operation: {cause}"
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -255,8 +333,9 @@ def _builtin_functions() -> dict[str, Function]:
     return dict(registered_functions())
 
 
-def _parse_input(text: str) -> Any:
-    source = "--input"
+def _parse_input(text: str, option: str = "--input") -> Any:
+    """JSON from ``text``, or from the file ``@FILE`` names; exit 2 saying what is wrong."""
+    source = option
     if text.startswith("@"):
         source = text[1:]
         try:
@@ -264,9 +343,11 @@ def _parse_input(text: str) -> Any:
         except OSError as exc:
             _invalid(f"cannot read input file {source}: {exc}")
     try:
-        return json.loads(text)
+        return limits.loads(text)
     except json.JSONDecodeError as exc:
         _invalid(f"{source} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+    except ValueError as exc:  # too deep, NaN, Infinity, a number too large
+        _invalid(f"{source} is not valid JSON here: {exc}")
 
 
 def _load_handler(spec: str) -> Function:
@@ -288,15 +369,11 @@ def _load_handler(spec: str) -> Function:
 
 
 def _invalid(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(INVALID)
+    fail(message, INVALID)
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("aiormq").setLevel(logging.WARNING)
-    logging.getLogger("aio_pika").setLevel(logging.WARNING)
+    try:
+        configure_logging(log_level())
+    except ValueError as exc:
+        _invalid(str(exc))

@@ -1,4 +1,10 @@
-"""A client of the service: publish one case request to ``intake`` and wait for its result."""
+"""A client of the service: start an execution through ``intake``, send task callbacks, stop.
+
+Each request that expects an answer carries ``reply_to`` (an exclusive queue of the client's
+own, so the service's durable queues are unaffected when the client goes away) and a fresh
+``correlation_id``; the service answers there: the execution result or
+:class:`messages.StartRefused` for a start, :class:`messages.CallbackOutcome` for a callback.
+"""
 
 from __future__ import annotations
 
@@ -8,92 +14,172 @@ import uuid
 from typing import Any
 
 import aio_pika
+from aio_pika.abc import AbstractRobustConnection
+from pydantic import ValidationError
 
 from broker import CONTROL_QUEUE, INTAKE_QUEUE, TASK_RESULTS_QUEUE, Topology, connect
 from messages import (
+    CallbackOutcome,
+    StartRefused,
     StopExecutionRequest,
     TaskCallbackFailure,
     TaskCallbackHeartbeat,
     TaskCallbackSuccess,
-    WireModel,
 )
 from messages.executions import EXECUTION_NAME_HEADER, STATE_MACHINE_HEADER
+
+# How long a command waits for the broker itself before giving up (it says so once a period).
+CONNECT_SECONDS = 10.0
+Callback = TaskCallbackSuccess | TaskCallbackFailure | TaskCallbackHeartbeat
+
+
+class StartRefusedError(Exception):
+    """The service started nothing; ``refused`` says why, with AWS's error name."""
+
+    def __init__(self, refused: StartRefused) -> None:
+        super().__init__(f"{refused.error}: {refused.cause}")
+        self.refused = refused
 
 
 async def submit(
     execution_input: dict[str, Any],
     *,
     url: str,
+    execution_name: str,
     state_machine: str | None = None,
-    execution_name: str | None = None,
     timeout: float = 60.0,
+    connect_seconds: float = CONNECT_SECONDS,
 ) -> dict[str, Any]:
     """Publish ``execution_input`` to ``intake`` and return the execution result it gets.
 
-    The reply queue is the client's own (exclusive): the service's durable queues are
-    unaffected when the client goes away. Raises ``TimeoutError`` when no result comes.
+    Raises :class:`StartRefusedError` when the service refuses the start,
+    ``TimeoutError`` when no answer comes within ``timeout`` seconds (the execution may
+    still be running) and ``broker.connection.BrokerUnreachable``.
     """
-    connection = await connect(url, wait_seconds=10)
+    headers: dict[str, Any] = {EXECUTION_NAME_HEADER: execution_name}
+    if state_machine:
+        headers[STATE_MACHINE_HEADER] = state_machine
+    body = json.dumps(execution_input).encode()
+    answer = await _ask(
+        url,
+        INTAKE_QUEUE,
+        body,
+        headers=headers,
+        message_id=execution_name,
+        timeout=timeout,
+        connect_seconds=connect_seconds,
+    )
+    document = json.loads(answer)
+    if isinstance(document, dict) and document.get("status") == "REFUSED":
+        raise StartRefusedError(_refusal(document))
+    if not isinstance(document, dict):
+        raise ValueError(f"the service answered with {type(document).__name__}, not an object")
+    return document
+
+
+async def send_callback(
+    callback: Callback,
+    *,
+    url: str,
+    timeout: float = 30.0,
+    connect_seconds: float = CONNECT_SECONDS,
+) -> CallbackOutcome:
+    """Publish SendTaskSuccess/Failure/Heartbeat for a task token and return the service's
+    answer: ACCEPTED, or REFUSED with AWS's error (``TaskDoesNotExist``, ...).
+
+    Raises ``TimeoutError`` when no answer comes within ``timeout`` seconds (the callback
+    stays queued and applies once the service takes it).
+    """
+    answer = await _ask(
+        url,
+        TASK_RESULTS_QUEUE,
+        callback.to_wire(),
+        timeout=timeout,
+        connect_seconds=connect_seconds,
+    )
+    try:
+        return CallbackOutcome.from_wire(answer)
+    except ValidationError:  # a newer service's answer: keep what this client knows
+        document = json.loads(answer)
+        return CallbackOutcome(
+            status="ACCEPTED" if document.get("status") == "ACCEPTED" else "REFUSED",
+            task_token=callback.task_token,
+            error=document.get("error"),
+            cause=document.get("cause"),
+        )
+
+
+async def send_control(
+    request: StopExecutionRequest, *, url: str, connect_seconds: float = CONNECT_SECONDS
+) -> None:
+    """Publish a control request (StopExecution) to the service (confirmed by the broker)."""
+    connection = await connect(url, wait_seconds=connect_seconds)
     try:
         channel = await connection.channel(publisher_confirms=True)
-        await Topology(channel).work_queue(INTAKE_QUEUE)  # routed even before the service ran
+        await Topology(channel).work_queue(CONTROL_QUEUE)
+        await channel.default_exchange.publish(
+            _message(request.to_wire(), {}, None, None, None), routing_key=CONTROL_QUEUE
+        )
+    finally:
+        await connection.close()
+
+
+async def _ask(
+    url: str,
+    queue: str,
+    body: bytes,
+    *,
+    headers: dict[str, Any] | None = None,
+    message_id: str | None = None,
+    timeout: float,
+    connect_seconds: float,
+) -> bytes:
+    """Publish ``body`` to ``queue`` (persistent, confirmed) and return the first answer
+    that carries its correlation id."""
+    connection: AbstractRobustConnection = await connect(url, wait_seconds=connect_seconds)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        await Topology(channel).work_queue(queue)  # routed even before the service ran
         replies = await channel.declare_queue("", exclusive=True)
         correlation_id = str(uuid.uuid4())
-        headers: dict[str, Any] = {}
-        if state_machine:
-            headers[STATE_MACHINE_HEADER] = state_machine
-        if execution_name:
-            headers[EXECUTION_NAME_HEADER] = execution_name
         await channel.default_exchange.publish(
-            aio_pika.Message(
-                json.dumps(execution_input).encode(),
-                content_type="application/json",
-                headers=headers,
-                reply_to=replies.name,
-                correlation_id=correlation_id,
-                message_id=execution_name or correlation_id,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key=INTAKE_QUEUE,
+            _message(body, headers or {}, replies.name, correlation_id, message_id),
+            routing_key=queue,
         )
         async with asyncio.timeout(timeout), replies.iterator() as messages:
             async for message in messages:
                 await message.ack()
                 if message.correlation_id == correlation_id:
-                    result: dict[str, Any] = json.loads(message.body)
-                    return result
-        raise TimeoutError("the reply queue closed before the result came")
+                    return message.body
+        raise TimeoutError("the reply queue closed before the answer came")
     finally:
         await connection.close()
 
 
-async def send_callback(
-    callback: TaskCallbackSuccess | TaskCallbackFailure | TaskCallbackHeartbeat, *, url: str
-) -> None:
-    """Publish SendTaskSuccess/Failure/Heartbeat for a task token (confirmed by the broker)."""
-    await _send(callback, TASK_RESULTS_QUEUE, url, correlation_id=callback.task_token)
+def _message(
+    body: bytes,
+    headers: dict[str, Any],
+    reply_to: str | None,
+    correlation_id: str | None,
+    message_id: str | None,
+) -> aio_pika.Message:
+    return aio_pika.Message(
+        body,
+        content_type="application/json",
+        headers=headers,
+        reply_to=reply_to,
+        correlation_id=correlation_id,
+        message_id=message_id,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+    )
 
 
-async def send_control(request: StopExecutionRequest, *, url: str) -> None:
-    """Publish a control request (StopExecution) to the service (confirmed by the broker)."""
-    await _send(request, CONTROL_QUEUE, url)
-
-
-async def _send(
-    message: WireModel, queue: str, url: str, correlation_id: str | None = None
-) -> None:
-    connection = await connect(url, wait_seconds=10)
+def _refusal(document: dict[str, Any]) -> StartRefused:
+    """The refusal, read leniently: a newer service may add fields this client does not know."""
     try:
-        channel = await connection.channel(publisher_confirms=True)
-        await Topology(channel).work_queue(queue)
-        await channel.default_exchange.publish(
-            aio_pika.Message(
-                message.to_wire(),
-                content_type="application/json",
-                correlation_id=correlation_id,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key=queue,
+        return StartRefused.model_validate(document)
+    except ValidationError:
+        return StartRefused(
+            error=str(document.get("error") or "Refused"),
+            cause=str(document.get("cause") or json.dumps(document)),
         )
-    finally:
-        await connection.close()

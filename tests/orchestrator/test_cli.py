@@ -29,6 +29,18 @@ def test_run_a_resolved_case_exits_0_with_the_output() -> None:
     done = cli("run", TUTORIAL, "--input", '{"inputCaseID": "001"}', "--handler", RESOLVED)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
+    # The execution-result shape that submit and describe print too.
+    assert list(result) == [
+        "executionArn",
+        "stateMachineArn",
+        "name",
+        "status",
+        "output",
+        "startDate",
+        "stopDate",
+    ]
+    assert result["stateMachineArn"].endswith(":stateMachine:CallCenterStateMachine")
+    assert result["name"] == "local"
     assert result["status"] == "SUCCEEDED"
     assert result["output"] == {
         "Case": "001",
@@ -43,11 +55,9 @@ def test_run_an_escalated_case_exits_1_with_error_and_cause() -> None:
     )
     assert done.returncode == 1, done.stderr
     result = json.loads(done.stdout)
-    assert (result["status"], result["error"], result["cause"]) == (
-        "FAILED",
-        None,
-        "Engage Tier 2 Support.",
-    )
+    assert (result["status"], result["cause"]) == ("FAILED", "Engage Tier 2 Support.")
+    assert "error" not in result and "output" not in result, "only the fields that are set"
+    assert result["stopDate"] >= result["startDate"]
     types = [event["type"] for event in result["history"]]
     assert types[-2:] == ["FailStateEntered", "ExecutionFailed"]
     escalated = [e for e in result["history"] if e["type"] == "TaskStateExited"][-1]
@@ -96,6 +106,23 @@ def test_an_input_the_open_function_rejects_fails_with_validation_error() -> Non
     result = json.loads(done.stdout)
     assert result["error"] == "ValidationError"
     assert "inputCaseID" in json.loads(result["cause"])["errorMessage"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["submit", "[1, 2]"], "INPUT must be a JSON object"),
+        (["submit", "{oops"], "INPUT is not JSON"),
+        (["submit", '{"a": ' + "[" * 200 + "]" * 200 + "}"], "more than 128 levels deep"),
+        (["send-task-success", "--task-token", "t", "--output", "{oops"], "--output is not JSON"),
+    ],
+)
+def test_submit_and_callbacks_check_their_input_before_the_broker(
+    args: list[str], message: str
+) -> None:
+    done = cli(*args)
+    assert done.returncode == 2
+    assert message in done.stderr
 
 
 def test_validate_lists_problems_and_exits_2() -> None:
