@@ -7,25 +7,25 @@ writer of executions.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
+import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from broker import CONTROL_QUEUE, INTAKE_QUEUE, TASK_RESULTS_QUEUE, amqp_url, function_queue
 from messages import StopExecutionRequest
-from orchestrator import client
+from orchestrator import client, history_view
 from orchestrator.asl.errors import DefinitionError
 from orchestrator.asl.execution import ExecutionState
 from orchestrator.dead_letters import list_dead_letters, republish
 from orchestrator.definitions import load_definitions
 from orchestrator.engine import execution_result
+from orchestrator.exits import INVALID, fail, on_broker
 from orchestrator.service import function_names
 from orchestrator.store import SqliteStore
 
@@ -38,7 +38,9 @@ MachineOption = Annotated[
 UrlOption = Annotated[
     str | None, typer.Option("--amqp-url", help="RabbitMQ URL (default: $AMQP_URL or local).")
 ]
-console = Console()
+ExecutionArgument = Annotated[
+    str, typer.Argument(metavar="EXECUTION", help="The execution's name or its ARN.")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -61,11 +63,21 @@ def _store(db: Path | None) -> SqliteStore:
 
 
 def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
+    fail(message, INVALID)
 
 
 def _find(store: SqliteStore, name: str, state_machine: str | None) -> ExecutionState:
+    """The execution ``name`` names: an execution ARN (as ``submit`` prints it), or a name,
+    with ``state_machine`` when several state machines have an execution of that name."""
+    if name.startswith("arn:"):
+        record = store.execution_by_arn(name)
+        if record is None:
+            _fail(f"no execution with ARN {name!r} in {store.path}")
+        if state_machine and record.state.state_machine_name != state_machine:
+            _fail(
+                f"{name!r} is an execution of {record.state.state_machine_name}, not {state_machine}"
+            )
+        return record.state
     found = store.executions(state_machine=state_machine, name=name)
     if not found:
         _fail(f"no execution named {name!r}" + (f" of {state_machine}" if state_machine else ""))
@@ -82,79 +94,92 @@ def executions(
         str | None, typer.Option(help="RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED.")
     ] = None,
     state_machine: MachineOption = None,
-    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print ListExecutions' JSON instead of a table.")
+    ] = False,
     db: DbOption = None,
 ) -> None:
-    """List executions, newest first."""
+    """List executions, newest first, with whole names (the name is the last column)."""
     if status and status.upper() not in {"RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}:
         _fail(f"unknown status {status!r}")
     rows = _store(db).executions(
         status.upper() if status else None, state_machine=state_machine, limit=limit
     )
-    table = Table("name", "state machine", "status", "started", "stopped")
+    if as_json:
+        listed = [_listed(state) for state in rows]
+        typer.echo(json.dumps({"executions": listed}, indent=2))
+        return
+    machine_width = max([len("STATE MACHINE"), *(len(s.state_machine_name) for s in rows)])
+    typer.echo(
+        f"{'STATUS':<9}  {'STARTED (UTC)':<19}  {'DURATION':>8}  "
+        f"{'STATE MACHINE':<{machine_width}}  NAME"
+    )
+    now = datetime.now(UTC)
     for state in rows:
-        stopped = state.stop_time.isoformat(timespec="seconds") if state.stop_time else ""
-        table.add_row(
-            state.execution_name,
-            state.state_machine_name,
-            state.status,
-            state.start_time.isoformat(timespec="seconds"),
-            stopped,
+        started = state.start_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        took = history_view.duration(state.start_time, state.stop_time or now)
+        typer.echo(
+            f"{state.status:<9}  {started:<19}  {took:>8}  "
+            f"{state.state_machine_name:<{machine_width}}  {state.execution_name}"
         )
-    console.print(table)
+    if not rows:
+        typer.echo("(no executions)", err=True)
+
+
+def _listed(state: ExecutionState) -> dict[str, Any]:
+    """An execution as ListExecutions lists it (no output, no stopDate while running)."""
+    result: dict[str, Any] = json.loads(execution_result(state).to_wire())
+    listed = {key: result[key] for key in ("executionArn", "stateMachineArn", "name", "status")}
+    listed["startDate"] = result["startDate"]
+    if state.status != "RUNNING":
+        listed["stopDate"] = result["stopDate"]
+    return listed
 
 
 def describe(
-    name: Annotated[str, typer.Argument(help="The execution name.")],
+    name: ExecutionArgument,
     state_machine: MachineOption = None,
+    with_input: Annotated[bool, typer.Option(help="Also show the execution's input.")] = False,
     db: DbOption = None,
 ) -> None:
-    """Describe one execution as DescribeExecution does (JSON)."""
+    """Describe one execution as JSON, in the shape submit and run print.
+
+    ``executionArn``, ``stateMachineArn``, ``name``, ``status``, ``output`` (on success),
+    ``error``/``cause`` (when set), ``startDate``, ``stopDate`` (once stopped).
+    """
     state = _find(_store(db), name, state_machine)
     described: dict[str, Any] = json.loads(execution_result(state).to_wire())
-    described["input"] = state.input
     if state.status == "RUNNING":
         described.pop("stopDate", None)
-        described.pop("output", None)
+    if with_input:
+        described["input"] = state.input
     typer.echo(json.dumps(described, indent=2))
 
 
 def history(
-    name: Annotated[str, typer.Argument(help="The execution name.")],
+    name: ExecutionArgument,
     state_machine: MachineOption = None,
+    with_io: Annotated[
+        bool, typer.Option(help="Show each step's input and output under it.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print AWS's JSON events.")] = False,
     db: DbOption = None,
 ) -> None:
-    """Show an execution's history: a readable table, or AWS's events with --json."""
+    """Show an execution's history: one row per step (state, type, status, duration,
+    attempts; errors below it), or AWS's events with --json."""
     store = _store(db)
     state = _find(store, name, state_machine)
     events = store.history(state.execution_arn)
     if as_json:
         typer.echo(json.dumps({"events": events}, indent=2))
         return
-    table = Table("id", "type", "step", "time", "details")
-    for event in events:
-        details: dict[str, Any] = next(
-            (v for k, v in event.items() if k.endswith("EventDetails")), {}
-        )
-        step = details.get("name", "") if isinstance(details, dict) else ""
-        shown = {
-            k: v
-            for k, v in (details or {}).items()
-            if k not in {"name", "inputDetails", "outputDetails"}
-        }
-        table.add_row(
-            str(event["id"]),
-            event["type"],
-            step,
-            str(event["timestamp"])[11:23],
-            json.dumps(shown, ensure_ascii=False)[:120] if shown else "",
-        )
-    console.print(table)
+    width = shutil.get_terminal_size((80, 24)).columns
+    typer.echo(history_view.render(events, name=state.execution_name, with_io=with_io, width=width))
 
 
 def stop(
-    name: Annotated[str, typer.Argument(help="The execution name.")],
+    name: ExecutionArgument,
     state_machine: MachineOption = None,
     error: Annotated[str | None, typer.Option(help="The error to record.")] = None,
     cause: Annotated[str | None, typer.Option(help="The cause to record.")] = None,
@@ -166,7 +191,7 @@ def stop(
     if state.status != "RUNNING":
         _fail(f"execution {name!r} is not running (it is {state.status})")
     request = StopExecutionRequest(execution_arn=state.execution_arn, error=error, cause=cause)
-    asyncio.run(client.send_control(request, url=amqp or amqp_url()))
+    on_broker(client.send_control(request, url=amqp or amqp_url()))
     typer.echo(f"stop requested for {state.execution_arn}")
 
 
@@ -188,11 +213,10 @@ def dead_letters_list(
     amqp: UrlOption = None,
 ) -> None:
     """List dead letters with their reasons; they stay where they are."""
-    letters = asyncio.run(list_dead_letters(amqp or amqp_url(), _queues(definitions, queue)))
-    table = Table("queue", "reason", "body")
+    letters = on_broker(list_dead_letters(amqp or amqp_url(), _queues(definitions, queue)))
     for letter in letters:
-        table.add_row(letter.queue, letter.reason, letter.body[:80].decode("utf-8", "replace"))
-    console.print(table)
+        body = letter.body[:200].decode("utf-8", "replace")
+        typer.echo(f"{letter.queue}: {letter.reason}\n  body: {body}")
     typer.echo(f"{len(letters)} dead letter(s)")
 
 
@@ -201,6 +225,14 @@ def dead_letters_republish(
     limit: Annotated[int | None, typer.Option(help="At most this many.")] = None,
     amqp: UrlOption = None,
 ) -> None:
-    """Publish a queue's dead letters to the queue again (after fixing what was wrong)."""
-    moved = asyncio.run(republish(amqp or amqp_url(), queue, limit))
-    typer.echo(f"republished {moved} message(s) to {queue}")
+    """Publish a queue's dead letters to the queue again (after fixing what was wrong).
+
+    Only the letters there when it starts move; one that is dead-lettered again meanwhile
+    stays for the next run.
+    """
+    done = on_broker(republish(amqp or amqp_url(), queue, limit))
+    left = done.present - done.moved
+    typer.echo(
+        f"republished {done.moved} message(s) to {queue}"
+        + (f"; {left} of the {done.present} present stay dead-lettered" if left else "")
+    )

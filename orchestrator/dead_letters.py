@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,8 @@ from aio_pika.abc import AbstractIncomingMessage
 from broker import DEAD_LETTER_SUFFIX, ORIGINAL_QUEUE_HEADER, REASON_HEADER, Topology, connect
 
 PREVIOUS_REASON_HEADER = "x-previous-dead-letter-reason"
+# Marks each copy with the republishing run's id, to recognise one that comes back.
+REPUBLISHED_HEADER = "x-republished-by"
 
 
 @dataclass(frozen=True)
@@ -60,29 +63,50 @@ async def list_dead_letters(url: str, queues: Iterable[str]) -> list[DeadLetter]
     return letters
 
 
-async def republish(url: str, queue: str, limit: int | None = None) -> int:
-    """Move up to ``limit`` dead letters of ``queue`` back to it; how many were moved.
+@dataclass(frozen=True)
+class Republished:
+    """What ``republish`` did: ``moved`` letters went back to the queue, of ``present`` that
+    were there when it began."""
 
-    Each copy is confirmed by the broker before its dead letter is acked, so nothing is lost;
-    the reason travels on as ``x-previous-dead-letter-reason``.
+    queue: str
+    moved: int
+    present: int
+
+
+async def republish(url: str, queue: str, limit: int | None = None) -> Republished:
+    """Move the dead letters of ``queue`` that are there now (at most ``limit``) back to it.
+
+    Only the letters present at the start move: a letter the service dead-letters again
+    while this runs lands behind them and stays (taking the queue's message count first,
+    and marking each copy, so a letter that comes back is recognised and left). Each copy
+    is confirmed by the broker before its dead letter is acked, so nothing is lost; the
+    reason travels on as ``x-previous-dead-letter-reason``.
     """
     connection = await connect(url, wait_seconds=10)
+    run = uuid.uuid4().hex
     moved = 0
     try:
         channel = await connection.channel(publisher_confirms=True)
         topology = Topology(channel)
         await topology.work_queue(queue)
+        declared = await channel.declare_queue(queue + DEAD_LETTER_SUFFIX, passive=True)
+        present = declared.declaration_result.message_count or 0
+        wanted = present if limit is None else min(present, limit)
         dead = await channel.get_queue(queue + DEAD_LETTER_SUFFIX)
-        while limit is None or moved < limit:
+        while moved < wanted:
             message = await dead.get(no_ack=False, fail=False)
             if message is None:
                 break
             headers = dict(message.headers or {})
+            if _header_text(headers.get(REPUBLISHED_HEADER)) == run:
+                await message.nack(requeue=True)  # ours, back already: the originals are done
+                break
             reason = headers.pop(REASON_HEADER, None)
             headers.pop(ORIGINAL_QUEUE_HEADER, None)
             headers.pop("x-death", None)
             if reason is not None:
                 headers[PREVIOUS_REASON_HEADER] = reason
+            headers[REPUBLISHED_HEADER] = run
             await channel.default_exchange.publish(
                 aio_pika.Message(
                     message.body,
@@ -99,4 +123,10 @@ async def republish(url: str, queue: str, limit: int | None = None) -> int:
             moved += 1
     finally:
         await connection.close()
-    return moved
+    return Republished(queue, moved, present)
+
+
+def _header_text(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return value if isinstance(value, str) else None
