@@ -12,7 +12,7 @@ Evaluation is pure and synchronous. The semantics follow the ASL specification a
   (by code point); timestamps (RFC 3339 with an uppercase ``T`` and ``Z``, optional fraction and
   offset) compare as instants, and a string that is not a valid timestamp makes them false.
 * ``StringMatches``: ``*`` matches any run of characters, ``\\*`` is a literal ``*`` and
-  ``\\\\`` a literal backslash; the whole string must match.
+  ``\\\\`` a literal backslash; the whole string must match (in linear time).
 * A ``Variable`` (or ``...Path`` operand) that selects nothing raises ``States.Runtime``, except
   for ``IsPresent``, which then compares "not present" with its operand.
 * A path starting with ``$$`` reads the context object (one ``$`` is dropped).
@@ -170,19 +170,58 @@ COMPARISON_OPERATORS: frozenset[str] = frozenset(
 _BOOLEAN_OPERATORS = ("And", "Or", "Not")
 
 
-def _wildcard_regex(pattern: str) -> re.Pattern[str]:
-    """The regex for a ``StringMatches`` pattern (``*`` wildcard, ``\\*`` and ``\\\\`` escapes)."""
-    parts: list[str] = []
+@dataclass(frozen=True)
+class Wildcard:
+    """A ``StringMatches`` pattern, split at its unescaped ``*`` into literal pieces.
+
+    ``\\*`` is a literal ``*`` and ``\\\\`` a literal backslash; any other backslash is
+    itself. A string matches when it starts with the first piece, ends with the last, and
+    holds the pieces between in order without overlap. Finding each middle piece at its
+    leftmost place is enough (a later place never leaves more room for the rest), so
+    matching takes linear time, where a backtracking regex took exponential time
+    (``*a*a*a*b`` against 1,000 characters froze the service for 18 s).
+    """
+
+    pieces: tuple[str, ...]  # one more than the wildcards
+
+    def matches(self, text: str) -> bool:
+        """Whether the whole of ``text`` matches the pattern."""
+        pieces = self.pieces
+        if len(pieces) == 1:
+            return text == pieces[0]
+        first, last = pieces[0], pieces[-1]
+        if len(first) + len(last) > len(text) or not text.startswith(first):
+            return False
+        if not text.endswith(last):
+            return False
+        position, end = len(first), len(text) - len(last)
+        for piece in pieces[1:-1]:
+            found = text.find(piece, position, end)
+            if found < 0:
+                return False
+            position = found + len(piece)
+        return True
+
+
+def compile_wildcard(pattern: str) -> Wildcard:
+    """The :class:`Wildcard` for a ``StringMatches`` pattern."""
+    pieces: list[str] = []
+    current: list[str] = []
     i = 0
     while i < len(pattern):
         char = pattern[i]
         if char == "\\" and i + 1 < len(pattern) and pattern[i + 1] in "*\\":
-            parts.append(re.escape(pattern[i + 1]))
+            current.append(pattern[i + 1])
             i += 2
             continue
-        parts.append(".*" if char == "*" else re.escape(char))
+        if char == "*":
+            pieces.append("".join(current))
+            current = []
+        else:
+            current.append(char)
         i += 1
-    return re.compile("".join(parts), re.DOTALL)
+    pieces.append("".join(current))
+    return Wildcard(tuple(pieces))
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,11 +315,11 @@ class MatchRule:
 
     variable: PathRef
     pattern: str
-    regex: re.Pattern[str]
+    wildcard: Wildcard
 
     def evaluate(self, data: Any, context: Any) -> bool:
         value = self.variable.read(data, context)
-        return isinstance(value, str) and self.regex.fullmatch(value) is not None
+        return isinstance(value, str) and self.wildcard.matches(value)
 
 
 @dataclass(frozen=True)
@@ -519,7 +558,7 @@ class _Compiler:
                 return None
             if variable is None:
                 return None
-            return MatchRule(variable, raw, _wildcard_regex(raw))
+            return MatchRule(variable, raw, compile_wildcard(raw))
 
         family, relation, is_path = _COMPARISONS[name]
         operand: Any

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -97,10 +98,26 @@ def test_string_comparisons(op: str, value: str, operand: str, result: bool) -> 
         ("a\\\\\\*", "a\\*", True),  # literal backslash then literal asterisk
         ("a\\\\\\*", "a\\x", False),
         ("line*", "line1\nline2", True),  # the wildcard spans newlines
+        ("ab*ba", "aba", False),  # the first and last pieces must not overlap
+        ("ab*ba", "abba", True),
+        ("*a*a", "aa", True),
+        ("*aa*aa", "aaa", False),
+        ("a\\", "a\\", True),  # a lone trailing backslash is itself
+        ("a\\x", "a\\x", True),  # so is one before another character
     ],
 )
 def test_string_matches(pattern: str, value: str, result: bool) -> None:
     assert check({"Variable": "$.v", "StringMatches": pattern}, {"v": value}) is result
+
+
+def test_string_matches_takes_linear_time() -> None:
+    # A backtracking regex took 18 s for this; the pieces are found left to right instead.
+    hostile = {"Variable": "$.v", "StringMatches": "*a*a*a*a*a*a*a*a*b"}
+    started = time.perf_counter()
+    for length in (1_000, 100_000):
+        assert check(hostile, {"v": "a" * length}) is False
+    assert check(hostile, {"v": "a" * 100_000 + "b"}) is True
+    assert time.perf_counter() - started < 0.5
 
 
 def test_string_matches_non_string_is_false() -> None:
