@@ -357,7 +357,7 @@ class _Checker:
             self.problem("INVALID_TYPE", "a state must be a JSON object", where)
             return None
         kind = raw.get("Type")
-        if kind not in ALLOWED_FIELDS:
+        if not isinstance(kind, str) or kind not in ALLOWED_FIELDS:
             known = ", ".join(sorted(ALLOWED_FIELDS))
             what = (
                 "is missing"

@@ -17,13 +17,25 @@ import functools
 import logging
 import re
 import threading
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
+from jsonpath_ng.ext.filter import And, Expression, Filter, Or
 from jsonpath_ng.ext.parser import ExtendedJsonPathLexer, ExtendedJsonPathParser
-from jsonpath_ng.jsonpath import JSONPath
+from jsonpath_ng.jsonpath import (
+    Child,
+    Descendants,
+    Fields,
+    Index,
+    JSONPath,
+    Root,
+    Slice,
+    This,
+    Wildcard,
+)
 
 try:  # jsonpath-ng 1.16 carries its own PLY; without it, paths parse the library's slower way
     from jsonpath_ng._ply import lex as ply_lex
@@ -243,30 +255,41 @@ def _parser() -> ExtendedJsonPathParser:
 def _parse_indefinite(body: str, text: str) -> JSONPath:
     """jsonpath-ng's expression for ``body``; ``ValueError`` naming ``text`` when invalid."""
     try:
-        expr = _parser().parse(body)
+        # jsonpath-ng warns of its deprecated syntax (``&``): refused below, not logged.
+        with warnings.catch_warnings(action="ignore", category=DeprecationWarning):
+            expr = _parser().parse(body)
     except (JsonPathLexerError, JsonPathParserError, Exception) as exc:  # library raises bare
         raise ValueError(f"{abbreviate(text)} is not a valid JSONPath: {exc}") from None
-    # Each level of the tree takes at least one character: a short path cannot be too deep.
-    if len(body) > MAX_PATH_DEPTH and _depth_exceeds(expr, MAX_PATH_DEPTH):
-        raise ValueError(
-            f"{abbreviate(text)} nests more than {MAX_PATH_DEPTH} steps deep (the limit)"
-        )
+    problem = _unsupported_or_too_deep(expr, MAX_PATH_DEPTH)
+    if problem:
+        raise ValueError(f"{abbreviate(text)} {problem}")
     return expr
 
 
-def _depth_exceeds(expr: JSONPath, limit: int) -> bool:
-    """Whether jsonpath-ng's expression tree is deeper than ``limit`` (walked iteratively)."""
+# The parts of jsonpath-ng's language that AWS's JsonPath (Jayway) has too: names, indexes,
+# slices, wildcards, deep scans and filters. Its extensions (``&``, ``|``, ``where``,
+# ``parent``, arithmetic, ``len``, ``sorted``, ``str()``, ...) are not ASL, and some of them
+# raise at run time (``$&0`` raises NotImplementedError when read).
+_JAYWAY_NODES = (Root, This, Child, Descendants, Fields, Index, Slice, Wildcard, Filter)
+_FILTER_NODES = (Expression, And, Or)
+
+
+def _unsupported_or_too_deep(expr: JSONPath, limit: int) -> str:
+    """Why jsonpath-ng's expression is refused (not AWS's JSONPath, or deeper than ``limit``
+    levels), or "" when it is fine. Walked iteratively."""
     stack: list[tuple[Any, int]] = [(expr, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > limit:
-            return True
+            return f"nests more than {limit} steps deep (the limit)"
+        if not isinstance(node, _JAYWAY_NODES + _FILTER_NODES):
+            return f"uses jsonpath-ng's {type(node).__name__.strip('_')!r}, which is not JSONPath as AWS reads it"
         for child in vars(node).values():
             if isinstance(child, JSONPath):
                 stack.append((child, depth + 1))
             elif isinstance(child, list | tuple):
                 stack.extend((item, depth + 1) for item in child if isinstance(item, JSONPath))
-    return False
+    return ""
 
 
 @dataclass(frozen=True)
