@@ -13,7 +13,9 @@ from pathlib import Path
 import aio_pika
 import pytest
 
-from broker import Topology
+from broker import DEAD_LETTER_SUFFIX, INTAKE_QUEUE, Topology
+from messages.executions import STATE_MACHINE_HEADER
+from orchestrator.dead_letters import PREVIOUS_REASON_HEADER, DeadLetter, list_dead_letters
 from tests.processes import REPO, Service, start_orchestrator
 
 pytestmark = pytest.mark.integration
@@ -62,10 +64,11 @@ def test_stop_aborts_a_running_execution(subprocess_env: dict[str, str], tmp_pat
             if "RUNNING" in cli(subprocess_env, "executions", "--db", str(db)).stdout:
                 break
             time.sleep(0.1)
+        # By the ARN, as submit prints it (the name works too).
         stopped = cli(
             subprocess_env,
             "stop",
-            "nap",
+            "arn:aws:states:us-east-1:123456789012:execution:Sleepy:nap",
             "--db",
             str(db),
             "--error",
@@ -75,6 +78,7 @@ def test_stop_aborts_a_running_execution(subprocess_env: dict[str, str], tmp_pat
         )
         assert stopped.returncode == 0, stopped.stderr
         result = json.loads(started.communicate(timeout=60)[0])
+        assert started.returncode == 1, "ABORTED is not a success"
         assert (result["status"], result["error"], result["cause"]) == (
             "ABORTED",
             "Operator",
@@ -136,3 +140,60 @@ def test_dead_letters_are_listed_and_republished(
         await connection.close()
 
     asyncio.run(check())
+
+
+def test_republish_moves_only_the_letters_present_while_the_service_refuses_them_again(
+    subprocess_env: dict[str, str], amqp_url: str, tmp_path: Path
+) -> None:
+    """Republished to ``intake``, a start the service refuses is dead-lettered again at
+    once; the command must not take it a second time (it once moved 512 for 2 letters)."""
+
+    async def dead_letter_two() -> None:
+        connection = await aio_pika.connect(amqp_url)
+        channel = await connection.channel(publisher_confirms=True)
+        await Topology(channel).work_queue(INTAKE_QUEUE)
+        await (await channel.get_queue(INTAKE_QUEUE + DEAD_LETTER_SUFFIX)).purge()
+        for case in ("1", "2"):
+            await channel.default_exchange.publish(
+                aio_pika.Message(
+                    json.dumps({"case": case}).encode(),
+                    headers={STATE_MACHINE_HEADER: "NoSuchMachine"},
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                ),
+                routing_key=INTAKE_QUEUE,
+            )
+        await connection.close()
+
+    def letters() -> list[DeadLetter]:
+        return asyncio.run(list_dead_letters(amqp_url, [INTAKE_QUEUE]))
+
+    def wait_for_two() -> list[DeadLetter]:
+        for _ in range(100):
+            found = letters()
+            if len(found) >= 2:
+                return found
+            time.sleep(0.1)
+        raise AssertionError(f"the service did not dead-letter both starts: {found}")
+
+    service = start_orchestrator(subprocess_env, tmp_path, tmp_path / "sfn.db")
+    try:
+        asyncio.run(dead_letter_two())
+        assert len(wait_for_two()) == 2
+        moved = cli(subprocess_env, "dead-letters", "republish", "--queue", INTAKE_QUEUE)
+        assert moved.returncode == 0, moved.stderr
+        assert moved.stdout == f"republished 2 message(s) to {INTAKE_QUEUE}\n"
+        again = wait_for_two()
+        time.sleep(0.5)  # nothing more arrives: the command moved each letter once
+        again = letters()
+        assert sorted(json.loads(letter.body)["case"] for letter in again) == ["1", "2"]
+        for letter in again:
+            assert "StateMachineDoesNotExist" in letter.reason
+            assert "StateMachineDoesNotExist" in str(letter.headers[PREVIOUS_REASON_HEADER])
+        limited = cli(
+            subprocess_env, "dead-letters", "republish", "--queue", INTAKE_QUEUE, "--limit", "1"
+        )
+        assert limited.stdout == (
+            f"republished 1 message(s) to {INTAKE_QUEUE}; 1 of the 2 present stay dead-lettered\n"
+        )
+    finally:
+        service.stop()

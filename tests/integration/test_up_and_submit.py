@@ -90,6 +90,25 @@ async def test_up_runs_the_stack_and_submit_prints_results(
             timeout=60,
         )
         assert json.loads(again.stdout) == result
+        # describe prints the same shape as submit, by name or by the ARN submit printed.
+        for execution in (result["name"], result["executionArn"]):
+            described = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "orchestrator",
+                    "describe",
+                    execution,
+                    "--db",
+                    str(tmp_path / "sfn.db"),
+                ],
+                cwd=REPO,
+                env=subprocess_env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert json.loads(described.stdout) == result, described.stderr
     finally:
         up.send_signal(signal.SIGTERM)
         try:
