@@ -19,6 +19,8 @@ from messages.limits import MAX_DEFINITION_BYTES, MAX_JSON_DEPTH
 from orchestrator.asl.definition import StateMachine, TaskState
 from orchestrator.asl.errors import DefinitionError, Problem
 from orchestrator.asl.loader import MAX_PROBLEMS, load_definition, load_definition_file
+from orchestrator.local_runner import FakeClock, run_local
+from workers.runtime import Function
 
 LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:F"
 
@@ -336,6 +338,23 @@ def test_a_huge_finite_backoff_rate_is_accepted_as_aws_accepts_it() -> None:
     task_state = load(retry(BackoffRate=1e300)).states["A"]
     assert isinstance(task_state, TaskState)
     assert task_state.retriers[0].backoff_rate == 1e300
+
+
+def test_a_huge_backoff_rate_overflows_nothing_when_retries_run() -> None:
+    # The probe: BackoffRate 1e300 passed validation and its delay overflowed a float later.
+    calls = []
+
+    def flaky(event: Any, context: Any) -> Any:
+        calls.append(1)
+        if len(calls) < 4:
+            raise RuntimeError("again")
+        return {"ok": True}
+
+    machine = load(retry(BackoffRate=1e300, MaxAttempts=5, MaxDelaySeconds=60))
+    clock = FakeClock()
+    result = run_local(machine, {}, {"F": Function("F", flaky)}, clock=clock)
+    assert result.state.status == "SUCCEEDED", (result.state.error, result.state.cause)
+    assert len(calls) == 4
 
 
 def test_every_number_problem_is_listed_at_once() -> None:
