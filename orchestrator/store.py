@@ -21,9 +21,12 @@ from typing import Any, Protocol
 import orjson
 
 from orchestrator.asl.interpreter import ExecutionState, HistoryEvent
+from orchestrator.state_cache import StagedCache
 from orchestrator.wal_checkpointer import WalCheckpointer
 
 SCHEMA_VERSION = 5
+# Running executions whose states stay parsed in memory, most recently stepped first.
+CACHED_EXECUTIONS = 512
 _MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE executions (
@@ -299,6 +302,8 @@ class SqliteStore:
 
     def _open(self, checkpoint_in_background: bool) -> None:
         self._depth = 0  # open transaction levels (a batch, savepoints inside it)
+        # Running executions' latest states, as committed (see state_cache).
+        self._cache: StagedCache[str, ExecutionRecord] = StagedCache(CACHED_EXECUTIONS)
         # A new file gets 2 KiB pages (an existing one keeps its size): a step rewrites a
         # few rows in as many pages, and the WAL receives whole pages, so smaller pages write
         # about 40% fewer bytes per step (34 -> 21 KB on the call-center workflow); the
@@ -343,32 +348,34 @@ class SqliteStore:
             self._depth += 1
             savepoint = f"s{self._depth}"
             self._db.execute(f"SAVEPOINT {savepoint}")
+            self._cache.begin()
             try:
                 yield
+                self._db.execute(f"RELEASE {savepoint}")
             except BaseException:
+                self._cache.rollback()
                 self._db.execute(f"ROLLBACK TO {savepoint}")
                 self._db.execute(f"RELEASE {savepoint}")
                 raise
             finally:
                 self._depth -= 1
-            self._db.execute(f"RELEASE {savepoint}")
+            self._cache.release()
             return
         if self._db.in_transaction:  # a failed COMMIT (a full disk) can leave one open
             self._rollback()
         self._db.execute("BEGIN IMMEDIATE")
         self._depth = 1
+        self._cache.begin()
         try:
             yield
+            self._db.execute("COMMIT")
         except BaseException:
+            self._cache.rollback()
             self._rollback()
             raise
         finally:
             self._depth = 0
-        try:
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._rollback()
-            raise
+        self._cache.release()
         if self._checkpointer is not None:
             self._checkpointer.catch_up(self._db)
 
@@ -390,28 +397,28 @@ class SqliteStore:
     def execution(self, state_machine: str, name: str) -> ExecutionRecord | None:
         """The execution called ``name`` of ``state_machine``, if any."""
         row = self._db.execute(
-            "SELECT state, reply_to, correlation_id, definition_hash FROM executions"
-            " WHERE state_machine=? AND name=?",
-            (state_machine, name),
+            "SELECT arn FROM executions WHERE state_machine=? AND name=?", (state_machine, name)
         ).fetchone()
-        return _record(row)
+        return self.execution_by_arn(row[0]) if row else None
 
     def execution_by_token(self, token: str) -> ExecutionRecord | None:
         """The execution waiting for the task with ``token``, if any."""
-        row = self._db.execute(
-            "SELECT e.state, e.reply_to, e.correlation_id, e.definition_hash FROM tasks t"
-            " JOIN executions e ON e.arn = t.execution_arn WHERE t.token=?",
-            (token,),
-        ).fetchone()
-        return _record(row)
+        row = self._db.execute("SELECT execution_arn FROM tasks WHERE token=?", (token,)).fetchone()
+        return self.execution_by_arn(row[0]) if row else None
 
     def execution_by_arn(self, arn: str) -> ExecutionRecord | None:
         """The execution with ``arn``, if any."""
+        cached = self._cache.get(arn)
+        if cached is not None:
+            return cached
         row = self._db.execute(
             "SELECT state, reply_to, correlation_id, definition_hash FROM executions WHERE arn=?",
             (arn,),
         ).fetchone()
-        return _record(row)
+        record = _record(row)
+        if record is not None and record.state.status == "RUNNING":
+            self._cache.remember(arn, record)
+        return record
 
     def due_timers(self, now: float, limit: int = 500) -> list[tuple[str, str]]:
         """(timer id, execution ARN) of timers due at ``now`` (epoch seconds), soonest first."""
@@ -585,6 +592,8 @@ class SqliteStore:
                     [(key, event.id, _event_json(event)) for event in history],
                 )
             ids = self._insert_outbox(outbox, created)
+            # A finished execution leaves the cache: the engine does not step it again.
+            self._cache.stage(arn, record if state.status == "RUNNING" else None)
         return ids
 
     def enqueue(self, outbox: Sequence[OutboxMessage], *, created: float) -> list[int]:

@@ -69,9 +69,13 @@ def test_a_timer_that_fails_does_not_hold_the_others_back(
     engine = engine_on(store)
     for name in ("broken", "fine-1", "fine-2"):
         start(engine, name)
-    # The broken execution's stored state is damaged: firing its timer raises.
+    # The broken execution's stored state is damaged: once the service opens the file again,
+    # firing its timer raises.
     with sqlite3.connect(tmp_path / "sfn.db") as db:
         db.execute("UPDATE executions SET state='{\"broken\":' WHERE name='broken'")
+    store.close()
+    store = SqliteStore(tmp_path / "sfn.db")
+    engine = engine_on(store)
     started = time.monotonic()
     asyncio.run(run_timers(engine, SteadyClock(), 2.0))
     assert time.monotonic() - started < 4
