@@ -219,8 +219,15 @@ def locate(text: str, pointers: set[str]) -> dict[str, tuple[int | None, int]]:
     """Where each JSON Pointer of ``pointers`` is in valid JSON ``text``.
 
     Answers ``(key offset or None, value offset)`` for each pointer found (the key of an
-    object member; None for array elements and the root). One linear pass, no recursion.
+    object member; None for array elements and the root). ``pointers`` must hold the
+    ancestors of each pointer too: only their members are looked at, so the work stays linear
+    however deep and wide the text. One pass, no recursion.
     """
+    children: dict[str, set[str]] = {}  # a wanted pointer -> the segments wanted under it
+    for wanted in pointers:
+        if wanted:
+            parent, _, segment = wanted.rpartition("/")
+            children.setdefault(parent, set()).add(segment)
     found: dict[str, tuple[int | None, int]] = {}
     frames: list[_Member] = []
     for match in _TOKEN.finditer(text):
@@ -228,8 +235,9 @@ def locate(text: str, pointers: set[str]) -> dict[str, tuple[int | None, int]]:
         if token == "\n":
             continue
         key_offset: int | None = None
+        pointer: str | None
         if not frames:
-            pointer = ""
+            pointer = "" if "" in pointers else None
         else:
             frame = frames[-1]
             if token in "}]":
@@ -241,16 +249,20 @@ def locate(text: str, pointers: set[str]) -> dict[str, tuple[int | None, int]]:
                     frame.expect = "key" if frame.kind == "{" else "value"
                 continue
             if frame.expect == "key":
-                frame.key, frame.key_offset, frame.expect = _string_value(token), offset, "colon"
+                frame.expect, frame.key_offset = "colon", offset
+                frame.key = _string_value(token) if frame.pointer is not None else ""
                 continue
             if frame.expect == "colon":
                 frame.expect = "value"
                 continue
             frame.expect = "comma"
-            segment = frame.key if frame.kind == "{" else str(frame.index)
-            pointer = f"{frame.pointer}/{escape_pointer(segment)}"
+            pointer = None
+            if frame.pointer is not None:  # only members of wanted values can be wanted
+                segment = escape_pointer(frame.key if frame.kind == "{" else str(frame.index))
+                if segment in children.get(frame.pointer, ()):
+                    pointer = f"{frame.pointer}/{segment}"
             key_offset = frame.key_offset if frame.kind == "{" else None
-        if pointer in pointers:
+        if pointer is not None:
             found[pointer] = (key_offset, offset)
         if token in "{[":
             frames.append(_Member(token, pointer, "key" if token == "{" else "value"))
@@ -260,7 +272,7 @@ def locate(text: str, pointers: set[str]) -> dict[str, tuple[int | None, int]]:
 @dataclass
 class _Member:
     kind: str  # "{" or "["
-    pointer: str  # of the object or array itself
+    pointer: str | None  # of the object or array itself; None when nothing in it is wanted
     expect: str  # "key", "colon", "value" or "comma"
     key: str = ""
     key_offset: int = 0

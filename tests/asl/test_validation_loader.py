@@ -536,6 +536,22 @@ def test_a_one_mebibyte_definition_of_problems_is_refused_within_a_bound() -> No
     assert all(p.line is not None for p in found[:-1])
 
 
+def test_locating_a_problem_under_long_keys_among_many_values_stays_linear() -> None:
+    # 40,000 fields under ten keys of 20,000 characters: a pointer built for every value
+    # would copy gigabytes; only the members of values on the problem's way are looked at.
+    bottom = {f"k{i}.$": ("$.a" if i else "nope") for i in range(40_000)}
+    node: dict[str, Any] = bottom
+    for level in range(10):
+        node = {f"K{level}" * 10_000: node, "x": [1]}
+    text = json.dumps(one({"Type": "Pass", "Parameters": node, "End": True}))
+    assert len(text.encode()) <= MAX_DEFINITION_BYTES
+    started = time.perf_counter()
+    (problem,) = problems(text)
+    assert time.perf_counter() - started < 5
+    assert problem.code == "INVALID_JSONPATH"
+    assert problem.column == text.index('"nope"') + 1
+
+
 # -- invalid JSON ----------------------------------------------------------------------------
 
 MISSING_BRACE = """{
