@@ -256,7 +256,7 @@ class _Checker:
             if key not in TOP_LEVEL_FIELDS:
                 self.problem(
                     "UNKNOWN_FIELD",
-                    f"field {key!r} is not allowed at the top level",
+                    f"field {errors.abbreviate(key)} is not allowed at the top level",
                     f"/{escape_pointer(key)}",
                 )
         if not self.query_language(document, ""):
@@ -311,7 +311,7 @@ class _Checker:
         for repeated in self.duplicates.get(id(states_raw), ()):
             self.problem(
                 "DUPLICATE_STATE_NAME",
-                f"state name {repeated!r} is given twice in this 'States' object (JSON keeps"
+                f"state name {errors.abbreviate(repeated)} is given twice in this 'States' object (JSON keeps"
                 " only the last); state names must be unique in the whole state machine",
                 f"{where}/States/{escape_pointer(repeated)}",
             )
@@ -321,7 +321,8 @@ class _Checker:
             if (first := self.state_names.setdefault(state_name, pointer)) != pointer:
                 self.problem(
                     "DUPLICATE_STATE_NAME",
-                    f"state name {state_name!r} is already used at {first}; state names must be"
+                    f"state name {errors.abbreviate(state_name)} is already used at"
+                    f" {errors.abbreviate(first)}; state names must be"
                     " unique in the whole state machine, Parallel branches and Map processors"
                     " included",
                     pointer,
@@ -579,7 +580,7 @@ class _Checker:
         if timestamp is not None and parse_timestamp(timestamp) is None:
             self.problem(
                 "INVALID_TIMESTAMP",
-                f"'Timestamp' {timestamp!r} is not an ISO-8601 date-time with an offset",
+                f"'Timestamp' {errors.abbreviate(timestamp)} is not an ISO-8601 date-time with an offset",
                 f"{where}/Timestamp",
             )
         return WaitState(
@@ -707,7 +708,7 @@ class _Checker:
             if key not in allowed:
                 self.problem(
                     "UNKNOWN_FIELD",
-                    f"field {key!r} is not allowed in {what}",
+                    f"field {errors.abbreviate(key)} is not allowed in {what}",
                     f"{where}/{escape_pointer(key)}",
                 )
 
@@ -802,7 +803,7 @@ class _Checker:
         if target not in names:
             self.problem(
                 "MISSING_TRANSITION_TARGET",
-                f"'{field}' names state {target!r}, which does not exist",
+                f"'{field}' names state {errors.abbreviate(target)}, which does not exist",
                 pointer,
             )
 
@@ -828,7 +829,7 @@ class _Checker:
                 elif key not in {"ErrorEquals", "Next", "ResultPath", "Comment"}:
                     self.problem(
                         "UNKNOWN_FIELD",
-                        f"field {key!r} is not allowed in a catcher",
+                        f"field {errors.abbreviate(key)} is not allowed in a catcher",
                         f"{at}/{escape_pointer(key)}",
                     )
             equals = self.error_equals(
@@ -914,7 +915,7 @@ class _Checker:
             if name not in seen:
                 self.problem(
                     "UNREACHABLE_STATE",
-                    f"state {name!r} cannot be reached from StartAt",
+                    f"state {errors.abbreviate(name)} cannot be reached from StartAt",
                     f"{scope}/States/{escape_pointer(name)}",
                 )
 

@@ -69,13 +69,11 @@ def classify(resource: str) -> Resource:
                 else ""
             )
             problem = (
-                f"the service integration {service!r} (written with a region and account) is"
+                f"the service integration {abbreviate(service)} (written with a region and account) is"
                 f" not supported yet; Lambda functions are{hint}"
             )
         else:
-            problem = (
-                f"the service integration {service!r} is not supported yet; Lambda functions are"
-            )
+            problem = f"the service integration {abbreviate(service)} is not supported yet; Lambda functions are"
         return Resource("integration", problem=problem)
     return Resource(
         "invalid",

@@ -552,6 +552,27 @@ def test_locating_a_problem_under_long_keys_among_many_values_stays_linear() -> 
     assert problem.column == text.index('"nope"') + 1
 
 
+def test_messages_quote_long_names_and_values_briefly() -> None:
+    long = "n" * 100_000
+    document = {
+        long: 1,
+        "StartAt": long,
+        "States": {
+            "A": {"Type": "Pass", long: 1, "Next": long, "End": True},
+            "B": {"Type": "Wait", "Timestamp": long, "End": True},
+            "C": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:" + long,
+                "Catch": [{"ErrorEquals": ["E"], "Next": "A", long: 1}],
+                "End": True,
+            },
+        },
+    }
+    found = problems(document)
+    assert len(found) >= 6
+    assert all(len(p.message) < 400 for p in found), [len(p.message) for p in found]
+
+
 # -- invalid JSON ----------------------------------------------------------------------------
 
 MISSING_BRACE = """{
