@@ -4,6 +4,11 @@ This is the quick start (``python -m orchestrator run``) and the harness of fast
 drives the same :func:`~orchestrator.asl.interpreter.step` as the RabbitMQ service. Task
 results and timers are events ordered by time; with :class:`FakeClock` a Wait of an hour
 or a 60 s handler takes no real time, with :class:`RealClock` they take what they say.
+
+A step does a bounded amount of work and asks to be continued with a timer due at once (a
+``continue`` timer): like every timer, it fires when it is due, as an event carrying the
+clock's time then, so an execution that never stops (a loop of Pass states) still reaches
+its time limit on a clock that moves.
 """
 
 from __future__ import annotations
@@ -159,6 +164,8 @@ def run_local(
                 continue
             if due > clock.now():
                 clock.sleep((due - clock.now()).total_seconds())
+            if isinstance(event, interpreter.TimerFired):  # fired now, as the service does
+                event = interpreter.TimerFired(event.timer, max(due, clock.now()))
             step = interpreter.step(machine, state, event)
             state = step.state
             history.extend(step.history)

@@ -3,18 +3,31 @@
 An execution is a set of *threads*: the top level is thread 0; each Parallel branch and Map
 iteration runs in a thread of its own whose parent is the thread of the Parallel/Map state.
 A thread waits on one thing at a time: a task (by token), a timer, or its children.
+
+The state's maps of threads, tokens and timers (and a Parallel/Map thread's results) are
+persistent maps (:mod:`.pmap`): a step changes a few entries without copying the
+rest, and :meth:`~.pmap.PMap.changes_from` tells a store which entries a step changed. In JSON
+they are the objects and arrays they always were.
+
+One step does a bounded amount of work. Work still to do is kept in the state as data
+(:class:`Work`, in order) and a ``continue`` timer, due at once, asks the shell to go on.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import operator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from orchestrator.asl.pmap import PMap, PSet
 
 Status = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
-TimerKind = Literal["wait", "retry", "timeout", "heartbeat", "execution"]
+# ``continue``: the step stopped after its budget of work; firing it does the rest.
+TimerKind = Literal["wait", "retry", "timeout", "heartbeat", "execution", "continue"]
 
 
 @dataclass(slots=True)
@@ -41,15 +54,30 @@ class Thread:
     effective: JsonValue = None  # the state's effective input (after InputPath/Parameters)
     heartbeat_seconds: int | None = None
     timers: list[str] = field(default_factory=list)  # wait/retry/timeout/heartbeat timers
-    # A Parallel or Map waiting on its children:
-    children: set[int] = field(default_factory=set)
-    results: list[JsonValue] = field(default_factory=list)
+    # A Parallel or Map waiting on its children. Child ``i`` (branch or item index) is thread
+    # ``first_child + i``: the ids are set aside when the fan-out starts, so a parent needs
+    # no set of its children. (``children`` is that set in states stored before, kept while
+    # their fan-outs finish.)
+    first_child: int = 0
+    children: PSet[int] = field(default_factory=PSet.empty)
+    results: PMap[int, JsonValue] = field(default_factory=PMap.empty)  # by branch or item index
+    results_bytes: int = 0  # their JSON size so far; past the payload limit none are kept
     items: list[JsonValue] = field(default_factory=list)
     next_item: int = 0
     done: int = 0
     failed: int = 0
     max_concurrency: int = 0
     tolerated_failures: float | None = None  # a count, or None for none tolerated
+
+    def copy(self) -> Thread:
+        """A copy to change: the small lists are copied, the persistent maps shared."""
+        copy = Thread(*_thread_fields(self))
+        copy.retry_counts = list(self.retry_counts)
+        copy.timers = list(self.timers)
+        return copy
+
+
+_thread_fields = operator.attrgetter(*(f.name for f in dataclasses.fields(Thread)))
 
 
 class TimerRef(BaseModel):
@@ -58,6 +86,27 @@ class TimerRef(BaseModel):
     thread: int
     kind: TimerKind
     due: datetime
+
+
+WorkKind = Literal["run", "items", "done", "retry", "event"]
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """Work a step left to do, in order: what the next step (or the continuation) takes first.
+
+    ``run``: thread ``thread`` enters ``state`` with ``input``; ``items``: the Map state of
+    ``thread`` starts its next items; ``done``: the Parallel/Map of ``thread`` has all its
+    children's results; ``retry``: it starts its branches or items again; ``event``: an
+    event that arrived while work was pending (:func:`event_data`), applied after that work
+    as it would have been had the work been done at once.
+    """
+
+    kind: WorkKind
+    thread: int = 0
+    state: str | None = None
+    input: JsonValue = None
+    event: dict[str, JsonValue] | None = None
 
 
 class ExecutionState(BaseModel):
@@ -74,12 +123,15 @@ class ExecutionState(BaseModel):
     start_time: datetime
     token_prefix: str
     status: Status = "RUNNING"
-    threads: dict[int, Thread] = {}
-    tokens: dict[str, int] = {}  # task token -> thread
-    timers: dict[str, TimerRef] = {}
+    threads: PMap[int, Thread] = Field(default_factory=PMap)
+    tokens: PMap[str, int] = Field(default_factory=PMap)  # task token -> thread
+    timers: PMap[str, TimerRef] = Field(default_factory=PMap)
     next_thread: int = 1
     seq: int = 0  # tokens, timers and random draws are numbered by it
     last_event_id: int = 0
+    pending: tuple[Work, ...] = ()  # work left by the last step, in order
+    continuations: int = 0  # ``continue`` timers set so far (they number their ids)
+    continue_timer: str | None = None  # the one set while work is pending
     output: JsonValue = None
     error: str | None = None
     cause: str | None = None
@@ -156,6 +208,28 @@ class StopExecution:
 
 
 Event = StartExecution | TaskSucceeded | TaskFailed | TaskHeartbeat | TimerFired | StopExecution
+
+_PENDING_EVENTS: dict[str, type[TaskSucceeded | TaskFailed | TaskHeartbeat | TimerFired]] = {
+    kind.__name__: kind for kind in (TaskSucceeded, TaskFailed, TaskHeartbeat, TimerFired)
+}
+
+
+def event_data(event: TaskSucceeded | TaskFailed | TaskHeartbeat | TimerFired) -> dict[str, Any]:
+    """An event as JSON-ready data, to wait in :attr:`ExecutionState.pending`."""
+    data: dict[str, Any] = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+    data["time"] = event.time.isoformat()
+    data["type"] = type(event).__name__
+    return data
+
+
+def event_from_data(
+    data: dict[str, Any],
+) -> TaskSucceeded | TaskFailed | TaskHeartbeat | TimerFired:
+    """The event :func:`event_data` wrote."""
+    fields = {key: value for key, value in data.items() if key != "type"}
+    fields["time"] = datetime.fromisoformat(fields["time"])
+    return _PENDING_EVENTS[str(data["type"])](**fields)
+
 
 # -- commands and history out ------------------------------------------------------------------
 

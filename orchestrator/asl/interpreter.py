@@ -1,31 +1,37 @@
 """The ASL interpreter: one pure function from (definition, execution state, event) to a step.
 
 ``step`` reads no clock, does no I/O and draws no random number of its own: the event carries
-the time, the start carries the prefix of task tokens, and random draws (retry jitter,
-intrinsics, request ids) come from a generator seeded by the execution's own sequence. It
-returns the new execution state, the history events that happened, and the commands for the
-shell (dispatch a task, start or cancel a timer, finish the execution). The RabbitMQ service,
-the in-process runner and the tests all drive this one function; see DESIGN.md.
+the time, the start carries the execution's secret (task tokens and random draws derive from
+it and the execution's own sequence). It returns the new execution state, the history events
+that happened, and the commands for the shell (dispatch a task, start or cancel a timer,
+finish the execution). The RabbitMQ service, the in-process runner and the tests all drive
+this one function; see DESIGN.md.
 
 The data flow of a state is AWS's: InputPath -> Parameters -> (task) -> ResultSelector ->
 ResultPath -> OutputPath. Parallel branches and Map iterations run as child threads
-(:mod:`orchestrator.asl.execution`); a work queue, not recursion, moves them along.
+(:mod:`orchestrator.asl.execution`); a queue of work items, not recursion, moves them along.
+
+Every step is bounded (:mod:`orchestrator.asl.bounds`): after MAX_STEP_WORK events and work
+items it stops, keeps the rest of its queue in the state and starts a ``continue`` timer due
+at once; firing it goes on where the step stopped, so a run split into steps has the history
+the whole run would have had. An event that arrives while work is pending joins the end of
+the queue (it came after that work); StopExecution and the execution's timeout end it at once.
+A STANDARD execution fails at AWS's 25,000th history event, checked where events are recorded.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import random
+import uuid
 from collections import deque
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
-
-from orchestrator.asl import errors
+from messages import limits
+from orchestrator.asl import bounds, errors, runtime_fields, tokens
+from orchestrator.asl.bounds import MAX_HISTORY_EVENTS, MAX_STEP_WORK, OutOfBounds
 from orchestrator.asl.definition import (
     AnyState,
     ChoiceState,
@@ -33,7 +39,6 @@ from orchestrator.asl.definition import (
     MapState,
     ParallelState,
     PassState,
-    Seconds,
     StateMachine,
     SucceedState,
     TaskState,
@@ -60,10 +65,15 @@ from orchestrator.asl.execution import (
     TimerFired,
     TimerKind,
     TimerRef,
+    Work,
+    event_data,
+    event_from_data,
 )
 from orchestrator.asl.lambda_invoke import invoke_response
-from orchestrator.asl.loader import function_name_of, parse_timestamp
+from orchestrator.asl.loader import function_name_of
 from orchestrator.asl.paths import Path, PathNotFound, PathWriteError, ReferencePath
+from orchestrator.asl.pmap import Draft, PMap, PSet
+from orchestrator.asl.runtime_fields import StateRuntimeError
 from orchestrator.asl.templates import Template
 
 __all__ = [
@@ -88,13 +98,17 @@ __all__ = [
     "step",
 ]
 
-# AWS fails an execution whose history would pass this many events.
-MAX_HISTORY_EVENTS = 25_000
-# AWS's limit on any input, output or result: 256 KiB of UTF-8 JSON text.
-MAX_PAYLOAD_BYTES = 262_144
-# The longest Wait AWS accepts: 2^31 - 1 seconds (about 24,855 days).
-MAX_WAIT_SECONDS = 2**31 - 1
+MAX_PAYLOAD_BYTES = limits.MAX_PAYLOAD_BYTES
 ROOT = 0
+# The cause AWS gives (observed; its error name is not documented, ours is States.Runtime).
+HISTORY_FULL_CAUSE = (
+    f"The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS})."
+)
+_EXECUTION_ENDS = frozenset(
+    {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}
+)
+# Handed to renders whose templates draw nothing (so no generator needs seeding).
+_NO_DRAWS = random.Random(0)
 
 
 def step(machine: StateMachine, state: ExecutionState | None, event: Event) -> Step:
@@ -108,61 +122,65 @@ def step(machine: StateMachine, state: ExecutionState | None, event: Event) -> S
     if state.status != "RUNNING":
         return Step(state, ignored=True)
     run = _Run(machine, state, event.time)
-    applied = run.apply(event)
-    if not applied:
+    if not run.applies(event):
         return Step(state, ignored=True)
-    run.drain()
+    try:
+        run.take(event)
+        run.drain()
+    except _HistoryFull:
+        run.history_full()
     return run.finish()
 
 
 def _start(machine: StateMachine, event: StartExecution) -> Step:
-    initial = ExecutionState(
+    try:
+        text = bounds.json_text(event.input)
+    except OutOfBounds as out:
+        return _refused_start(machine, event, out)
+    initial = _initial_state(machine, event, event.input)
+    run = _Run(machine, initial, event.time)
+    run.record(
+        "ExecutionStarted",
+        {"input": text, "inputDetails": _UNTRUNCATED, "roleArn": event.role_arn},
+    )
+    run.start_timer(run.thread(ROOT), "execution", float(run.max_duration))
+    run.enqueue(ROOT, machine.start_at, event.input)
+    try:
+        run.drain()
+    except _HistoryFull:
+        run.history_full()
+    return run.finish()
+
+
+def _initial_state(machine: StateMachine, event: StartExecution, data: Any) -> ExecutionState:
+    return ExecutionState(
         execution_arn=event.execution_arn,
         execution_name=event.execution_name,
         state_machine_arn=event.state_machine_arn,
         state_machine_name=machine.name,
         role_arn=event.role_arn,
-        input=event.input,
+        input=data,
         start_time=event.time,
         token_prefix=event.token_prefix,
-        threads={ROOT: Thread(id=ROOT, scope=0)},
+        threads=PMap({ROOT: Thread(id=ROOT, scope=0)}),
     )
-    run = _Run(machine, initial, event.time)
+
+
+def _refused_start(machine: StateMachine, event: StartExecution, out: OutOfBounds) -> Step:
+    """An input out of bounds (the shell should have refused it): the execution fails at once,
+    and keeps neither the input nor its text, so it can be stored and read."""
+    run = _Run(machine, _initial_state(machine, event, None), event.time)
     run.record(
         "ExecutionStarted",
-        {"input": _text(event.input), "inputDetails": _UNTRUNCATED, "roleArn": event.role_arn},
+        {"input": "", "inputDetails": {"truncated": True}, "roleArn": event.role_arn},
     )
-    if machine.timeout_seconds is not None:
-        run.start_timer(run.thread(ROOT), "execution", float(machine.timeout_seconds))
-    run.enqueue(ROOT, machine.start_at, event.input)
-    run.drain()
+    failure = bounds.bounds_error(out.excess, "The execution input was given")
+    run.end_execution("FAILED", "ExecutionFailed", None, failure.error, failure.cause)
     return run.finish()
 
 
 _UNTRUNCATED = {"truncated": False}
-
-
-def _text(value: Any) -> str:
-    """JSON text the way Step Functions writes it in history and results: compact."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # integers beyond 64 bits, or nesting past orjson's depth limit
-        pass
-    try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    except RecursionError:
-        raise StatesError(errors.RUNTIME, "The JSON value is nested too deeply.") from None
-
-
-def _checked_size(text: str, owner: str) -> str:
-    """``text`` if within AWS's payload limit, else States.DataLimitExceeded for ``owner``."""
-    if len(text) * 4 > MAX_PAYLOAD_BYTES and len(text.encode()) > MAX_PAYLOAD_BYTES:
-        raise StatesError(
-            errors.DATA_LIMIT_EXCEEDED,
-            f"The state/task '{owner}' returned a result with a size exceeding the maximum"
-            " number of bytes service limit.",
-        )
-    return text
+_text = bounds.text
 
 
 @functools.lru_cache(maxsize=256)
@@ -175,88 +193,140 @@ def iso_time(moment: datetime) -> str:
 _RUNTIME_PREFIX = "An error occurred while executing the state"
 
 
-class _StateRuntimeError(StatesError):
-    """A States.Runtime error raised inside a state: AWS prefixes where it happened."""
+class _HistoryFull(Exception):
+    """The next history event would be a STANDARD execution's 25,000th and does not end it."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(errors.RUNTIME, detail)
+
+def _result_of(owner: str) -> str:
+    return f"The state/task '{owner}' returned a result"
 
 
 class _Run:
-    """The working copy of one step; ``finish`` freezes it into a :class:`Step`."""
+    """The working copy of one step; ``finish`` freezes it into a :class:`Step`.
+
+    The threads, tokens and timers are drafts over the state's persistent maps: reading costs
+    nothing, and a thread is copied only when changed (see :meth:`thread`).
+    """
 
     def __init__(self, machine: StateMachine, state: ExecutionState, now: datetime) -> None:
         self.machine = machine
         self.base = state
         self.now = now
-        self.threads = dict(state.threads)
-        self.copied: set[int] = set()
-        self.tokens = dict(state.tokens)
-        self.timers = dict(state.timers)
+        self.threads: Draft[int, Thread] = Draft(state.threads)
+        self.copied: dict[int, Thread] = {}
+        self.tokens: Draft[str, int] = Draft(state.tokens)
+        self.timers: Draft[str, TimerRef] = Draft(state.timers)
         self.seq = state.seq
         self.next_thread = state.next_thread
         self.last_event_id = state.last_event_id
         self.history: list[HistoryEvent] = []
         self.commands: list[Command] = []
         self.updates: dict[str, Any] = {}
-        self.work: deque[Callable[[], None]] = deque()
-        self._rng: random.Random | None = None
+        self.work: deque[Work] = deque(state.pending)
+        self.work_done = 0
+        self.continuations = state.continuations
+        self.continue_timer = state.continue_timer
         self.finished = False
+        self.history_cap = MAX_HISTORY_EVENTS if machine.type == "STANDARD" else None
+        self.max_duration = bounds.max_duration_seconds(machine.type, machine.timeout_seconds)
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
     def thread(self, thread_id: int) -> Thread:
         """The thread, copied on first write so the input state is never mutated."""
-        if thread_id not in self.copied:
-            original = self.threads[thread_id]
-            self.threads[thread_id] = dataclasses.replace(
-                original,
-                retry_counts=list(original.retry_counts),
-                timers=list(original.timers),
-                children=set(original.children),
-                results=list(original.results),
-            )
-            self.copied.add(thread_id)
-        return self.threads[thread_id]
+        copy = self.copied.get(thread_id)
+        if copy is None:
+            copy = self.copied[thread_id] = self.threads[thread_id].copy()
+            self.threads[thread_id] = copy
+        return copy
 
     def record(self, event_type: str, details: dict[str, Any] | None = None) -> int:
+        """Add a history event; the one place the STANDARD history cap is enforced: event
+        25,000 may only end the execution (AWS: anything else fails it instead)."""
+        if (
+            self.history_cap is not None
+            and self.last_event_id >= self.history_cap - 1
+            and event_type not in _EXECUTION_ENDS
+        ):
+            raise _HistoryFull
         self.last_event_id += 1
+        self.work_done += 1
         self.history.append(
             HistoryEvent(self.last_event_id, self.last_event_id - 1, self.now, event_type, details)
         )
         return self.last_event_id
 
+    def history_full(self) -> None:
+        self.work.clear()
+        self.end_execution("FAILED", "ExecutionFailed", None, errors.RUNTIME, HISTORY_FULL_CAUSE)
+
     def next_seq(self) -> int:
         self.seq += 1
         return self.seq
 
-    @property
-    def rng(self) -> random.Random:
-        """Random draws for this step, reproducible from the execution's own state."""
-        if self._rng is None:
-            self._rng = random.Random(f"{self.base.token_prefix}:{self.seq}")
-        return self._rng
+    def draw(self) -> random.Random:
+        """A generator for one use (a render, a jitter, a request id), seeded from the
+        execution's secret and sequence: reproducible, and the same however the run is
+        split into steps."""
+        return random.Random(f"{self.base.token_prefix}:{self.next_seq()}")
 
     def request_id(self) -> str:
-        return str(_uuid4(self.rng))
+        return str(uuid.UUID(int=self.draw().getrandbits(128), version=4))
 
     def finish(self) -> Step:
+        if not self.finished:
+            self.keep_pending_work()
         self.updates.update(
-            threads=self.threads,
-            tokens=self.tokens,
-            timers=self.timers,
+            threads=self.threads.freeze(),
+            tokens=self.tokens.freeze(),
+            timers=self.timers.freeze(),
             seq=self.seq,
             next_thread=self.next_thread,
             last_event_id=self.last_event_id,
+            pending=tuple(self.work),
+            continuations=self.continuations,
+            continue_timer=self.continue_timer,
         )
         return Step(self.base.model_copy(update=self.updates), self.history, self.commands)
 
+    def keep_pending_work(self) -> None:
+        """Work left over waits in the state, with one ``continue`` timer due at once."""
+        if self.work and self.continue_timer is None:
+            timer = f"{tokens.timer_key(self.base.token_prefix)}.c{self.continuations}"
+            self.continuations += 1
+            self.timers[timer] = TimerRef(thread=ROOT, kind="continue", due=self.now)
+            self.commands.append(StartTimer(timer, self.now))
+            self.continue_timer = timer
+        elif not self.work and self.continue_timer is not None:
+            self.timers.pop(self.continue_timer, None)
+            self.commands.append(CancelTimer(self.continue_timer))
+            self.continue_timer = None
+
     def enqueue(self, thread_id: int, state_name: str, data: Any) -> None:
-        self.work.append(lambda: self.run_thread(thread_id, state_name, data))
+        self.work.append(Work("run", thread_id, state_name, data))
 
     def drain(self) -> None:
-        while self.work and not self.finished:
-            self.work.popleft()()
+        """Take work items in order until none are left or the step's budget is spent."""
+        while self.work and not self.finished and self.work_done < MAX_STEP_WORK:
+            item = self.work.popleft()
+            self.work_done += 1
+            self.run_work(item)
+
+    def run_work(self, item: Work) -> None:
+        if item.kind == "run":
+            assert item.state is not None
+            self.run_thread(item.thread, item.state, item.input)
+        elif item.kind == "items":
+            self.resume_items(item.thread)
+        elif item.kind == "done":
+            self.fan_out_done(item.thread)
+        elif item.kind == "retry":
+            self.retry_fan_out(item.thread)
+        else:
+            assert item.event is not None
+            event = event_from_data(item.event)
+            if self.applies(event):
+                self.apply(event)
 
     def context(self, thread: Thread, state: AnyState) -> dict[str, Any]:
         """The context object (``$$``) as AWS fills it for ``state`` in ``thread``."""
@@ -283,63 +353,97 @@ class _Run:
             context["Task"] = {"Token": thread.token}
         return context
 
-    def render(self, template: Template, data: Any, thread: Thread, state: AnyState) -> Any:
+    def render(
+        self, template: Template, field: str, data: Any, thread: Thread, state: AnyState
+    ) -> Any:
         """Render a Parameters/ResultSelector template, building ``$$`` only if it is read."""
         context = self.context(thread, state) if template.uses_context else None
-        return template.render(data, context, self.rng)
+        rng = self.draw() if template.uses_random else _NO_DRAWS
+        return template.render(
+            data, context, rng, subject=f"The {field} of the state '{state.name}' produced a value"
+        )
 
     def scope_state(self, thread: Thread, name: str | None = None) -> AnyState:
         return self.machine.scopes[thread.scope].states[name or thread.state or ""]
 
     # -- applying an event ---------------------------------------------------------------------
 
-    def apply(self, event: Event) -> bool:
-        """Apply one event; False when it does not apply (stale, duplicate, unknown)."""
-        assert not isinstance(event, StartExecution)
+    def applies(self, event: Event) -> bool:
+        """Whether ``event`` applies now: False for a stale, duplicate or unknown one, and for
+        a callback (SendTask*) to a task that is not ``.waitForTaskToken``."""
         if isinstance(event, StopExecution):
-            self.end_execution("ABORTED", "ExecutionAborted", None, event.error, event.cause)
             return True
+        if isinstance(event, StartExecution):
+            return False
         if isinstance(event, TimerFired):
-            ref = self.timers.pop(event.timer, None)
-            if ref is None or ref.thread not in self.threads:
-                return False
-            self.thread(ref.thread).timers.remove(event.timer)
-            self.timer_fired(ref.thread, ref.kind)
-            return True
+            ref = self.timers.get(event.timer)
+            return ref is not None and (ref.kind == "continue" or ref.thread in self.threads)
         thread_id = self.tokens.get(event.token)
         if thread_id is None or thread_id not in self.threads:
             return False
         thread = self.threads[thread_id]
         state = self.scope_state(thread)
+        if not isinstance(state, TaskState):
+            return False
+        # AWS takes SendTaskSuccess/Failure/Heartbeat only for tasks that wait for a token
+        # (and activities): a plain Lambda task is completed by its function alone.
+        if isinstance(event, TaskHeartbeat) or event.callback:
+            return state.wait_for_token
+        if event.attempt != thread.attempt:
+            return False
+        # A .waitForTaskToken function's own return does not complete the task.
+        return not (isinstance(event, TaskSucceeded) and state.wait_for_token)
+
+    def take(self, event: Event) -> None:
+        """Apply an event that :meth:`applies`: now, or after the work still pending."""
+        if isinstance(event, StopExecution):
+            self.end_execution("ABORTED", "ExecutionAborted", None, event.error, event.cause)
+            return
+        if isinstance(event, TimerFired):
+            kind = self.timers[event.timer].kind
+            if kind == "continue":  # the pending work, already in the queue, goes on
+                self.timers.pop(event.timer)
+                self.continue_timer = None
+                return
+            if kind == "execution":  # the execution's time is up, whatever is pending
+                self.apply(event)
+                return
+        assert not isinstance(event, StartExecution)
+        if self.work:
+            self.work.append(Work("event", event=event_data(event)))
+        else:
+            self.apply(event)
+
+    def apply(self, event: TaskSucceeded | TaskFailed | TaskHeartbeat | TimerFired) -> None:
+        """Apply an event that :meth:`applies`."""
+        if isinstance(event, TimerFired):
+            ref = self.timers.pop(event.timer)
+            timers = self.thread(ref.thread).timers
+            if event.timer in timers:
+                timers.remove(event.timer)
+            self.timer_fired(ref.thread, ref.kind)
+            return
+        thread = self.thread(self.tokens[event.token])
+        state = self.scope_state(thread)
         assert isinstance(state, TaskState)
         if isinstance(event, TaskHeartbeat):
-            self.restart_heartbeat(self.thread(thread_id))
-            return True
-        if event.attempt != thread.attempt and not event.callback:
-            return False
-        if isinstance(event, TaskSucceeded):
-            if state.wait_for_token and not event.callback:
-                # The function returned; a .waitForTaskToken task waits for SendTaskSuccess.
-                return False
-            self.task_succeeded(self.thread(thread_id), state, event)
+            self.restart_heartbeat(thread)
+        elif isinstance(event, TaskSucceeded):
+            self.task_succeeded(thread, state, event)
         else:
-            self.task_failed(self.thread(thread_id), state, event.error, event.cause)
-        return True
+            self.task_failed(thread, state, event.error, event.cause)
 
     # -- running a thread through states -------------------------------------------------------
 
     def run_thread(self, thread_id: int, name: str | None, data: Any) -> None:
-        """Enter states from ``name`` until the thread waits or its scope ends."""
+        """Enter states from ``name`` until the thread waits, its scope ends, or the step's
+        budget is spent (then the thread goes on first thing in the next step)."""
+        first = True
         while name is not None and not self.finished and thread_id in self.threads:
-            if self.last_event_id >= MAX_HISTORY_EVENTS - 3 and self.machine.type == "STANDARD":
-                self.end_execution(
-                    "FAILED",
-                    "ExecutionFailed",
-                    None,
-                    errors.RUNTIME,
-                    f"The execution reached the limit of {MAX_HISTORY_EVENTS} history events.",
-                )
+            if not first and self.work_done >= MAX_STEP_WORK:
+                self.work.appendleft(Work("run", thread_id, name, data))
                 return
+            first = False
             thread = self.thread(thread_id)
             state = self.scope_state(thread, name)
             thread.state, thread.input = name, data
@@ -375,14 +479,14 @@ class _Run:
         effective = self.read(state.input_path, thread, state, data)
         if isinstance(state, PassState):
             if state.parameters is not None:
-                effective = self.render(state.parameters, effective, thread, state)
+                effective = self.render(state.parameters, "Parameters", effective, thread, state)
             result = state.result if state.has_result else effective
             output = _apply_result_path(state.result_path, data, result)
             following: str | None = state.next
         elif isinstance(state, ChoiceState):
             output, following = effective, self.choose(thread, state, effective)
         elif isinstance(state, WaitState):
-            seconds = self.wait_seconds(state, effective)
+            seconds = runtime_fields.wait_seconds(state, effective, self.now)
             if seconds > 0:
                 thread.input = data
                 self.start_timer(thread, "wait", seconds)
@@ -397,14 +501,14 @@ class _Run:
     def exit_state(
         self, thread: Thread, state: AnyState, following: str | None, output: Any
     ) -> tuple[str, Any] | None:
-        text = _checked_size(_text(output), state.name)
+        text = bounds.checked_bytes(output, _result_of(state.name))
         self.record(
             state.type + "StateExited",
-            {"name": state.name, "output": text, "outputDetails": _UNTRUNCATED},
+            {"name": state.name, "output": text.decode(), "outputDetails": _UNTRUNCATED},
         )
         thread.state = None
         if following is None:
-            self.thread_succeeded(thread, output)
+            self.thread_succeeded(thread, output, len(text))
             return None
         return following, output
 
@@ -427,7 +531,7 @@ class _Run:
         try:
             return path.read(self.context(thread, state) if path.context else data)
         except PathNotFound as missing:
-            raise _StateRuntimeError(missing.describe(path.text)) from None
+            raise StateRuntimeError(missing.describe(path.text)) from None
 
     def choose(self, thread: Thread, state: ChoiceState, data: Any) -> str:
         context = self.context(thread, state)
@@ -438,57 +542,10 @@ class _Run:
             return state.default
         raise StatesError(errors.NO_CHOICE_MATCHED, "No Matches!")
 
-    def wait_seconds(self, state: WaitState, data: Any) -> float:
-        """How long a Wait state waits, from now."""
-        if state.seconds is not None:
-            if state.seconds.value is not None:
-                return float(state.seconds.value)
-            path = state.seconds.path
-            assert path is not None
-            try:
-                value = path.read(data)
-            except PathNotFound:
-                raise _StateRuntimeError(
-                    f"The SecondsPath parameter does not reference an input value: {path.text}"
-                ) from None
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise _StateRuntimeError(
-                    f"The SecondsPath parameter cannot be parsed as a long value: {path.text} == {_text(value)}"
-                )
-            if value < 0:
-                raise _StateRuntimeError(
-                    f"The SecondsPath parameter references a negative value: {path.text} == {value}"
-                )
-            seconds = float(value)
-        else:
-            text = state.timestamp
-            if state.timestamp_path is not None:
-                path = state.timestamp_path
-                try:
-                    text = path.read(data)
-                except PathNotFound:
-                    raise _StateRuntimeError(
-                        f"The TimestampPath parameter does not reference an input value: {path.text}"
-                    ) from None
-                moment = parse_timestamp(text) if isinstance(text, str) else None
-                if moment is None:
-                    shown = text if isinstance(text, str) else _text(text)
-                    raise _StateRuntimeError(
-                        "The TimestampPath parameter does not reference a valid ISO-8601 extended"
-                        f" offset date-time format string: {path.text} == {shown}"
-                    )
-            else:
-                moment = parse_timestamp(text or "")
-            assert moment is not None
-            seconds = (moment - self.now).total_seconds()
-        if seconds > MAX_WAIT_SECONDS:
-            raise _StateRuntimeError("Wait state delay is too long.")
-        return max(seconds, 0.0)
-
     # -- Task ----------------------------------------------------------------------------------
 
     def enter_task(self, thread: Thread, state: TaskState, data: Any) -> None:
-        thread.token = f"{self.base.token_prefix}.{self.next_seq()}"
+        thread.token = tokens.task_token(self.base.token_prefix, self.next_seq())
         thread.attempt = 0
         self.tokens[thread.token] = thread.id
         self.dispatch(thread, state)
@@ -501,12 +558,14 @@ class _Run:
         """
         effective = self.read(state.input_path, thread, state, thread.input)
         if state.parameters is not None:
-            effective = self.render(state.parameters, effective, thread, state)
-        timeout = self.task_seconds(state.timeout, "TimeoutSecondsPath", thread, state)
-        heartbeat = self.task_seconds(state.heartbeat, "HeartbeatSecondsPath", thread, state)
+            effective = self.render(state.parameters, "Parameters", effective, thread, state)
+        timeout = runtime_fields.task_seconds(state.timeout, "TimeoutSecondsPath", thread.input)
+        heartbeat = runtime_fields.task_seconds(
+            state.heartbeat, "HeartbeatSecondsPath", thread.input
+        )
         if state.integration == "invoke":
             if not isinstance(effective, dict) or "FunctionName" not in effective:
-                raise _StateRuntimeError("The lambda:invoke integration needs a FunctionName")
+                raise StateRuntimeError("The lambda:invoke integration needs a FunctionName")
             function_name = function_name_of(str(effective["FunctionName"]))
             payload = _invoke_payload(effective.get("Payload"))
             details: dict[str, Any] = {
@@ -553,24 +612,6 @@ class _Run:
         parts = self.base.execution_arn.split(":")
         return parts[3] if len(parts) > 3 else ""
 
-    def task_seconds(
-        self, seconds: Seconds | None, field: str, thread: Thread, state: TaskState
-    ) -> int | None:
-        if seconds is None:
-            return None
-        if seconds.value is not None:
-            return seconds.value
-        assert seconds.path is not None
-        try:
-            value = seconds.path.read(thread.input)
-        except PathNotFound as missing:
-            raise _StateRuntimeError(missing.describe(seconds.path.text)) from None
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise _StateRuntimeError(
-                f"The {field} field refers to value {_text(value)!r} which is not a valid positive integer: {seconds.path.text}"
-            )
-        return value
-
     def restart_heartbeat(self, thread: Thread) -> None:
         for timer in list(thread.timers):
             if self.timers[timer].kind == "heartbeat":
@@ -593,6 +634,7 @@ class _Run:
         try:
             if state.integration == "invoke":
                 if not state.wait_for_token:
+                    bounds.checked_bytes(result, _result_of("lambda"))  # before wrapping it
                     result = invoke_response(
                         result, event.request_id or self.request_id(), self.now
                     )
@@ -601,13 +643,13 @@ class _Run:
                     "resourceType": "lambda",
                 }
                 self.record("TaskStarted", dict(resource))
-                text = _checked_size(_text(result), "lambda")
+                text = bounds.checked_bytes(result, _result_of("lambda")).decode()
                 self.record(
                     "TaskSucceeded", {"output": text, "outputDetails": _UNTRUNCATED, **resource}
                 )
             else:
                 self.record("LambdaFunctionStarted")
-                text = _checked_size(_text(result), state.resource)
+                text = bounds.checked_bytes(result, _result_of(state.resource)).decode()
                 self.record(
                     "LambdaFunctionSucceeded", {"output": text, "outputDetails": _UNTRUNCATED}
                 )
@@ -641,7 +683,7 @@ class _Run:
     ) -> None:
         """ResultSelector -> ResultPath -> OutputPath on a result, then move on."""
         if state.result_selector is not None:
-            result = self.render(state.result_selector, result, thread, state)
+            result = self.render(state.result_selector, "ResultSelector", result, thread, state)
         output = _apply_result_path(state.result_path, thread.input, result)
         output = self.read(state.output_path, thread, state, output)
         self.continue_after(thread, state, state.next, output)
@@ -649,8 +691,13 @@ class _Run:
     # -- timers --------------------------------------------------------------------------------
 
     def start_timer(self, thread: Thread, kind: TimerKind, seconds: float) -> None:
-        timer = f"{self.base.token_prefix}.t{self.next_seq()}"
-        due = self.now + timedelta(seconds=seconds)
+        """A timer ``seconds`` from now (made safe: never negative, never past the longest
+        timer, never a date beyond datetime's range)."""
+        timer = f"{tokens.timer_key(self.base.token_prefix)}.t{self.next_seq()}"
+        try:
+            due = self.now + timedelta(seconds=bounds.timer_seconds(seconds))
+        except OverflowError:
+            due = datetime.max.replace(tzinfo=UTC)
         self.timers[timer] = TimerRef(thread=thread.id, kind=kind, due=due)
         thread.timers.append(timer)
         self.commands.append(StartTimer(timer, due))
@@ -685,15 +732,16 @@ class _Run:
         elif kind == "retry":
             if isinstance(state, TaskState):
                 thread.attempt += 1
-                thread.token = thread.token or f"{self.base.token_prefix}.{self.next_seq()}"
+                thread.token = thread.token or tokens.task_token(
+                    self.base.token_prefix, self.next_seq()
+                )
                 self.tokens[thread.token] = thread.id
                 try:
                     self.dispatch(thread, state)
                 except StatesError as failure:
                     self.state_failed(thread, state, failure)
             else:
-                assert isinstance(state, ParallelState | MapState)
-                self.work.append(lambda: self.retry_fan_out(thread.id, state))
+                self.work.append(Work("retry", thread.id))
         else:
             assert isinstance(state, TaskState)
             error = errors.TIMEOUT if kind == "timeout" else errors.HEARTBEAT_TIMEOUT
@@ -713,92 +761,83 @@ class _Run:
     def enter_fan_out(self, thread: Thread, state: ParallelState | MapState, data: Any) -> None:
         effective = self.read(state.input_path, thread, state, data)
         if isinstance(state, ParallelState) and state.parameters is not None:
-            effective = self.render(state.parameters, effective, thread, state)
+            effective = self.render(state.parameters, "Parameters", effective, thread, state)
         thread.effective = effective
         self.start_fan_out(thread, state)
 
-    def retry_fan_out(self, thread_id: int, state: ParallelState | MapState) -> None:
+    def retry_fan_out(self, thread_id: int) -> None:
+        if thread_id not in self.threads:
+            return
         thread = self.thread(thread_id)
+        state = self.scope_state(thread)
+        assert isinstance(state, ParallelState | MapState)
         try:
             self.start_fan_out(thread, state)
         except StatesError as failure:
             self.state_failed(thread, state, failure)
 
     def start_fan_out(self, thread: Thread, state: ParallelState | MapState) -> None:
-        thread.children, thread.results = set(), []
+        thread.children, thread.results, thread.results_bytes = PSet.empty(), PMap.empty(), 0
         thread.done = thread.failed = thread.next_item = 0
+        thread.first_child = 0
         if isinstance(state, ParallelState):
             self.record("ParallelStateStarted")
+            self.set_aside_children(thread, len(state.branches))
             thread.items = []
-            thread.results = [None] * len(state.branches)
             thread.max_concurrency = 0
             for index, scope in enumerate(state.branches):
                 self.spawn(thread, scope, index, thread.effective)
             if not state.branches:
-                self.work.append(lambda: self.fan_out_done(thread.id))
+                self.work.append(Work("done", thread.id))
             return
         items = self.map_items(thread, state)
         thread.items = items
-        thread.results = [None] * len(items)
-        thread.max_concurrency = self.map_concurrency(thread, state)
-        thread.tolerated_failures = self.map_tolerance(thread, state, len(items))
+        thread.max_concurrency = runtime_fields.map_concurrency(state, thread.effective)
+        thread.tolerated_failures = runtime_fields.map_tolerance(
+            state, thread.effective, len(items)
+        )
         self.record("MapStateStarted", {"length": len(items)})
+        self.set_aside_children(thread, len(items))
         if not items:
-            self.work.append(lambda: self.fan_out_done(thread.id))
+            self.work.append(Work("done", thread.id))
             return
-        limit = thread.max_concurrency or len(items)
-        while thread.next_item < min(limit, len(items)):
-            self.start_item(thread, state)
+        self.start_items(thread, state)
 
     def map_items(self, thread: Thread, state: MapState) -> list[Any]:
         try:
             items = state.items_path.read(thread.effective)
         except PathNotFound as missing:
-            raise _StateRuntimeError(missing.describe(state.items_path.text)) from None
+            raise StateRuntimeError(missing.describe(state.items_path.text)) from None
         if not isinstance(items, list):
-            raise _StateRuntimeError(
+            raise StateRuntimeError(
                 f"Item paths must point to a JSON array: {state.items_path.text} == {_text(items)}"
             )
         return items
 
-    def map_concurrency(self, thread: Thread, state: MapState) -> int:
-        spec = state.max_concurrency
-        if spec.path is None:
-            return spec.value or 0
-        try:
-            value = spec.path.read(thread.effective)
-        except PathNotFound:
-            value = None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise _StateRuntimeError(
-                f'The MaxConcurrencyPath field refers to value "{value if isinstance(value, str) else _text(value)}"'
-                f" which is not a valid integer: {spec.path.text}"
-            )
-        return value
+    def start_items(self, thread: Thread, state: MapState) -> None:
+        """Start items up to the Map's concurrency. When the step's budget is spent, the
+        rest wait at the head of the queue, before the items already started run (as they
+        would have: every item starts before any runs)."""
+        limit = min(thread.max_concurrency or len(thread.items), len(thread.items))
+        first = True
+        while thread.next_item < limit:
+            if not first and self.work_done >= MAX_STEP_WORK:
+                self.work.appendleft(Work("items", thread.id))
+                return
+            first = False
+            if not self.start_item(thread, state):
+                return
 
-    def map_tolerance(self, thread: Thread, state: MapState, count: int) -> float | None:
-        tolerated: float | None = None
-        for spec, percent in (
-            (state.tolerated_failure_count, False),
-            (state.tolerated_failure_percentage, True),
-        ):
-            if spec is None:
-                continue
-            value: Any = spec.value
-            if spec.path is not None:
-                try:
-                    value = spec.path.read(thread.effective)
-                except PathNotFound:
-                    value = None
-                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                    raise _StateRuntimeError(
-                        f"The tolerated failure path {spec.path.text} does not reference a non-negative number"
-                    )
-            limit = count * float(value) / 100 if percent else float(value)
-            tolerated = limit if tolerated is None else min(tolerated, limit)
-        return tolerated
+    def resume_items(self, thread_id: int) -> None:
+        if thread_id not in self.threads:
+            return
+        thread = self.thread(thread_id)
+        state = self.scope_state(thread)
+        assert isinstance(state, MapState)
+        self.start_items(thread, state)
 
-    def start_item(self, thread: Thread, state: MapState) -> None:
+    def start_item(self, thread: Thread, state: MapState) -> bool:
+        """Start the next item; False when its ItemSelector failed the Map state."""
         index = thread.next_item
         thread.next_item += 1
         self.record("MapIterationStarted", {"index": index, "name": state.name})
@@ -806,41 +845,77 @@ class _Run:
         if state.item_selector is not None:
             context = self.context(thread, state)
             context["Map"] = {"Item": {"Index": index, "Value": item}}
+            rng = self.draw() if state.item_selector.uses_random else _NO_DRAWS
             try:
-                item = state.item_selector.render(thread.effective, context, self.rng)
+                item = state.item_selector.render(
+                    thread.effective,
+                    context,
+                    rng,
+                    subject=f"The ItemSelector of the state '{state.name}' produced a value",
+                )
             except StatesError as failure:
+                # The Map fails: the items it started go with it.
+                self.abort_children(thread, state)
                 self.state_failed(thread, state, failure)
-                return
+                return False
         self.spawn(thread, state.iterator, index, item)
+        return True
+
+    def set_aside_children(self, thread: Thread, count: int) -> None:
+        thread.first_child = self.next_thread
+        self.next_thread += count
 
     def spawn(self, parent: Thread, scope: int, index: int, data: Any) -> None:
-        child = Thread(id=self.next_thread, scope=scope, parent=parent.id, index=index)
-        self.next_thread += 1
+        child = Thread(id=parent.first_child + index, scope=scope, parent=parent.id, index=index)
         self.threads[child.id] = child
-        self.copied.add(child.id)
-        parent.children.add(child.id)
+        self.copied[child.id] = child
         self.enqueue(child.id, self.machine.scopes[scope].start_at, data)
 
-    def thread_succeeded(self, thread: Thread, output: Any) -> None:
+    def live_children(self, thread: Thread, state: AnyState) -> list[int]:
+        """The ids of ``thread``'s children still running, in index order."""
+        if thread.children:  # a fan-out stored before children had set-aside ids
+            return sorted(thread.children)
+        if not thread.first_child:
+            return []
+        if isinstance(state, MapState):
+            started = thread.next_item
+        elif isinstance(state, ParallelState):
+            started = len(state.branches)
+        else:
+            return []
+        ids = range(thread.first_child, thread.first_child + started)
+        return [child for child in ids if child in self.threads]
+
+    def keep_result(self, parent: Thread, index: int, value: Any, size: int) -> None:
+        """Keep a branch's or item's result; once their sizes pass the payload limit none are
+        kept (the state's result fails with DataLimitExceeded when all are in)."""
+        parent.results_bytes += size + 1
+        if parent.results_bytes > MAX_PAYLOAD_BYTES:
+            if parent.results:
+                parent.results = PMap.empty()
+        else:
+            parent.results = parent.results.set(index, value)
+
+    def thread_succeeded(self, thread: Thread, output: Any, size: int) -> None:
         if thread.parent is None:
             self.end_execution("SUCCEEDED", "ExecutionSucceeded", output, None, None)
             return
         parent = self.thread(thread.parent)
         state = self.scope_state(parent)
         self.remove_thread(thread)
-        parent.results[thread.index] = output
+        self.keep_result(parent, thread.index, output, size)
         parent.done += 1
         if isinstance(state, MapState):
             self.record("MapIterationSucceeded", {"index": thread.index, "name": state.name})
             self.after_item(parent, state)
-        elif parent.done == len(parent.results):
-            self.work.append(lambda: self.fan_out_done(parent.id))
+        elif isinstance(state, ParallelState) and parent.done == len(state.branches):
+            self.work.append(Work("done", parent.id))
 
     def after_item(self, parent: Thread, state: MapState) -> None:
         if parent.next_item < len(parent.items):
             self.start_item(parent, state)
         elif parent.done + parent.failed == len(parent.items):
-            self.work.append(lambda: self.fan_out_done(parent.id))
+            self.work.append(Work("done", parent.id))
 
     def fan_out_done(self, thread_id: int) -> None:
         if thread_id not in self.threads or self.finished:
@@ -849,8 +924,13 @@ class _Run:
         state = self.scope_state(thread)
         assert isinstance(state, ParallelState | MapState)
         self.record(f"{state.type}StateSucceeded")
-        results, thread.results, thread.items = thread.results, [], []
+        count = len(thread.items) if isinstance(state, MapState) else len(state.branches)
+        too_large = thread.results_bytes + 1 > MAX_PAYLOAD_BYTES
+        results = [] if too_large else [thread.results.get(i) for i in range(count)]
+        thread.results, thread.items = PMap.empty(), []
         try:
+            if too_large:
+                raise bounds.bounds_error("size", _result_of(state.name))
             self.finish_recoverable(thread, state, results)
         except StatesError as failure:
             self.state_failed(thread, state, failure)
@@ -868,7 +948,8 @@ class _Run:
             parent.failed += 1
             tolerated = parent.tolerated_failures
             if tolerated is not None and parent.failed <= tolerated:
-                parent.results[thread.index] = {"Error": error, "Cause": cause}
+                result = {"Error": error, "Cause": cause}
+                self.keep_result(parent, thread.index, result, bounds.json_size(result))
                 self.after_item(parent, state)
                 return
             if tolerated is not None:
@@ -884,18 +965,18 @@ class _Run:
         )
 
     def abort_children(self, thread: Thread, state: AnyState) -> None:
-        for child_id in sorted(thread.children):
+        for child_id in self.live_children(thread, state):
             if child_id not in self.threads:
                 continue
             child = self.thread(child_id)
-            if child.children:
-                self.abort_children(child, self.scope_state(child))
             if child.state is not None:
-                self.record(f"{self.scope_state(child).type}StateAborted")
+                child_state = self.scope_state(child)
+                self.abort_children(child, child_state)
+                self.record(f"{child_state.type}StateAborted")
             if isinstance(state, MapState):
                 self.record("MapIterationAborted", {"index": child.index, "name": state.name})
             self.remove_thread(child)
-        thread.children = set()
+        thread.children, thread.first_child = PSet.empty(), 0
 
     def remove_thread(self, thread: Thread) -> None:
         if thread.token is not None:
@@ -903,9 +984,11 @@ class _Run:
         for timer in list(thread.timers):
             self.cancel_timer(thread, timer)
         self.threads.pop(thread.id, None)
+        self.copied.pop(thread.id, None)
         if thread.parent is not None and thread.parent in self.threads:
-            parent = self.thread(thread.parent)
-            parent.children.discard(thread.id)
+            parent = self.threads[thread.parent]
+            if parent.children:  # a fan-out stored before children had set-aside ids
+                self.thread(thread.parent).children = parent.children.discard(thread.id)
 
     # -- failures: retry, catch, or fail the scope ---------------------------------------------
 
@@ -953,11 +1036,15 @@ class _Run:
             used = thread.retry_counts[index]
             if used >= retrier.max_attempts:
                 return False
-            delay = retrier.interval_seconds * retrier.backoff_rate**used
-            if retrier.max_delay_seconds is not None:
-                delay = min(delay, float(retrier.max_delay_seconds))
+            delay = bounds.retry_delay(
+                retrier.interval_seconds,
+                retrier.backoff_rate,
+                used,
+                retrier.max_delay_seconds,
+                self.max_duration,
+            )
             if retrier.jitter == "FULL":
-                delay = self.rng.uniform(0, delay)
+                delay = self.draw().uniform(0, delay)
             thread.retry_counts[index] = used + 1
             thread.retry_total += 1
             self.start_timer(thread, "retry", delay)
@@ -976,14 +1063,15 @@ class _Run:
                 try:
                     value = source.read(context if source.context else data)
                 except PathNotFound:
-                    raise _StateRuntimeError(
+                    raise StateRuntimeError(
                         f"The JSONPath '{source.text}' specified for the field '{field}' could not"
                         f" be found in the input '{_text(data)}'"
                     ) from None
             else:
-                value = source.evaluate(data, context, self.rng, field=field)
+                rng = self.draw() if source.uses_random else _NO_DRAWS
+                value = source.evaluate(data, context, rng, field=field)
             if not isinstance(value, str):
-                raise _StateRuntimeError(
+                raise StateRuntimeError(
                     f"The {field} field must select a string, got {_text(value)}"
                 )
             if field == "ErrorPath":
@@ -1004,7 +1092,7 @@ class _Run:
     ) -> None:
         if status == "SUCCEEDED":
             try:
-                text = _checked_size(_text(output), self.base.execution_name)
+                text = bounds.checked_bytes(output, _result_of(self.base.execution_name))
             except StatesError as failure:
                 status, event_type, error, cause = (
                     "FAILED",
@@ -1013,7 +1101,7 @@ class _Run:
                     failure.cause,
                 )
             else:
-                self.record(event_type, {"output": text, "outputDetails": _UNTRUNCATED})
+                self.record(event_type, {"output": text.decode(), "outputDetails": _UNTRUNCATED})
         if status != "SUCCEEDED":
             details: dict[str, Any] = {}
             if error is not None:
@@ -1026,6 +1114,8 @@ class _Run:
         self.timers.clear()
         self.tokens.clear()
         self.threads.clear()
+        self.copied.clear()
+        self.continue_timer = None
         self.updates.update(
             status=status,
             output=output if status == "SUCCEEDED" else None,
@@ -1046,13 +1136,14 @@ def _invoke_payload(payload: Any) -> Any:
     """What the function receives from lambda:invoke's ``Payload``.
 
     AWS sends a string Payload as the request body itself (JSON text), and no payload for
-    null, which Lambda's runtime presents as ``{}``.
+    null, which Lambda's runtime presents as ``{}``. Text that is not JSON (or nests too deep
+    to read) is sent as the string it is.
     """
     if payload is None:
         return {}
     if isinstance(payload, str):
         try:
-            return json.loads(payload)
+            return limits.loads(payload)
         except ValueError:
             return payload
     return payload
@@ -1062,8 +1153,8 @@ def _spaced_json(cause: str | None) -> str | None:
     if cause is None or not cause.startswith("{"):
         return cause
     try:
-        return json.dumps(json.loads(cause), ensure_ascii=False)
-    except ValueError:
+        return json.dumps(limits.loads(cause), ensure_ascii=False)
+    except ValueError:  # not JSON, or nested too deep to read
         return cause
 
 
@@ -1078,9 +1169,3 @@ def _apply_result_path(path: ReferencePath | None, data: Any, result: Any) -> An
             errors.RESULT_PATH_MATCH_FAILURE,
             f"Unable to apply ResultPath '{path.text}' to input '{_text(data)}'",
         ) from None
-
-
-def _uuid4(rng: random.Random) -> Any:
-    import uuid
-
-    return uuid.UUID(int=rng.getrandbits(128), version=4)

@@ -4,6 +4,12 @@ A key ending in ``.$`` takes its value from a path into the state's data (``$...
 the context object (``$$...``), or from an intrinsic function call (``States.Format(...)``);
 every other value is copied as it is. Templates are compiled once when the definition is
 loaded (intrinsics included), so rendering one only walks paths and evaluates compiled calls.
+
+A rendered payload is held to the bounds of any value (:mod:`orchestrator.asl.bounds`): it
+fails with ``States.DataLimitExceeded`` past the payload limit (AWS: "after Parameters
+processing, the input of a state is larger than the payload size quota") and with
+``States.Runtime`` past the nesting limit. A template with many ``.$`` fields (each of which
+may select the whole input) counts their sizes as it renders and stops at the limit.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.asl import errors
+from orchestrator.asl import bounds, errors
+from orchestrator.asl.bounds import MAX_WHOLE_PARTS, Budget, OutOfBounds
 from orchestrator.asl.intrinsics import Intrinsic, compile_intrinsic
 from orchestrator.asl.paths import Path, PathNotFound, UnsupportedPath, compile_path
 
@@ -58,27 +65,42 @@ class Template:
     # Whether rendering may read the context object: when not, callers may pass None for it
     # instead of building it (the context is rebuilt per state, so this is the hot path).
     uses_context: bool = field(default=True, compare=False)
+    dynamic: int = field(default=0, compare=False)  # how many ``.$`` fields it has
 
-    def render(self, data: Any, context: Any, rng: random.Random | None = None) -> Any:
+    def render(
+        self,
+        data: Any,
+        context: Any,
+        rng: random.Random | None = None,
+        *,
+        subject: str = "A payload template produced a value",
+    ) -> Any:
         """The payload for ``data`` and ``context``.
 
         Intrinsic functions draw randomness (States.MathRandom, States.UUID) from ``rng``; the
         interpreter passes the execution's generator, and without one a module-level
         generator is used. Raises ``StatesError(States.Runtime)`` when a ``.$`` path selects
-        nothing, with the field and path named in the cause, or when an intrinsic fails.
+        nothing, with the field and path named in the cause, or when an intrinsic fails; and
+        the bounds' errors (``subject`` begins their cause) for a payload too large or deep.
         """
-        return _render(self.root, data, context, rng if rng is not None else _OWN_RNG)
+        budget = Budget() if self.dynamic > MAX_WHOLE_PARTS else None
+        try:
+            value = _render(self.root, data, context, rng if rng is not None else _OWN_RNG, budget)
+            bounds.json_bytes(value)
+        except OutOfBounds as out:
+            raise bounds.bounds_error(out.excess, subject) from None
+        return value
 
 
-def _render(node: Any, data: Any, context: Any, rng: random.Random) -> Any:
+def _render(node: Any, data: Any, context: Any, rng: random.Random, budget: Budget | None) -> Any:
     if isinstance(node, _Static):
         return node.value
     if isinstance(node, _FromIntrinsic):
-        return node.intrinsic.evaluate(data, context, rng, field=node.field)
-    if isinstance(node, _FromPath):
+        value = node.intrinsic.evaluate(data, context, rng, field=node.field)
+    elif isinstance(node, _FromPath):
         source = context if node.context else data
         try:
-            return node.path.read(source)
+            value = node.path.read(source)
         except PathNotFound:
             raise errors.StatesError(
                 errors.RUNTIME,
@@ -86,9 +108,13 @@ def _render(node: Any, data: Any, context: Any, rng: random.Random) -> Any:
                 f"specified for the field '{node.field}' could not be found in the input "
                 f"'{_compact(source)}'",
             ) from None
-    if isinstance(node, _Object):
-        return {key: _render(value, data, context, rng) for key, value in node.fields}
-    return [_render(item, data, context, rng) for item in node.items]
+    elif isinstance(node, _Object):
+        return {key: _render(value, data, context, rng, budget) for key, value in node.fields}
+    else:
+        return [_render(item, data, context, rng, budget) for item in node.items]
+    if budget is not None:
+        budget.add(value)
+    return value
 
 
 def _compact(value: Any) -> str:
@@ -101,8 +127,23 @@ def compile_template(raw: Any, pointer: str) -> tuple[Template | None, list[tupl
     root = _compile(raw, pointer, problems)
     if problems:
         return None, problems
-    template = Template(root, uses_random=_uses_random(root), uses_context=_uses_context(root))
+    template = Template(
+        root,
+        uses_random=_uses_random(root),
+        uses_context=_uses_context(root),
+        dynamic=_dynamic(root),
+    )
     return template, problems
+
+
+def _dynamic(node: Any) -> int:
+    if isinstance(node, _FromPath | _FromIntrinsic):
+        return 1
+    if isinstance(node, _Object):
+        return sum(_dynamic(value) for _, value in node.fields)
+    if isinstance(node, _Array):
+        return sum(_dynamic(item) for item in node.items)
+    return 0
 
 
 def _uses_context(node: Any) -> bool:

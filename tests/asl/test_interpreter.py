@@ -10,6 +10,7 @@ from typing import Any
 
 from orchestrator.asl import interpreter
 from orchestrator.asl.definition import StateMachine
+from orchestrator.asl.interpreter import HISTORY_FULL_CAUSE
 from orchestrator.asl.loader import load_definition, load_definition_file
 
 DEFINITIONS = Path(__file__).resolve().parents[2] / "definitions"
@@ -44,8 +45,16 @@ def drive(
     while commands:
         command = commands.pop(0)
         if isinstance(command, interpreter.CompleteExecution):
-            assert not commands
+            assert all(isinstance(c, interpreter.CancelTimer) for c in commands)
             continue
+        if isinstance(command, interpreter.StartTimer | interpreter.CancelTimer):
+            ref = step.state.timers.get(command.timer)
+            if isinstance(command, interpreter.StartTimer) and ref and ref.kind == "continue":
+                event = interpreter.TimerFired(command.timer, next(times))
+                step = interpreter.step(machine, step.state, event)
+                history += step.history
+                commands += step.commands
+            continue  # else the execution's own timer (its maximum duration)
         called.append(command.function_name)
         event: interpreter.Event
         try:
@@ -342,7 +351,7 @@ def test_duplicate_and_stale_results_are_ignored() -> None:
     )
     start = interpreter.StartExecution("arn:e", "e", "arn:m", {}, T0, "p")
     first = interpreter.step(machine, None, start)
-    (dispatch,) = first.commands
+    (dispatch,) = [c for c in first.commands if isinstance(c, interpreter.DispatchTask)]
     assert isinstance(dispatch, interpreter.DispatchTask)
     done = interpreter.TaskSucceeded(dispatch.token, 0, {"v": 1}, T0)
     second = interpreter.step(machine, first.state, done)
@@ -381,10 +390,18 @@ def test_endless_pass_loop_stops_at_the_history_cap() -> None:
     machine = machine_of(
         {
             "A": {"Type": "Pass", "Next": "B"},
-            "B": {"Type": "Pass", "Next": "A"},
+            "B": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$", "IsPresent": True, "Next": "A"}],
+                "Default": "End",
+            },
+            "End": {"Type": "Succeed"},
         }
     )
     state, history, _ = drive(machine, {}, {})
     assert state.status == "FAILED"
-    assert len(history) <= interpreter.MAX_HISTORY_EVENTS
+    # AWS: event 25,000 may only end the execution; anything else fails it instead.
+    assert len(history) == interpreter.MAX_HISTORY_EVENTS
     assert history[-1].type == "ExecutionFailed"
+    assert history[-1].details == {"error": "States.Runtime", "cause": HISTORY_FULL_CAUSE}
+    assert state.cause == HISTORY_FULL_CAUSE

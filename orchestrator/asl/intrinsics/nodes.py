@@ -2,6 +2,14 @@
 
 Each node evaluates itself against the state's data, the context object and the execution's
 random generator. Nothing is parsed at evaluation time.
+
+Every call's result is held to the bounds of any value (:mod:`orchestrator.asl.bounds`): at
+most the payload limit and the nesting limit, or the call fails with
+``States.DataLimitExceeded`` (AWS's error when a state's input after Parameters passes the
+payload limit, which an intrinsic result always ends up in) or ``States.Runtime`` (too deep).
+So nested calls such as ``States.Array($, States.Array($, $))`` cannot build a value of
+gigabytes: each level is measured before the next uses it, and the arguments of a call with
+many are measured one by one, stopping at the first that passes the limit.
 """
 
 from __future__ import annotations
@@ -10,7 +18,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from orchestrator.asl import errors
+from orchestrator.asl import bounds, errors
+from orchestrator.asl.bounds import MAX_WHOLE_PARTS, Budget, OutOfBounds
 from orchestrator.asl.intrinsics.spec import FunctionSpec, InvalidArguments
 from orchestrator.asl.paths import Path, PathNotFound
 
@@ -79,11 +88,21 @@ class Call:
     def evaluate(self, data: Any, context: Any, rng: random.Random) -> Any:
         values = [arg.evaluate(data, context, rng) for arg in self.args]
         try:
-            return self.spec.impl(self.spec.bind(values), rng, self.static)
+            if len(values) > MAX_WHOLE_PARTS:  # States.Array, States.Format: the result holds them
+                budget = Budget()
+                for value in values:
+                    budget.add(value)
+            result = self.spec.impl(self.spec.bind(values), rng, self.static)
+            bounds.json_bytes(result)
         except InvalidArguments:
             raise errors.StatesError(
                 INTRINSIC_ERROR, f"Invalid arguments in {self.spec.name}"
             ) from None
+        except OutOfBounds as out:
+            raise bounds.bounds_error(
+                out.excess, f"The intrinsic function {self.spec.name} produced a value"
+            ) from None
+        return result
 
     @property
     def uses_random(self) -> bool:

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import random
 from typing import Any
 
+from messages import limits
+from orchestrator.asl.bounds import OutOfBounds
 from orchestrator.asl.intrinsics import java
 from orchestrator.asl.intrinsics.spec import ANY, OBJECT, STRING, InvalidArguments, function
 
 
-def _no_constant(name: str) -> Any:
-    raise InvalidArguments  # NaN and Infinity are not JSON
-
-
 @function("States.StringToJson", STRING)
 def _string_to_json(args: list[Any], rng: random.Random, static: Any) -> Any:
-    """The parsed JSON text; an empty or blank text is null (recorded on AWS)."""
+    """The parsed JSON text; an empty or blank text is null (recorded on AWS). Text nested
+    deeper than the nesting limit fails as too deep (not as invalid); NaN, Infinity and
+    numbers beyond a double are not JSON."""
     text = args[0].strip()
     if not text:
         return None
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        return limits.loads(text)
+    except limits.JsonTooDeep:
+        raise OutOfBounds("depth") from None
     except ValueError:
         raise InvalidArguments from None
 
