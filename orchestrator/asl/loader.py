@@ -122,6 +122,8 @@ MAX_TIMEOUT_SECONDS = 99_999_999
 MAX_DELAY_SECONDS = 31_622_401
 # A definition with more problems than this lists the first ones and says how many more.
 MAX_PROBLEMS = 1000
+# The longest problem message; longer ones are cut in the middle.
+MAX_MESSAGE = 500
 
 
 def load_definition_file(path: str | FilePath) -> StateMachine:
@@ -155,7 +157,7 @@ def load_definition(text: str, *, name: str, source: str = "") -> StateMachine:
                 *problems[:MAX_PROBLEMS],
                 Problem("TOO_MANY_PROBLEMS", f"{more} more problem(s) are not listed"),
             ]
-        raise DefinitionError(_locate(problems, text), source)
+        raise DefinitionError(_locate([_brief(p) for p in problems], text), source)
     assert machine is not None
     return dataclasses.replace(machine, source=text)
 
@@ -197,6 +199,17 @@ def parse_definition(text: str, source: str = "") -> tuple[Any, dict[int, list[s
         return value
 
     return json.loads(text, object_pairs_hook=remember_duplicates), duplicates
+
+
+def _brief(problem: Problem) -> Problem:
+    """``problem`` with its message cut in the middle past MAX_MESSAGE characters (a backstop:
+    messages quote what they refuse, and a definition may hold a value of a megabyte)."""
+    if len(problem.message) <= MAX_MESSAGE:
+        return problem
+    half = MAX_MESSAGE // 2
+    cut = len(problem.message) - 2 * half
+    message = f"{problem.message[:half]}...[{cut} characters]...{problem.message[-half:]}"
+    return dataclasses.replace(problem, message=message)
 
 
 def _too_large(size: int) -> Problem:

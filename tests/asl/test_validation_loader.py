@@ -566,10 +566,22 @@ def test_messages_quote_long_names_and_values_briefly() -> None:
                 "Catch": [{"ErrorEquals": ["E"], "Next": "A", long: 1}],
                 "End": True,
             },
+            "D": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.x", "TimestampEquals": long, "Next": "A", long: 1}],
+            },
+            "E": {
+                "Type": "Pass",
+                "Parameters": {
+                    "a.$": "States." + long + "(1)",
+                    "b.$": "States.Array(1" + "9" * 100_000 + "x)",
+                },
+                "End": True,
+            },
         },
     }
     found = problems(document)
-    assert len(found) >= 6
+    assert len(found) >= 10
     assert all(len(p.message) < 400 for p in found), [len(p.message) for p in found]
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from orchestrator.asl.errors import abbreviate
+
 NAME = "name"
 STRING = "string"
 NUMBER = "number"
@@ -159,7 +161,8 @@ def _number(text: str, start: int) -> Token:
             raise IntrinsicSyntaxError(text, pos, "a number needs digits in its exponent")
         pos, is_float = after, True
     if pos < len(text) and not (text[pos].isspace() or text[pos] in ",)"):
-        raise IntrinsicSyntaxError(text, start, f"malformed number {text[start : pos + 1]!r}")
+        written = abbreviate(text[start : pos + 1])
+        raise IntrinsicSyntaxError(text, start, f"malformed number {written}")
     written = text[start:pos]
     return Token(NUMBER, written, start, float(written) if is_float else int(written))
 

@@ -132,7 +132,7 @@ class _Parser:
             )
         spec = REGISTRY.get(name.text)
         if spec is None:
-            raise self.error(f"unknown intrinsic function {name.text!r}")
+            raise self.error(f"unknown intrinsic function {errors.abbreviate(name.text)}")
         if depth > MAX_NESTING:
             raise self.error(
                 f"intrinsic functions nest more than {MAX_NESTING} deep (AWS's limit)", name
@@ -189,4 +189,4 @@ def _describe(token: Token) -> str:
         return "the end of the text"
     if token.kind == lexer.STRING:
         return "a string literal"
-    return repr(token.text)
+    return errors.abbreviate(token.text)
