@@ -5,10 +5,7 @@ STANDARD, exactly; 5 minutes for EXPRESS, one year for STANDARD)."""
 from __future__ import annotations
 
 import dataclasses
-import json
-from collections import deque
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,22 +13,13 @@ import pytest
 from orchestrator.asl import bounds, interpreter
 from orchestrator.asl.bounds import MAX_HISTORY_EVENTS, MAX_STEP_WORK
 from orchestrator.asl.definition import StateMachine
-from orchestrator.asl.execution import ExecutionState
 from orchestrator.asl.interpreter import HISTORY_FULL_CAUSE
-from orchestrator.asl.loader import load_definition
 from orchestrator.local_runner import FakeClock, run_local
+from tests.asl.bounds_support import LAMBDA, T0, describe, machine, run_steps
 from workers.runtime import Function
 
-T0 = datetime(2026, 3, 1, tzinfo=UTC)
-LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:"
 # The most one step records: its budget, plus what one last transition or event adds.
 STEP_EVENTS = MAX_STEP_WORK + 20
-
-
-def machine(states: dict[str, Any], kind: str = "STANDARD", **top: Any) -> StateMachine:
-    document = {"StartAt": next(iter(states)), "States": states, **top}
-    loaded = load_definition(json.dumps(document), name="M")
-    return dataclasses.replace(loaded, type=kind) if kind != "STANDARD" else loaded
 
 
 def endless(kind: str, **top: Any) -> StateMachine:
@@ -49,56 +37,6 @@ def endless(kind: str, **top: Any) -> StateMachine:
         kind,
         **top,
     )
-
-
-@dataclasses.dataclass
-class Run:
-    state: ExecutionState
-    history: list[interpreter.HistoryEvent]
-    sizes: list[int]  # history events per step
-    starts: list[interpreter.StartTimer]
-
-
-def run_steps(
-    m: StateMachine,
-    data: Any,
-    functions: dict[str, Callable[[Any], Any]] | None = None,
-    *,
-    tick: timedelta = timedelta(0),
-    max_steps: int = 10_000,
-) -> Run:
-    """Drive ``step`` as the service does: task results as they come, then due timers in
-    order of due time; the clock moves ``tick`` a step."""
-    now = T0
-    start = interpreter.StartExecution("arn:e", "e", "arn:m", data, now, "secret-prefix")
-    step = interpreter.step(m, None, start)
-    run = Run(step.state, list(step.history), [len(step.history)], [])
-    inbox: deque[interpreter.Event] = deque()
-    while True:
-        for command in step.commands:
-            if isinstance(command, interpreter.DispatchTask):
-                output = (functions or {})[command.function_name](command.payload)
-                inbox.append(interpreter.TaskSucceeded(command.token, command.attempt, output, now))
-            elif isinstance(command, interpreter.StartTimer):
-                run.starts.append(command)
-        state = step.state
-        if state.status != "RUNNING" or len(run.sizes) >= max_steps:
-            return run
-        now += tick
-        if inbox:
-            event = inbox.popleft()
-        else:
-            timer, ref = min(state.timers.items(), key=lambda item: item[1].due)
-            now = max(now, ref.due)
-            event = interpreter.TimerFired(timer, now)
-        step = interpreter.step(m, state, event)
-        run.state = step.state
-        run.history += step.history
-        run.sizes.append(len(step.history))
-
-
-def describe(history: list[interpreter.HistoryEvent]) -> list[Any]:
-    return [event.to_aws() for event in history]
 
 
 # -- bounded steps ---------------------------------------------------------------------------
