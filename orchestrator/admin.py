@@ -26,7 +26,6 @@ from orchestrator.dead_letters import list_dead_letters, republish
 from orchestrator.definitions import load_definitions
 from orchestrator.engine import execution_result
 from orchestrator.exits import INVALID, fail, on_broker
-from orchestrator.service import function_names
 from orchestrator.store import SqliteStore
 
 DbOption = Annotated[
@@ -201,6 +200,8 @@ def _queues(definitions: Path, queue: str | None) -> list[str]:
     names = [INTAKE_QUEUE, TASK_RESULTS_QUEUE, CONTROL_QUEUE]
     # Without valid definitions the service's own queues are still worth listing.
     with contextlib.suppress(DefinitionError):
+        from orchestrator.service import function_names  # only here: it loads the whole service
+
         names += [function_queue(f) for f in sorted(function_names(load_definitions(definitions)))]
     return names
 

@@ -18,7 +18,7 @@ import os
 import signal
 import uuid
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -29,7 +29,6 @@ from broker.service_loop import run_service_loop
 from messages import TaskCallbackFailure, TaskCallbackHeartbeat, TaskCallbackSuccess, limits
 from messages.executions import DEFAULT_STATE_MACHINE
 from orchestrator import admin, client, exits
-from orchestrator.api.sigv4 import Credentials
 from orchestrator.arns import Account
 from orchestrator.asl.errors import DefinitionError
 from orchestrator.asl.loader import load_definition_file
@@ -37,9 +36,12 @@ from orchestrator.definitions import load_definitions
 from orchestrator.engine import execution_result
 from orchestrator.exits import INVALID, NO_ANSWER, NOT_SUCCEEDED, SUCCEEDED, fail, on_broker
 from orchestrator.local_runner import run_local
-from orchestrator.service import ServiceConfig, run_service
 from orchestrator.supervisor import run_stack
 from workers.runtime import Function, registered_functions
+
+if TYPE_CHECKING:  # the service (and the AWS API with botocore) loads only to serve
+    from orchestrator.api.sigv4 import Credentials
+    from orchestrator.service import ServiceConfig
 
 log = logging.getLogger("orchestrator")
 app = typer.Typer(
@@ -89,6 +91,8 @@ def serve(
     except DefinitionError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(INVALID) from None
+    from orchestrator.service import ServiceConfig
+
     config = ServiceConfig(
         machines=machines,
         amqp_url=amqp or amqp_url(),
@@ -106,6 +110,8 @@ def serve(
 
 
 def _credentials() -> Credentials | None:
+    from orchestrator.api.sigv4 import Credentials
+
     key, secret = os.environ.get("SFN_ACCESS_KEY_ID"), os.environ.get("SFN_SECRET_ACCESS_KEY")
     if bool(key) != bool(secret):
         _invalid("set both SFN_ACCESS_KEY_ID and SFN_SECRET_ACCESS_KEY, or neither")
@@ -115,6 +121,8 @@ def _credentials() -> Credentials | None:
 async def _serve_until_signalled(config: ServiceConfig) -> None:
     """Serve until SIGTERM or SIGINT; a signal that comes while RabbitMQ is still out of
     reach (the service waits for it without end) stops the waiting at once."""
+    from orchestrator.service import run_service
+
     stop, ready = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
