@@ -230,6 +230,40 @@ def test_validate_state_machine_definition(sfn: Any) -> None:
         "MISSING_TRANSITION_TARGET",
         "/States/A/Next",
     )
+    # AWS's codes: no terminal state, broken JSON, and what EXPRESS machines may not call.
+    loop = json.dumps(
+        {
+            "StartAt": "A",
+            "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}},
+        }
+    )
+    [endless] = sfn.validate_state_machine_definition(definition=loop)["diagnostics"]
+    assert endless["code"] == "MISSING_END_STATE" and "location" not in endless
+    [broken] = sfn.validate_state_machine_definition(definition='{"StartAt": ')["diagnostics"]
+    assert broken["code"] == "INVALID_JSON_DESCRIPTION"
+    callback = json.dumps(
+        {
+            "StartAt": "T",
+            "States": {
+                "T": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                    "Parameters": {"FunctionName": "F", "Payload.$": "$"},
+                    "End": True,
+                }
+            },
+        }
+    )
+    assert sfn.validate_state_machine_definition(definition=callback)["result"] == "OK"
+    express = sfn.validate_state_machine_definition(definition=callback, type="EXPRESS")
+    assert [d["location"] for d in express["diagnostics"]] == ["/States/T/Resource"]
+    with pytest.raises(sfn.exceptions.InvalidDefinition, match="Express state machine"):
+        sfn.create_state_machine(
+            name=f"express-callback-{uuid.uuid4().hex[:8]}",
+            definition=callback,
+            roleArn=ROLE,
+            type="EXPRESS",
+        )
 
 
 @pytest.mark.parametrize(
