@@ -41,7 +41,7 @@ from orchestrator.engine import Engine
 from orchestrator.function_queues import FunctionQueues, MissingFunction, fail_unroutable
 from orchestrator.handlers import Handlers
 from orchestrator.publisher import OutboxPublisher
-from orchestrator.store import OutboxMessage, SqliteStore, StoreError
+from orchestrator.store import OutboxMessage, SqliteStore
 from orchestrator.timers import fire_timers
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,8 @@ def function_names(machines: dict[str, StateMachine]) -> set[str]:
     return {
         state.function_name
         for machine in machines.values()
-        for state in machine.states.values()
+        for scope in machine.scopes
+        for state in scope.states.values()
         # A lambda:invoke FunctionName given at run time has no name here: its queue is
         # the one its worker declared, and a task for a function with none fails.
         if isinstance(state, TaskState) and state.function_name
@@ -103,11 +104,7 @@ async def run_service(
     config: ServiceConfig, stop: asyncio.Event, ready: asyncio.Event | None = None
 ) -> None:
     """Serve until ``stop`` is set; ``ready`` is set once the consumers are running."""
-    try:
-        store = SqliteStore(config.db_path, checkpoint_in_background=True)
-    except StoreError as exc:  # one clear line, not a traceback: the file is the problem
-        log.error("%s", exc)
-        raise SystemExit(2) from None
+    store = SqliteStore(config.db_path, checkpoint_in_background=True)  # or StoreError
     clock = SteadyClock()
     engine = Engine(config.machines, store, account=config.account, clock=clock.datetime)
     guard = CrashGuard(config.db_path)

@@ -468,6 +468,9 @@ class _Checker:
                         "the lambda:invoke integration needs Parameters.FunctionName",
                         f"{where}/Parameters",
                     )
+                elif isinstance(parameters.get("FunctionName"), str):
+                    # Known before it runs: the shell declares its queue up front.
+                    function_name = function_name_of(parameters["FunctionName"])
             elif kind.kind in ("integration", "activity"):
                 self.problem("UNSUPPORTED", kind.problem, f"{where}/Resource")
             elif kind.kind == "invalid":
