@@ -142,15 +142,18 @@ async def _ask(
         await Topology(channel).work_queue(queue)  # routed even before the service ran
         replies = await channel.declare_queue("", exclusive=True)
         correlation_id = str(uuid.uuid4())
-        await channel.default_exchange.publish(
-            _message(body, headers or {}, replies.name, correlation_id, message_id),
-            routing_key=queue,
-        )
-        async with asyncio.timeout(timeout), replies.iterator() as messages:
-            async for message in messages:
-                await message.ack()
-                if message.correlation_id == correlation_id:
-                    return message.body
+        # Consuming before publishing, and the timeout only on the wait: a short timeout
+        # must not cut the broker's consume call in half.
+        async with replies.iterator() as messages:
+            await channel.default_exchange.publish(
+                _message(body, headers or {}, replies.name, correlation_id, message_id),
+                routing_key=queue,
+            )
+            async with asyncio.timeout(timeout):
+                async for message in messages:
+                    await message.ack()
+                    if message.correlation_id == correlation_id:
+                        return message.body
         raise TimeoutError("the reply queue closed before the answer came")
     finally:
         await connection.close()
