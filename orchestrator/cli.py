@@ -36,6 +36,7 @@ from orchestrator.definitions import load_definitions
 from orchestrator.engine import execution_result
 from orchestrator.exits import INVALID, NO_ANSWER, NOT_SUCCEEDED, SUCCEEDED, fail, on_broker
 from orchestrator.local_runner import run_local
+from orchestrator.store import StoreError
 from orchestrator.supervisor import run_stack
 from workers.runtime import Function, registered_functions
 
@@ -107,6 +108,8 @@ def serve(
         run_service_loop(_serve_until_signalled(config))
     except BrokerUnreachable as exc:  # a refused login or virtual host: retrying cannot help
         fail(str(exc), exits.NO_BROKER)
+    except StoreError as exc:  # the store file cannot be used: one line naming it
+        fail(str(exc), exits.INVALID)
 
 
 def _credentials() -> Credentials | None:
