@@ -26,7 +26,7 @@ from orchestrator.dead_letters import list_dead_letters, republish
 from orchestrator.definitions import load_definitions
 from orchestrator.engine import execution_result
 from orchestrator.exits import INVALID, fail, on_broker
-from orchestrator.store import SqliteStore
+from orchestrator.store import SqliteStore, StoreError
 
 DbOption = Annotated[
     Path | None, typer.Option("--db", help="The execution store (default: $SFN_DB or ./sfn.db).")
@@ -58,7 +58,10 @@ def _store(db: Path | None) -> SqliteStore:
     path = db or Path(os.environ.get("SFN_DB") or "sfn.db")
     if not path.exists():
         _fail(f"no execution store at {path} (set --db or SFN_DB)")
-    return SqliteStore(path)
+    try:
+        return SqliteStore(path)
+    except StoreError as exc:
+        _fail(str(exc))
 
 
 def _fail(message: str) -> NoReturn:

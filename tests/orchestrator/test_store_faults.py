@@ -70,3 +70,18 @@ def test_the_service_exits_with_one_line_naming_the_file(tmp_path: Path) -> None
     assert len(lines) == 1, done.stderr
     assert str(db) in lines[0] and "empty" in lines[0]
     assert "Traceback" not in done.stderr
+
+
+def test_operator_commands_say_the_same_in_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "sfn.db"
+    db.write_bytes(b"not a database at all\n" * 100)
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "executions", "--db", str(db)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: {db} is not a usable execution store")
+    assert "Traceback" not in done.stderr
