@@ -242,8 +242,9 @@ class Engine:
         """A start of an existing execution: nothing new, except an answer to a new asker.
 
         A redelivered intake message (same reply address) needs nothing. A different client
-        asking for a finished execution gets its result, as StartExecution returns the
-        existing execution in AWS.
+        asking for a finished execution gets its result at once, as StartExecution returns
+        the existing execution in AWS; one asking for a running execution gets it when it
+        ends.
         """
         state = existing.state
         if state.input != request.input:
@@ -257,7 +258,13 @@ class Engine:
             existing.reply_to,
             existing.correlation_id,
         )
-        if state.status == "RUNNING" or not request.reply_to or same_asker:
+        if not request.reply_to or same_asker:
+            return []
+        if state.status == "RUNNING":
+            if not self.store.add_waiter(
+                state.execution_arn, request.reply_to, request.correlation_id
+            ):
+                log.warning("execution %s has too many waiting askers", state.execution_arn)
             return []
         body = execution_result(state).to_wire()
         answer = OutboxMessage("", request.reply_to, body, correlation_id=request.correlation_id)
@@ -338,10 +345,9 @@ class Engine:
         sent = [
             OutboxMessage(EXECUTIONS_EXCHANGE, f"{state.state_machine_name}.{state.status}", body)
         ]
-        if record.reply_to:
-            sent.append(
-                OutboxMessage("", record.reply_to, body, correlation_id=record.correlation_id)
-            )
+        askers = [(record.reply_to, record.correlation_id)] if record.reply_to else []
+        askers += self.store.waiters(state.execution_arn)
+        sent += [OutboxMessage("", to, body, correlation_id=key) for to, key in askers]
         return sent
 
 

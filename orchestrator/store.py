@@ -24,7 +24,9 @@ from orchestrator.asl.interpreter import ExecutionState, HistoryEvent
 from orchestrator.state_cache import StagedCache
 from orchestrator.wal_checkpointer import WalCheckpointer
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
+# Askers of a running execution besides the one that started it (each gets its result).
+MAX_WAITERS = 100
 # Running executions whose states stay parsed in memory, most recently stepped first.
 CACHED_EXECUTIONS = 512
 _MIGRATIONS: dict[int, str] = {
@@ -147,6 +149,16 @@ _MIGRATIONS: dict[int, str] = {
     CREATE INDEX executions_status ON executions (status);
     CREATE INDEX executions_machine ON executions (state_machine, start_date);
     """,
+    # A start repeated (same name and input) by another client while the execution runs:
+    # that client is answered too when it ends.
+    6: """
+    CREATE TABLE waiters (
+        execution INTEGER NOT NULL,
+        reply_to TEXT NOT NULL,
+        correlation_id TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (execution, reply_to, correlation_id)
+    ) WITHOUT ROWID;
+    """,
 }
 
 
@@ -253,6 +265,8 @@ class Store(Protocol):
     def execution_summaries(
         self, status: str | None = None, *, state_machine: str | None = None
     ) -> list[ExecutionSummary]: ...
+    def add_waiter(self, execution_arn: str, reply_to: str, correlation_id: str | None) -> bool: ...
+    def waiters(self, execution_arn: str) -> list[tuple[str, str | None]]: ...
     def close(self) -> None: ...
 
 
@@ -591,6 +605,8 @@ class SqliteStore:
                     "INSERT INTO history (execution, id, event) VALUES (?,?,?)",
                     [(key, event.id, _event_json(event)) for event in history],
                 )
+            if state.status != "RUNNING" and (previous is None or previous.status == "RUNNING"):
+                self._db.execute("DELETE FROM waiters WHERE execution=?", (key,))
             ids = self._insert_outbox(outbox, created)
             # A finished execution leaves the cache: the engine does not step it again.
             self._cache.stage(arn, record if state.status == "RUNNING" else None)
@@ -679,6 +695,32 @@ class SqliteStore:
             query += f" LIMIT {int(limit)}"
         rows = self._db.execute(query, params)
         return [ExecutionState.model_validate_json(state) for (state,) in rows]
+
+    def add_waiter(self, execution_arn: str, reply_to: str, correlation_id: str | None) -> bool:
+        """Answer ``reply_to`` too when the execution ends; False when it has too many."""
+        with self._transaction():
+            row = self._db.execute(
+                "SELECT e.id, (SELECT count(*) FROM waiters w WHERE w.execution = e.id)"
+                " FROM executions e WHERE e.arn=?",
+                (execution_arn,),
+            ).fetchone()
+            if row is None or row[1] >= MAX_WAITERS:
+                return False
+            self._db.execute(
+                "INSERT OR IGNORE INTO waiters (execution, reply_to, correlation_id)"
+                " VALUES (?,?,?)",
+                (row[0], reply_to, correlation_id or ""),
+            )
+        return True
+
+    def waiters(self, execution_arn: str) -> list[tuple[str, str | None]]:
+        """(reply_to, correlation_id) of the execution's other askers."""
+        rows = self._db.execute(
+            "SELECT w.reply_to, w.correlation_id FROM waiters w"
+            " JOIN executions e ON e.id = w.execution WHERE e.arn=?",
+            (execution_arn,),
+        )
+        return [(reply_to, correlation or None) for reply_to, correlation in rows]
 
     def execution_summaries(
         self, status: str | None = None, *, state_machine: str | None = None

@@ -11,7 +11,7 @@ import messages
 from broker.topology import EXECUTIONS_EXCHANGE, TASK_RESULTS_QUEUE, function_queue
 from orchestrator.definitions import load_definitions
 from orchestrator.engine import Engine, StartRejected
-from orchestrator.store import SqliteStore
+from orchestrator.store import OutboxMessage, SqliteStore
 
 DEFINITIONS = Path(__file__).resolve().parents[2] / "definitions"
 
@@ -220,6 +220,50 @@ def test_a_new_asker_of_a_finished_execution_gets_its_result(
     body = json.loads(row.body)
     assert (body["status"], body["cause"]) == ("FAILED", "Engage Tier 2 Support.")
     assert len(store.executions()) == 1
+
+
+def test_askers_of_a_running_execution_all_get_its_result(
+    engine: Engine, store: SqliteStore
+) -> None:
+    first = engine.start(intake())
+    others = [
+        messages.IntakeRequest(
+            state_machine="CallCenterStateMachine",
+            execution_name="case-1",
+            input={"inputCaseID": "001"},
+            reply_to=f"client.{i}",
+            correlation_id=f"c-{i}",
+        )
+        for i in (2, 3)
+    ]
+    for other in others + others:  # each asks twice (a redelivery): answered once
+        assert engine.start(other) == []
+    rows: list[OutboxMessage] = []
+    ids = first
+    outputs = {
+        "OpenCaseFunction": {"Case": "001", "Message": "m"},
+        "AssignCaseFunction": {"Case": "001", "Message": "m"},
+        "WorkOnCaseFunction": {"Case": "001", "Status": 0, "Message": "m"},
+        "EscalateCaseFunction": {"Case": "001", "Status": 0, "Message": "m"},
+    }
+    while True:
+        rows = store.outbox_messages(ids)
+        store.delete_outbox(r.id for r in rows)
+        if not rows[0].routing_key.startswith("lambda."):
+            break
+        request = messages.TaskRequest.from_wire(rows[0].body)
+        ids = (
+            engine.apply(
+                messages.TaskSucceeded(
+                    task_token=request.task_token, attempt=0, output=outputs[request.function_name]
+                )
+            )
+            or []
+        )
+    answered = sorted((r.routing_key, r.correlation_id) for r in rows if r.exchange == "")
+    assert answered == [("client.2", "c-2"), ("client.3", "c-3"), ("client.replies", "c-1")]
+    assert {json.loads(r.body)["status"] for r in rows} == {"FAILED"}
+    assert store.waiters(store.executions()[0].execution_arn) == []
 
 
 def test_a_running_execution_keeps_the_definition_it_started_with(tmp_path: Path) -> None:
