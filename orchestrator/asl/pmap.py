@@ -15,7 +15,8 @@ is an object and a :class:`PSet` an array, as the dicts and sets they replace we
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, KeysView, Mapping
+from itertools import chain
 from typing import Any, Final, Generic, TypeVar, cast, get_args
 
 from pydantic import GetCoreSchemaHandler
@@ -111,23 +112,33 @@ class PMap(Mapping[K, V]):
     def __len__(self) -> int:
         return self._len
 
-    def _buckets(self) -> Iterator[_Bucket]:
-        for node in self._root:
-            if node is not _NO_NODE:
-                for bucket in node:
-                    if bucket:
-                        yield bucket
+    def _buckets(self) -> list[_Bucket]:
+        return [bucket for node in self._root if node is not _NO_NODE for bucket in node if bucket]
 
     def __iter__(self) -> Iterator[K]:
-        for bucket in self._buckets():
-            yield from bucket
+        return chain.from_iterable(self._buckets())
+
+    def keys(self) -> KeysView[K]:
+        """The keys, as a set-like view whose set operations run at C speed."""
+        return _Keys(self)
 
     def items_list(self) -> list[tuple[K, V]]:
         """Every (key, value) pair, in the map's order."""
-        return [pair for bucket in self._buckets() for pair in bucket.items()]
+        return list(chain.from_iterable(bucket.items() for bucket in self._buckets()))
+
+    def as_dict(self) -> dict[K, V]:
+        """A dict of the same pairs (in the map's order)."""
+        result: dict[K, V] = {}
+        for bucket in self._buckets():
+            result.update(bucket)
+        return result
+
+    def key_set(self) -> frozenset[K]:
+        """The keys as a frozenset (built in C, bucket by bucket)."""
+        return frozenset().union(*self._buckets())
 
     def __repr__(self) -> str:
-        return f"PMap({dict(self.items_list())!r})"
+        return f"PMap({self.as_dict()!r})"
 
     # -- updating ------------------------------------------------------------------------------
 
@@ -235,9 +246,35 @@ class PMap(Mapping[K, V]):
                 [core_schema.is_instance_schema(cls), *accepted]
             ),
             serialization=core_schema.plain_serializer_function_ser_schema(
-                lambda m: dict(m.items_list()), return_schema=as_dict
+                lambda m: m.as_dict(), return_schema=as_dict
             ),
         )
+
+
+class _Keys(KeysView[K]):
+    """A PMap's keys: set operations build frozensets in C instead of testing key by key."""
+
+    _mapping: PMap[K, Any]
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._mapping)
+
+    def __sub__(self, other: Iterable[Any]) -> frozenset[K]:  # type: ignore[override]
+        return self._mapping.key_set() - _as_set(other)
+
+    def __and__(self, other: Iterable[Any]) -> frozenset[K]:  # type: ignore[override]
+        return self._mapping.key_set() & _as_set(other)
+
+    def __or__(self, other: Iterable[Any]) -> frozenset[Any]:  # type: ignore[override]
+        return self._mapping.key_set() | _as_set(other)
+
+
+def _as_set(items: Iterable[Any]) -> frozenset[Any] | set[Any]:
+    if isinstance(items, set | frozenset):
+        return items
+    if isinstance(items, _Keys):
+        return items._mapping.key_set()
+    return frozenset(items)
 
 
 def _from_list(cls: type[PMap[Any, Any]]) -> Callable[[list[Any]], PMap[Any, Any]]:

@@ -133,3 +133,14 @@ def test_thread_copy_shares_maps_and_copies_lists() -> None:
     copy.retry_counts[0] = 2
     assert thread.timers == ["t"] and thread.retry_counts == [1]
     assert {f.name for f in dataclasses.fields(Thread)} >= {"first_child", "results_bytes"}
+
+
+def test_key_views_do_set_operations_as_dict_views_do() -> None:
+    before = PMap({f"t{i}": i for i in range(500)})
+    after = before.discard("t7").set("new", 1)
+    assert before.keys() - after.keys() == {"t7"}
+    assert after.keys() - before.keys() == {"new"}
+    assert after.keys() - {"new"} == before.key_set() - {"t7"}
+    assert len(before.keys() & after.keys()) == 499
+    assert after.as_dict() == dict(after.items_list()) == dict(after)
+    assert set(after) == set(after.keys()) == after.key_set()
