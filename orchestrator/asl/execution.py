@@ -59,8 +59,10 @@ class Thread:
     # no set of its children. (``children`` is that set in states stored before, kept while
     # their fan-outs finish.)
     first_child: int = 0
-    children: PSet[int] = field(default_factory=PSet.empty)
-    results: PMap[int, JsonValue] = field(default_factory=PMap.empty)  # by branch or item index
+    # None, not empty, for the many threads that are no fan-out: written as null they cost
+    # nothing to store and load.
+    children: PSet[int] | None = None
+    results: PMap[int, JsonValue] | None = None  # by branch or item index
     results_bytes: int = 0  # their JSON size so far; past the payload limit none are kept
     items: list[JsonValue] = field(default_factory=list)
     next_item: int = 0

@@ -72,7 +72,7 @@ from orchestrator.asl.execution import (
 from orchestrator.asl.lambda_invoke import invoke_response
 from orchestrator.asl.loader import function_name_of
 from orchestrator.asl.paths import Path, PathNotFound, PathWriteError, ReferencePath
-from orchestrator.asl.pmap import Draft, PMap, PSet
+from orchestrator.asl.pmap import Draft, PMap
 from orchestrator.asl.runtime_fields import StateRuntimeError
 from orchestrator.asl.templates import Template
 
@@ -777,7 +777,7 @@ class _Run:
             self.state_failed(thread, state, failure)
 
     def start_fan_out(self, thread: Thread, state: ParallelState | MapState) -> None:
-        thread.children, thread.results, thread.results_bytes = PSet.empty(), PMap.empty(), 0
+        thread.children, thread.results, thread.results_bytes = None, None, 0
         thread.done = thread.failed = thread.next_item = 0
         thread.first_child = 0
         if isinstance(state, ParallelState):
@@ -891,10 +891,9 @@ class _Run:
         kept (the state's result fails with DataLimitExceeded when all are in)."""
         parent.results_bytes += size + 1
         if parent.results_bytes > MAX_PAYLOAD_BYTES:
-            if parent.results:
-                parent.results = PMap.empty()
+            parent.results = None
         else:
-            parent.results = parent.results.set(index, value)
+            parent.results = (parent.results or PMap.empty()).set(index, value)
 
     def thread_succeeded(self, thread: Thread, output: Any, size: int) -> None:
         if thread.parent is None:
@@ -926,8 +925,9 @@ class _Run:
         self.record(f"{state.type}StateSucceeded")
         count = len(thread.items) if isinstance(state, MapState) else len(state.branches)
         too_large = thread.results_bytes + 1 > MAX_PAYLOAD_BYTES
-        results = [] if too_large else [thread.results.get(i) for i in range(count)]
-        thread.results, thread.items = PMap.empty(), []
+        kept = thread.results or PMap.empty()
+        results = [] if too_large else [kept.get(i) for i in range(count)]
+        thread.results, thread.items = None, []
         try:
             if too_large:
                 raise bounds.bounds_error("size", _result_of(state.name))
@@ -976,7 +976,7 @@ class _Run:
             if isinstance(state, MapState):
                 self.record("MapIterationAborted", {"index": child.index, "name": state.name})
             self.remove_thread(child)
-        thread.children, thread.first_child = PSet.empty(), 0
+        thread.children, thread.first_child = None, 0
 
     def remove_thread(self, thread: Thread) -> None:
         if thread.token is not None:
@@ -988,7 +988,7 @@ class _Run:
         if thread.parent is not None and thread.parent in self.threads:
             parent = self.threads[thread.parent]
             if parent.children:  # a fan-out stored before children had set-aside ids
-                self.thread(thread.parent).children = parent.children.discard(thread.id)
+                self.thread(thread.parent).children = parent.children.discard(thread.id) or None
 
     # -- failures: retry, catch, or fail the scope ---------------------------------------------
 
