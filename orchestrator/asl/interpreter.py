@@ -72,7 +72,7 @@ from orchestrator.asl.execution import (
 from orchestrator.asl.lambda_invoke import invoke_response
 from orchestrator.asl.loader import function_name_of
 from orchestrator.asl.paths import Path, PathNotFound, PathWriteError, ReferencePath
-from orchestrator.asl.pmap import Draft, PMap
+from orchestrator.asl.pmap import Draft, PMap, PSet
 from orchestrator.asl.runtime_fields import StateRuntimeError
 from orchestrator.asl.templates import Template
 
@@ -866,7 +866,12 @@ class _Run:
         self.next_thread += count
 
     def spawn(self, parent: Thread, scope: int, index: int, data: Any) -> None:
-        child = Thread(id=parent.first_child + index, scope=scope, parent=parent.id, index=index)
+        if parent.first_child:
+            child_id = parent.first_child + index
+        else:  # a fan-out stored before children had set-aside ids
+            child_id, self.next_thread = self.next_thread, self.next_thread + 1
+            parent.children = (parent.children or PSet.empty()).add(child_id)
+        child = Thread(id=child_id, scope=scope, parent=parent.id, index=index)
         self.threads[child.id] = child
         self.copied[child.id] = child
         self.enqueue(child.id, self.machine.scopes[scope].start_at, data)

@@ -4,14 +4,17 @@ the JSON shape the execution state always had (older stored states included)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, JsonValue
 
+from orchestrator.asl import interpreter
 from orchestrator.asl.execution import ExecutionState, Thread
 from orchestrator.asl.pmap import GONE, Draft, PMap, PSet
+from tests.asl.bounds_support import LAMBDA, T0, machine, start
 
 keys = st.one_of(st.integers(-5, 5000), st.text(max_size=6))
 operations = st.lists(
@@ -144,3 +147,44 @@ def test_key_views_do_set_operations_as_dict_views_do() -> None:
     assert len(before.keys() & after.keys()) == 499
     assert after.as_dict() == dict(after.items_list()) == dict(after)
     assert set(after) == set(after.keys()) == after.key_set()
+
+
+def test_a_fan_out_stored_before_set_aside_ids_finishes() -> None:
+    """A Map under MaxConcurrency stored by the previous version (a set of children, no
+    first_child, results as a list) starts its next items with fresh ids and finishes."""
+    m = machine(
+        {
+            "Map": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "MaxConcurrency": 1,
+                "ItemProcessor": {
+                    "StartAt": "T",
+                    "States": {"T": {"Type": "Task", "Resource": LAMBDA + "F", "End": True}},
+                },
+                "End": True,
+            }
+        }
+    )
+    step = start(m, {"items": [1, 2, 3]})
+    root = step.state.threads[0]
+    (child,) = [t for t in step.state.threads.values() if t.parent == 0]
+    old_root = dataclasses.replace(root, first_child=0, children=PSet([child.id]), results=None)
+    stored = json.loads(
+        step.state.model_copy(
+            update={"threads": step.state.threads.set(0, old_root)}
+        ).model_dump_json()
+    )
+    stored["threads"]["0"]["results"] = [None, None, None]  # the old list form
+    state = ExecutionState.model_validate(stored)
+    fresh = state.next_thread
+    for turn in range(3):
+        (dispatch,) = [c for c in step.commands if isinstance(c, interpreter.DispatchTask)]
+        step = interpreter.step(
+            m, state, interpreter.TaskSucceeded(dispatch.token, 0, dispatch.payload * 10, T0)
+        )
+        state = step.state
+        if turn == 0:  # the next item's thread: a fresh id, in the set of children
+            assert fresh in state.threads and state.threads[fresh].index == 1
+            assert state.threads[0].children == {fresh}
+    assert state.status == "SUCCEEDED" and state.output == [10, 20, 30]
