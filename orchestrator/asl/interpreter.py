@@ -174,7 +174,7 @@ def _refused_start(machine: StateMachine, event: StartExecution, out: OutOfBound
         "ExecutionStarted",
         {"input": "", "inputDetails": {"truncated": True}, "roleArn": event.role_arn},
     )
-    failure = bounds.bounds_error(out.excess, "The execution input was given")
+    failure = bounds.bounds_error(out.excess, "The execution input is a value")
     run.end_execution("FAILED", "ExecutionFailed", None, failure.error, failure.cause)
     return run.finish()
 
