@@ -21,7 +21,7 @@ import messages
 from broker.topology import EXECUTIONS_EXCHANGE, TASK_RESULTS_QUEUE, function_queue
 from orchestrator import metrics
 from orchestrator.arns import Account
-from orchestrator.asl import interpreter
+from orchestrator.asl import errors, interpreter
 from orchestrator.asl.definition import StateMachine
 from orchestrator.asl.loader import load_definition
 from orchestrator.store import ExecutionExists, ExecutionRecord, OutboxMessage, Store
@@ -139,7 +139,13 @@ class Engine:
             token_prefix=secrets.token_hex(16),
             role_arn=self.role_arn(machine.name),
         )
-        step = interpreter.step(machine, None, start)
+        try:
+            step = interpreter.step(machine, None, start)
+        except Exception as exc:  # a fault of ours: the execution fails, it is not lost
+            log.exception("starting execution %s failed", start.execution_arn)
+            step = interpreter.failed_start(
+                machine, start, errors.RUNTIME, internal_cause("starting the execution", exc)
+            )
         record = ExecutionRecord(
             step.state, request.reply_to, request.correlation_id, self.current[machine.name]
         )
@@ -176,6 +182,14 @@ class Engine:
         if dispatched is not None and ids is not None:
             metrics.TASK_SECONDS.labels(dispatched[0]).observe(time.monotonic() - dispatched[1])
         return ids
+
+    def fail_execution(self, execution_arn: str, cause: str) -> list[int] | None:
+        """End a running execution FAILED with States.Runtime and ``cause`` (the service could
+        not apply something to it); None when it is not running."""
+        record = self.store.execution_by_arn(execution_arn)
+        if record is None:
+            return None
+        return self._step(record, interpreter.FailExecution(errors.RUNTIME, cause, self.clock()))
 
     def fail_task(self, token: str, attempt: int, error: str, cause: str) -> list[int] | None:
         """Fail a dispatched task from here (its function cannot be reached: AWS's
@@ -217,7 +231,16 @@ class Engine:
         machine = self.machine_for(record)
         if machine is None:
             return None
-        step = interpreter.step(machine, record.state, event)
+        try:
+            step = interpreter.step(machine, record.state, event)
+        except Exception as exc:
+            # A fault of ours, not the workflow's: retrying the event would fail the same way,
+            # so the execution ends, FAILED with States.Runtime, and says why.
+            log.exception("applying %s to %s failed", _describe(event), record.state.execution_arn)
+            failure = interpreter.FailExecution(
+                errors.RUNTIME, internal_cause(f"applying {_describe(event)}", exc), self.clock()
+            )
+            step = interpreter.step(machine, record.state, failure)
         if step.ignored:
             return None
         updated = dataclasses.replace(record, state=step.state)
@@ -349,6 +372,25 @@ class Engine:
         askers += self.store.waiters(state.execution_arn)
         sent += [OutboxMessage("", to, body, correlation_id=key) for to, key in askers]
         return sent
+
+
+def internal_cause(doing: str, exc: BaseException) -> str:
+    """The cause of an execution failed by a fault of the engine's own."""
+    return (
+        f"An internal error occurred while {doing}: {type(exc).__name__}: {exc}. The"
+        " orchestrator's log has the details."
+    )
+
+
+def _describe(event: interpreter.Event) -> str:
+    """An event, as a cause names it."""
+    if isinstance(event, interpreter.TimerFired):
+        return f"timer {event.timer}"
+    if isinstance(event, interpreter.TaskSucceeded | interpreter.TaskFailed):
+        return "a callback" if event.callback else "a task result"
+    if isinstance(event, interpreter.TaskHeartbeat):
+        return "a task heartbeat"
+    return type(event).__name__
 
 
 def _final(event: interpreter.HistoryEvent) -> bool:

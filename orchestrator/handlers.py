@@ -30,6 +30,7 @@ from pydantic import ValidationError
 import messages
 from broker import (
     CONTROL_QUEUE,
+    DEAD_LETTER_SUFFIX,
     INTAKE_QUEUE,
     TASK_RESULTS_QUEUE,
     Delivery,
@@ -160,6 +161,8 @@ class Handlers:
                 reason = self.guard.reason(key)
                 await self._reject(message, queue, reason)
                 await self._answer(message, replies.unusable(queue, message.body, reason))
+                if queue == TASK_RESULTS_QUEUE:
+                    await self._fail_waiting_execution(message.body, reason)
                 return
         try:
             parsed = parse(message.body)
@@ -285,6 +288,23 @@ class Handlers:
             await self._nack(work.message)
         for work in refused:
             await self._answer(work.message, replies.callback_refused(work.parsed))
+
+    async def _fail_waiting_execution(self, body: bytes, reason: str) -> None:
+        """A task result set aside: the execution waiting for it would wait forever, so it
+        fails (States.Runtime) saying why and where the result went."""
+        try:
+            token = messages.parse_task_result(body).task_token
+            record = self.engine.store.execution_by_token(token)
+            if record is None:
+                return
+            cause = (
+                f"A task result for this execution {reason}; it was dead-lettered to"
+                f" {TASK_RESULTS_QUEUE}{DEAD_LETTER_SUFFIX}."
+            )
+            ids = self.engine.fail_execution(record.state.execution_arn, cause)
+            await self.publisher.publish(ids or [])
+        except Exception as exc:  # the letter is kept; an operator can look at it
+            log.error("failing the execution of a set-aside task result failed: %s", exc)
 
     async def _answer(self, message: Delivery, body: bytes | None) -> None:
         """Send ``body`` to the message's ``reply_to``, if both exist (best effort: the

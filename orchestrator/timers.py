@@ -6,10 +6,11 @@ cannot hold the others back:
 
 - the store failing (a full disk) is our fault: the loop backs off and tries again, and the
   timer stays due;
-- a timer whose firing raises is that execution's problem: the timer is moved an hour on
-  (so it is not retried in a tight loop) and the error is logged with the execution;
+- a timer whose firing raises is that execution's problem: the engine fails the execution
+  with States.Runtime; if even that cannot be done (its stored state cannot be read), the
+  timer is moved an hour on (so it is not retried in a tight loop) and the error logged;
 - a timer whose firing killed the process (the crash guard's marker says so) is not fired
-  again: it is dropped and the error logged.
+  again: it is dropped and its execution fails with States.Runtime, saying why.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ async def fire_timers(
             continue
         for timer, execution_arn in due:
             try:
-                ids = _fire(engine, guard, timer, execution_arn, clock)
+                ids = _fire(engine, guard, timer, execution_arn)
             except Exception as exc:
                 if is_store_fault(exc):
                     await backoff.failed(exc)
@@ -85,7 +86,7 @@ async def fire_timers(
 
 
 def _fire(
-    engine: Engine, guard: CrashGuard | None, timer: str, execution_arn: str, clock: SteadyClock
+    engine: Engine, guard: CrashGuard | None, timer: str, execution_arn: str
 ) -> list[int] | None:
     """Fire one timer under the crash guard's marker."""
     if guard is None:
@@ -93,14 +94,11 @@ def _fire(
     key = timer_key(timer)
     verdict = guard.verdict(key)
     if verdict == "set aside":
-        log.error(
-            "timer %s of %s is not fired again: %s",
-            timer,
-            execution_arn,
-            guard.reason(key),
-        )
+        reason = guard.reason(key)
+        log.error("timer %s of %s is not fired again: %s", timer, execution_arn, reason)
         engine.store.delete_timer(timer)
-        return None
+        # Its execution would wait for it forever: it fails, saying why.
+        return engine.fail_execution(execution_arn, f"Firing one of its timers {reason}.")
     with guard.applying([key]):
         ids = engine.fire_timer(timer, execution_arn)
     if verdict == "alone":

@@ -209,7 +209,25 @@ class StopExecution:
     time: datetime
 
 
-Event = StartExecution | TaskSucceeded | TaskFailed | TaskHeartbeat | TimerFired | StopExecution
+@dataclass(frozen=True)
+class FailExecution:
+    """The shell could not apply an event to the execution (the engine raised, or the event
+    killed the process): the execution fails with ``error`` (States.Runtime) and ``cause``."""
+
+    error: str
+    cause: str
+    time: datetime
+
+
+Event = (
+    StartExecution
+    | TaskSucceeded
+    | TaskFailed
+    | TaskHeartbeat
+    | TimerFired
+    | StopExecution
+    | FailExecution
+)
 
 _PENDING_EVENTS: dict[str, type[TaskSucceeded | TaskFailed | TaskHeartbeat | TimerFired]] = {
     kind.__name__: kind for kind in (TaskSucceeded, TaskFailed, TaskHeartbeat, TimerFired)

@@ -52,6 +52,7 @@ from orchestrator.asl.execution import (
     DispatchTask,
     Event,
     ExecutionState,
+    FailExecution,
     HistoryEvent,
     StartExecution,
     StartTimer,
@@ -85,6 +86,7 @@ __all__ = [
     "DispatchTask",
     "Event",
     "ExecutionState",
+    "FailExecution",
     "HistoryEvent",
     "StartExecution",
     "StartTimer",
@@ -94,11 +96,15 @@ __all__ = [
     "TaskHeartbeat",
     "TaskSucceeded",
     "TimerFired",
+    "failed_start",
     "iso_time",
     "step",
 ]
 
 MAX_PAYLOAD_BYTES = limits.MAX_PAYLOAD_BYTES
+# AWS's limits on an error name and a cause (SendTaskFailure, history events).
+MAX_ERROR_CHARS = 256
+MAX_CAUSE_CHARS = 32_768
 ROOT = 0
 # The cause AWS gives (observed; its error name is not documented, ours is States.Runtime).
 HISTORY_FULL_CAUSE = (
@@ -164,6 +170,37 @@ def _initial_state(machine: StateMachine, event: StartExecution, data: Any) -> E
         token_prefix=event.token_prefix,
         threads=PMap({ROOT: Thread(id=ROOT, scope=0)}),
     )
+
+
+def failed_start(machine: StateMachine, event: StartExecution, error: str, cause: str) -> Step:
+    """A start the shell could not step (the interpreter raised): the execution exists, and
+    has failed with ``error`` and ``cause``, instead of being lost or retried forever."""
+    try:
+        text, data = bounds.json_text(event.input), event.input
+    except OutOfBounds:
+        text, data = "", None
+    run = _Run(machine, _initial_state(machine, event, data), event.time)
+    run.record(
+        "ExecutionStarted",
+        {"input": text, "inputDetails": {"truncated": not text}, "roleArn": event.role_arn},
+    )
+    run.end_execution(
+        "FAILED", "ExecutionFailed", None, _bounded_error(error), _bounded_cause(cause)
+    )
+    return run.finish()
+
+
+def _bounded_error(error: str) -> str:
+    """An error name cut to AWS's 256 characters (SendTaskFailure's bound, applied to a
+    worker's or the shell's own text too)."""
+    return error[:MAX_ERROR_CHARS]
+
+
+def _bounded_cause(cause: str | None) -> str | None:
+    """A cause cut to AWS's 32,768 characters."""
+    if cause is None or len(cause) <= MAX_CAUSE_CHARS:
+        return cause
+    return cause[: MAX_CAUSE_CHARS - 15] + " ...(truncated)"
 
 
 def _refused_start(machine: StateMachine, event: StartExecution, out: OutOfBounds) -> Step:
@@ -371,7 +408,7 @@ class _Run:
     def applies(self, event: Event) -> bool:
         """Whether ``event`` applies now: False for a stale, duplicate or unknown one, and for
         a callback (SendTask*) to a task that is not ``.waitForTaskToken``."""
-        if isinstance(event, StopExecution):
+        if isinstance(event, StopExecution | FailExecution):
             return True
         if isinstance(event, StartExecution):
             return False
@@ -398,6 +435,10 @@ class _Run:
         """Apply an event that :meth:`applies`: now, or after the work still pending."""
         if isinstance(event, StopExecution):
             self.end_execution("ABORTED", "ExecutionAborted", None, event.error, event.cause)
+            return
+        if isinstance(event, FailExecution):
+            error, cause = _bounded_error(event.error), _bounded_cause(event.cause)
+            self.end_execution("FAILED", "ExecutionFailed", None, error, cause)
             return
         if isinstance(event, TimerFired):
             kind = self.timers[event.timer].kind
@@ -659,6 +700,7 @@ class _Run:
 
     def task_failed(self, thread: Thread, state: TaskState, error: str, cause: str | None) -> None:
         self.end_task(thread)
+        error, cause = _bounded_error(error), _bounded_cause(cause)
         if state.integration == "function":
             # A function-ARN Task shows Lambda's error payload as Python writes it (spaced).
             cause = _spaced_json(cause)

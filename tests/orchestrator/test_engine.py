@@ -9,6 +9,7 @@ import pytest
 
 import messages
 from broker.topology import EXECUTIONS_EXCHANGE, TASK_RESULTS_QUEUE, function_queue
+from orchestrator.asl import interpreter
 from orchestrator.definitions import load_definitions
 from orchestrator.engine import Engine, StartRejected
 from orchestrator.store import OutboxMessage, SqliteStore
@@ -394,3 +395,65 @@ def test_a_new_store_uses_small_pages_and_an_old_one_keeps_its_own(tmp_path: Pat
     reopened = SqliteStore(tmp_path / "old.db")
     assert reopened._db.execute("PRAGMA page_size").fetchone() == (4096,)
     reopened.close()
+
+
+def test_an_error_in_the_interpreter_fails_the_execution_not_the_message(
+    engine: Engine, store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = only_request(store, engine.start(intake()))
+
+    def bug(*args: object) -> None:
+        raise ArithmeticError("a bug of ours")
+
+    monkeypatch.setattr(interpreter._Run, "task_succeeded", bug)
+    ids = engine.apply(
+        messages.TaskSucceeded(task_token=request.task_token, attempt=0, output={"Case": "001"})
+    )
+    [state] = store.executions()
+    assert (state.status, state.error) == ("FAILED", "States.Runtime")
+    assert state.cause == (
+        "An internal error occurred while applying a task result: ArithmeticError: a bug of"
+        " ours. The orchestrator's log has the details."
+    )
+    routes = {row.routing_key for row in store.outbox_messages(ids or [])}
+    assert routes == {"CallCenterStateMachine.FAILED", "client.replies"}
+
+
+def test_a_start_the_interpreter_cannot_step_is_a_failed_execution(
+    engine: Engine, store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def bug(*args: object) -> None:
+        raise ArithmeticError("a bug of ours")
+
+    monkeypatch.setattr(interpreter._Run, "run_thread", bug)
+    ids = engine.start(intake())
+    [state] = store.executions()
+    assert (state.status, state.error, state.input) == (
+        "FAILED",
+        "States.Runtime",
+        {"inputCaseID": "001"},
+    )
+    assert state.cause is not None and state.cause.startswith(
+        "An internal error occurred while starting the execution: ArithmeticError"
+    )
+    assert [e["type"] for e in store.history(state.execution_arn)] == [
+        "ExecutionStarted",
+        "ExecutionFailed",
+    ]
+    assert "client.replies" in {row.routing_key for row in store.outbox_messages(ids)}
+
+
+def test_causes_and_errors_are_cut_to_aws_lengths(engine: Engine, store: SqliteStore) -> None:
+    request = only_request(store, engine.start(intake()))
+    engine.apply(
+        messages.TaskFailed(
+            task_token=request.task_token,
+            attempt=0,
+            error_type="E" * 1000,
+            error_message="m" * 100_000,
+        )
+    )
+    [state] = store.executions()
+    assert state.error is not None and len(state.error) == 256
+    assert state.cause is not None and len(state.cause) == 32_768
+    assert state.cause.endswith("...(truncated)")

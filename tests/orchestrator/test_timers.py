@@ -1,6 +1,6 @@
 """The timer loop on a real store: one bad timer holds no other back, a clock set back holds
 no Wait back, a store that fails is waited for, and a timer that killed the process is not
-fired again."""
+fired again (its execution fails, saying why)."""
 
 from __future__ import annotations
 
@@ -142,3 +142,7 @@ def test_a_timer_that_killed_the_process_is_not_fired_again(
         guard.close()
     assert store.due_timers(time.time() + 10) == []
     assert (tmp_path / "sfn.db.applying").read_bytes() == b""
+    # Its execution would have waited for it forever: it failed, saying why.
+    [state] = store.executions()
+    assert (state.status, state.error) == ("FAILED", "States.Runtime")
+    assert state.cause is not None and "crashed the orchestrator" in state.cause
