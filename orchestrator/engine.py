@@ -313,7 +313,8 @@ class Engine:
         state = record.state
         self._observe(state, step)
         if previous is not None:  # tasks done, timed out or stopped: their clocks go too
-            for token in previous.tokens.keys() - state.tokens.keys():
+            # (changes_from reads only what the step changed: a Map has a token per item.)
+            for token in state.tokens.changes_from(previous.tokens)[1]:
                 self._dispatched.pop(token, None)
         if state.status != "RUNNING":
             log.info(

@@ -7,6 +7,7 @@ republishes the outbox on restart, a crash before it leaves the inbound message 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sqlite3
@@ -20,11 +21,12 @@ from typing import Any, Protocol
 
 import orjson
 
+from orchestrator import state_rows
 from orchestrator.asl.interpreter import ExecutionState, HistoryEvent
 from orchestrator.state_cache import StagedCache
 from orchestrator.wal_checkpointer import WalCheckpointer
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # Askers of a running execution besides the one that started it (each gets its result).
 MAX_WAITERS = 100
 # Running executions whose states stay parsed in memory, most recently stepped first.
@@ -159,6 +161,17 @@ _MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (execution, reply_to, correlation_id)
     ) WITHOUT ROWID;
     """,
+    # A large state (an inline Map, a wide Parallel) is kept in rows, a step writing only
+    # those it changed (see state_rows); layout 0: the whole state in ``state``, 1: split.
+    7: """
+    ALTER TABLE executions ADD COLUMN layout INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE parts (
+        execution INTEGER NOT NULL,
+        part TEXT NOT NULL,
+        body BLOB NOT NULL,
+        PRIMARY KEY (execution, part)
+    ) WITHOUT ROWID;
+    """,
 }
 
 
@@ -214,6 +227,7 @@ class ExecutionRecord:
     reply_to: str | None = None
     correlation_id: str | None = None
     definition_hash: str | None = None  # the definition it started with
+    split: bool = False  # stored in rows (state_rows), not in one column
 
 
 class Store(Protocol):
@@ -426,13 +440,29 @@ class SqliteStore:
         if cached is not None:
             return cached
         row = self._db.execute(
-            "SELECT state, reply_to, correlation_id, definition_hash FROM executions WHERE arn=?",
+            "SELECT id, state, reply_to, correlation_id, definition_hash, layout FROM executions"
+            " WHERE arn=?",
             (arn,),
         ).fetchone()
-        record = _record(row)
-        if record is not None and record.state.status == "RUNNING":
+        if row is None:
+            return None
+        key, state_json, reply_to, correlation_id, digest, layout = row
+        record = ExecutionRecord(
+            self._state(key, state_json, layout), reply_to, correlation_id, digest, bool(layout)
+        )
+        if record.state.status == "RUNNING":
             self._cache.remember(arn, record)
         return record
+
+    def _state(self, key: int, state_json: str, layout: int) -> ExecutionState:
+        """An execution's state from its row (and its parts when split)."""
+        if not layout:
+            return ExecutionState.model_validate_json(state_json)
+        parts = self._db.execute("SELECT part, body FROM parts WHERE execution=?", (key,))
+        [(input_json,)] = self._db.execute(
+            "SELECT input FROM executions WHERE id=?", (key,)
+        ).fetchall()
+        return state_rows.assemble(state_json, input_json, parts.fetchall())
 
     def due_timers(self, now: float, limit: int = 500) -> list[tuple[str, str]]:
         """(timer id, execution ARN) of timers due at ``now`` (epoch seconds), soonest first."""
@@ -546,17 +576,17 @@ class SqliteStore:
         the name is taken.
         """
         state = record.state
-        state_json = state.model_dump_json()
-        values = (state.status, state_json, _iso(state.stop_time))
-        old_tokens = set(previous.tokens) if previous else set()
-        old_timers = set(previous.timers) if previous else set()
+        # A large running state is kept in rows; once split it stays so while it runs.
+        split = state.status == "RUNNING" and (record.split or state_rows.split_wanted(state))
+        state_json = state_rows.head(state) if split else state.model_dump_json()
+        values = (state.status, state_json, _iso(state.stop_time), int(split))
         with self._transaction():
             if new:
                 try:
                     cursor = self._db.execute(
                         "INSERT INTO executions (arn, state_machine, name, input, reply_to,"
-                        " correlation_id, definition_hash, start_date, status, state, stop_date)"
-                        " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        " correlation_id, definition_hash, start_date, status, state, stop_date,"
+                        " layout) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                         (
                             state.execution_arn,
                             state.state_machine_name,
@@ -571,46 +601,79 @@ class SqliteStore:
                     )
                 except sqlite3.IntegrityError as exc:
                     raise ExecutionExists(state.execution_arn) from exc
-                key = cursor.lastrowid
+                key = int(cursor.lastrowid or 0)
             else:
                 # Most steps leave the status alone: not naming it spares the status index
                 # a page write (SQLite rewrites the index entry of every column it sets).
                 if previous is not None and previous.status == state.status:
-                    update = "UPDATE executions SET state=? WHERE arn=? RETURNING id"
-                    params: tuple[Any, ...] = (state_json, state.execution_arn)
+                    update = "UPDATE executions SET state=?, layout=? WHERE arn=? RETURNING id"
+                    params: tuple[Any, ...] = (state_json, int(split), state.execution_arn)
                 else:
-                    update = "UPDATE executions SET status=?, state=?, stop_date=? WHERE arn=?"
-                    update += " RETURNING id"
+                    update = "UPDATE executions SET status=?, state=?, stop_date=?, layout=?"
+                    update += " WHERE arn=? RETURNING id"
                     params = (*values, state.execution_arn)
                 [(key,)] = self._db.execute(update, params).fetchall()
             arn = state.execution_arn
-            tokens, timers = set(state.tokens), set(state.timers)
-            # Most steps change one token and no timer: skip the statements with nothing to do.
-            if gone := old_tokens - tokens:
+            # Only the tokens and timers the step changed (the maps share the rest), and most
+            # steps change one token and no timer: skip the statements with nothing to do.
+            if previous is not None:
+                tokens, gone = state.tokens.changes_from(previous.tokens)
+            else:
+                tokens, gone = list(state.tokens), []
+            if gone:
                 self._db.executemany("DELETE FROM tasks WHERE token=?", [(t,) for t in gone])
-            if added := tokens - old_tokens:
+            if tokens:
                 self._db.executemany(
                     "INSERT OR REPLACE INTO tasks (token, execution_arn) VALUES (?,?)",
-                    [(t, arn) for t in added],
+                    [(t, arn) for t in tokens],
                 )
-            if gone := old_timers - timers:
-                self._db.executemany("DELETE FROM timers WHERE id=?", [(t,) for t in gone])
-            if added := timers - old_timers:
+            if previous is not None:
+                timers, stopped = state.timers.changes_from(previous.timers)
+            else:
+                timers, stopped = list(state.timers), []
+            if stopped:
+                self._db.executemany("DELETE FROM timers WHERE id=?", [(t,) for t in stopped])
+            if timers:
                 self._db.executemany(
                     "INSERT OR REPLACE INTO timers (id, execution_arn, due) VALUES (?,?,?)",
-                    [(t, arn, state.timers[t].due.timestamp()) for t in added],
+                    [(t, arn, _epoch(state.timers[t].due)) for t in timers],
                 )
             if history:
                 self._db.executemany(
                     "INSERT INTO history (execution, id, event) VALUES (?,?,?)",
                     [(key, event.id, _event_json(event)) for event in history],
                 )
+            if split:
+                changes = (
+                    state_rows.changed_parts(state, previous)
+                    if record.split and previous is not None
+                    else state_rows.all_parts(state)
+                )
+                self._write_parts(key, changes)
+            elif record.split:  # finished: its state is whole in its row again
+                self._db.execute("DELETE FROM parts WHERE execution=?", (key,))
             if state.status != "RUNNING" and (previous is None or previous.status == "RUNNING"):
                 self._db.execute("DELETE FROM waiters WHERE execution=?", (key,))
             ids = self._insert_outbox(outbox, created)
             # A finished execution leaves the cache: the engine does not step it again.
-            self._cache.stage(arn, record if state.status == "RUNNING" else None)
+            kept = dataclasses.replace(record, split=split) if split != record.split else record
+            self._cache.stage(arn, kept if state.status == "RUNNING" else None)
         return ids
+
+    def _write_parts(self, key: int, parts: Iterable[state_rows.Part]) -> None:
+        writes: list[tuple[int, str, bytes]] = []
+        deletes: list[tuple[int, str]] = []
+        for part, body in parts:
+            if body is None:
+                deletes.append((key, part))
+            else:
+                writes.append((key, part, body))
+        if deletes:
+            self._db.executemany("DELETE FROM parts WHERE execution=? AND part=?", deletes)
+        if writes:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO parts (execution, part, body) VALUES (?,?,?)", writes
+            )
 
     def enqueue(self, outbox: Sequence[OutboxMessage], *, created: float) -> list[int]:
         """Add messages to the outbox on their own (no execution changed); their ids."""
@@ -687,14 +750,14 @@ class SqliteStore:
             if value:
                 clauses.append(f"{column}=?")
                 params.append(value)
-        query = "SELECT state FROM executions"
+        query = "SELECT id, state, layout FROM executions"
         if clauses:
             query += " WHERE " + " AND ".join(clauses)
         query += " ORDER BY start_date DESC, id DESC"
         if limit:
             query += f" LIMIT {int(limit)}"
-        rows = self._db.execute(query, params)
-        return [ExecutionState.model_validate_json(state) for (state,) in rows]
+        rows = self._db.execute(query, params).fetchall()
+        return [self._state(key, state, layout) for key, state, layout in rows]
 
     def add_waiter(self, execution_arn: str, reply_to: str, correlation_id: str | None) -> bool:
         """Answer ``reply_to`` too when the execution ends; False when it has too many."""
@@ -776,12 +839,6 @@ def _check_file(path: Path) -> None:
         )
 
 
-def _record(row: tuple[str, str | None, str | None, str | None] | None) -> ExecutionRecord | None:
-    if row is None:
-        return None
-    return ExecutionRecord(ExecutionState.model_validate_json(row[0]), row[1], row[2], row[3])
-
-
 def _outbox(row: tuple[Any, ...]) -> OutboxMessage:
     return OutboxMessage(row[1], row[2], bytes(row[3]), row[4], row[5], id=row[0])
 
@@ -793,6 +850,14 @@ def _event_json(event: HistoryEvent) -> str:
         return orjson.dumps(document).decode()
     except TypeError:
         return json.dumps(document, default=_iso)
+
+
+def _epoch(moment: datetime) -> float:
+    """A due date as epoch seconds (``datetime.max``, a due date never reached, included)."""
+    try:
+        return moment.timestamp()
+    except (OverflowError, ValueError, OSError):
+        return float("inf")
 
 
 def _iso(moment: datetime | None) -> str | None:
