@@ -87,6 +87,8 @@ class Engine:
                     role_arn=record.role_arn,
                 )
         self._dispatched: dict[str, tuple[str, float]] = {}  # token -> (function, when)
+        # Told of each timer a commit sets (the service's timer loop wakes for one due soon).
+        self.on_timer: Callable[[datetime], None] | None = None
 
     def register(self, machine: StateMachine, digest: str, *, role_arn: str | None = None) -> None:
         """Make ``machine`` (stored under ``digest``) the current definition of its name.
@@ -312,6 +314,10 @@ class Engine:
         )
         state = record.state
         self._observe(state, step)
+        if self.on_timer is not None:
+            for command in step.commands:
+                if isinstance(command, interpreter.StartTimer):
+                    self.on_timer(command.due)
         if previous is not None:  # tasks done, timed out or stopped: their clocks go too
             # (changes_from reads only what the step changed: a Map has a token per item.)
             for token in state.tokens.changes_from(previous.tokens)[1]:

@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -45,6 +46,8 @@ from orchestrator.store import OutboxMessage, SqliteStore
 from orchestrator.timers import fire_timers
 
 log = logging.getLogger(__name__)
+# The longest the timer loop sleeps: a timer set due sooner than this wakes it at once.
+TIMER_POLL_SECONDS = 0.2
 T = TypeVar("T")
 # How long a settled delivery's ack may wait to share a frame with later ones (acks are off
 # the executions' critical path; fewer acks are fewer writes and fewer quorum-queue commands).
@@ -154,8 +157,23 @@ async def run_service(
     try:
         committer = asyncio.create_task(handlers.commit_forever())
         sweeper = asyncio.create_task(publisher.sweep_forever())
+        wake = asyncio.Event()
+
+        def timer_set(due: datetime) -> None:
+            if due.timestamp() <= clock.now() + TIMER_POLL_SECONDS:
+                wake.set()
+
+        engine.on_timer = timer_set
         timers = asyncio.create_task(
-            fire_timers(engine, publisher.publish, stop, clock=clock, guard=guard)
+            fire_timers(
+                engine,
+                publisher.publish,
+                stop,
+                clock=clock,
+                guard=guard,
+                poll=TIMER_POLL_SECONDS,
+                wake=wake,
+            )
         )
         sampler = asyncio.create_task(subscribed.watcher.run())
         server = None

@@ -16,6 +16,7 @@ cannot hold the others back:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -47,8 +48,10 @@ async def fire_timers(
     clock: SteadyClock,
     guard: CrashGuard | None = None,
     poll: float = 0.2,
+    wake: asyncio.Event | None = None,
 ) -> None:
-    """Fire due timers until ``stop`` is set."""
+    """Fire due timers until ``stop`` is set; ``wake`` cuts a wait short (a timer due at
+    once was set: a step that spent its budget goes on without waiting for the poll)."""
     backoff = Backoff("firing timers (the store)")
     while not stop.is_set():
         try:
@@ -82,7 +85,12 @@ async def fire_timers(
                 continue
             now = clock.now()
             wait = poll if next_due is None else min(max(next_due - now, 0.0), poll)
-            await asyncio.sleep(wait)
+            if wake is None or wait <= 0:
+                await asyncio.sleep(wait)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), wait)
+                wake.clear()
 
 
 def _fire(

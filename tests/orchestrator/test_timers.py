@@ -5,6 +5,7 @@ fired again (its execution fails, saying why)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sqlite3
 import time
@@ -146,3 +147,58 @@ def test_a_timer_that_killed_the_process_is_not_fired_again(
     [state] = store.executions()
     assert (state.status, state.error) == ("FAILED", "States.Runtime")
     assert state.cause is not None and "crashed the orchestrator" in state.cause
+
+
+def test_a_step_that_spent_its_budget_goes_on_without_waiting_for_the_poll(
+    store: SqliteStore,
+) -> None:
+    # An EXPRESS Map of 3,000 Pass items is more than one step may do: each step leaves a
+    # timer due at once for the rest, and the loop must not sleep its poll before it.
+    document = {
+        "StartAt": "M",
+        "States": {
+            "M": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemProcessor": {
+                    "StartAt": "P",
+                    "States": {"P": {"Type": "Pass", "End": True}},
+                },
+                "End": True,
+            }
+        },
+    }
+    machine = dataclasses.replace(load_definition(json.dumps(document), name="Big"), type="EXPRESS")
+    clock = SteadyClock()
+    engine = Engine({"Big": machine}, store, clock=clock.datetime)
+    wake = asyncio.Event()
+    engine.on_timer = lambda due: wake.set()
+
+    async def scenario() -> float:
+        stop = asyncio.Event()
+
+        async def publish(ids: list[int]) -> None:
+            return None
+
+        loop = asyncio.create_task(
+            fire_timers(engine, publish, stop, clock=clock, poll=5.0, wake=wake)
+        )
+        await asyncio.sleep(0.3)  # the loop found nothing due and sleeps its 5 s poll
+        started = time.monotonic()
+        engine.start(  # as the intake consumer would, while the loop sleeps
+            messages.IntakeRequest(
+                state_machine="Big", execution_name="big", input={"items": list(range(3000))}
+            )
+        )
+        assert statuses(store) == {"big": "RUNNING"}  # the first step stopped at its budget
+        while statuses(store) != {"big": "SUCCEEDED"}:
+            assert time.monotonic() - started < 20
+            await asyncio.sleep(0.05)
+        took = time.monotonic() - started
+        stop.set()
+        wake.set()
+        await asyncio.wait_for(loop, 10)
+        return took
+
+    # Several steps, none waiting out a 5 s poll.
+    assert asyncio.run(scenario()) < 4.5
