@@ -20,8 +20,10 @@ import typer
 from broker import CONTROL_QUEUE, INTAKE_QUEUE, TASK_RESULTS_QUEUE, amqp_url, function_queue
 from messages import StopExecutionRequest
 from orchestrator import client, history_view
+from orchestrator.asl.definition import TaskState
 from orchestrator.asl.errors import DefinitionError
 from orchestrator.asl.execution import ExecutionState
+from orchestrator.asl.loader import load_definition
 from orchestrator.dead_letters import list_dead_letters, republish
 from orchestrator.definitions import load_definitions
 from orchestrator.engine import execution_result
@@ -150,13 +152,43 @@ def describe(
     ``executionArn``, ``stateMachineArn``, ``name``, ``status``, ``output`` (on success),
     ``error``/``cause`` (when set), ``startDate``, ``stopDate`` (once stopped).
     """
-    state = _find(_store(db), name, state_machine)
+    store = _store(db)
+    state = _find(store, name, state_machine)
     described: dict[str, Any] = json.loads(execution_result(state).to_wire())
     if state.status == "RUNNING":
         described.pop("stopDate", None)
     if with_input:
         described["input"] = state.input
     typer.echo(json.dumps(described, indent=2))
+    for note in _unserved_tasks(store, state):
+        typer.echo(f"note: {note}", err=True)
+
+
+def _unserved_tasks(store: SqliteStore, state: ExecutionState) -> list[str]:
+    """What a running execution waits for that no worker serves (as the service last saw)."""
+    unserved = store.unserved() if state.status == "RUNNING" else {}
+    record = store.execution_by_arn(state.execution_arn) if unserved else None
+    stored = store.definition(record.definition_hash) if record and record.definition_hash else None
+    if stored is None:
+        return []
+    try:
+        machine = load_definition(stored[1], name=stored[0])
+    except DefinitionError:
+        return []
+    notes = []
+    for thread in state.threads.values():
+        if thread.token is None or thread.state is None:
+            continue
+        task = machine.scopes[thread.scope].states.get(thread.state)
+        function = task.function_name if isinstance(task, TaskState) else ""
+        if function in unserved:
+            since = datetime.fromtimestamp(unserved[function], UTC).isoformat(timespec="seconds")
+            notes.append(
+                f"state {thread.state!r} waits for function {function}, and no worker has"
+                f" consumed its queue {function_queue(function)} since {since}: start one"
+                f" (python -m workers {function} --import MODULE) or check the name"
+            )
+    return notes
 
 
 def history(

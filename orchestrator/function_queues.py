@@ -101,14 +101,18 @@ class FunctionQueues:
                 await self._check(name, ready, consumers)
 
     async def _check(self, queue: str, ready: int, consumers: int) -> None:
+        function = queue.removeprefix(FUNCTION_QUEUE_PREFIX)
         if consumers or not ready:
             gone = self.unserved.pop(queue, None)
-            if gone is not None and consumers:
-                log.info("queue %s has a consumer again", queue)
+            if gone is not None:
+                self._record(function, None)
+                if consumers:
+                    log.info("queue %s has a consumer again", queue)
             return
         now = time.monotonic()
+        if queue not in self.unserved:
+            self._record(function, time.time())
         entry = self.unserved.setdefault(queue, _Unserved(now))
-        function = queue.removeprefix(FUNCTION_QUEUE_PREFIX)
         if now - entry.warned >= WARN_EVERY_SECONDS:
             entry.warned = now
             what = (
@@ -129,6 +133,13 @@ class FunctionQueues:
             )
         if self.missing_function == "fail" and now - entry.since >= self.grace:
             await self._fail_waiting(queue, function)
+
+    def _record(self, function: str, since: float | None) -> None:
+        """Keep the store's list of unserved functions (``describe`` reads it)."""
+        try:
+            self.engine.store.set_unserved(function, since)
+        except Exception as exc:  # a full disk: the log line and the metric still tell
+            log.debug("recording unserved function %s failed: %s", function, exc)
 
     async def _fail_waiting(self, queue: str, function: str) -> None:
         """Take the queue's waiting task requests and fail each task (AWS: the function

@@ -111,6 +111,7 @@ async def run_service(
     clock = SteadyClock()
     engine = Engine(config.machines, store, account=config.account, clock=clock.datetime)
     guard = CrashGuard(config.db_path)
+    store.forget_unserved()  # what an earlier run saw; the queues are looked at again
     in_flight: set[asyncio.Task[None]] = set()
 
     async def subscribe(connection: AbstractRobustConnection) -> _Subscription:

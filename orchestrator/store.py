@@ -26,7 +26,7 @@ from orchestrator.asl.interpreter import ExecutionState, HistoryEvent
 from orchestrator.state_cache import StagedCache
 from orchestrator.wal_checkpointer import WalCheckpointer
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 # Askers of a running execution besides the one that started it (each gets its result).
 MAX_WAITERS = 100
 # Running executions whose states stay parsed in memory, most recently stepped first.
@@ -172,6 +172,14 @@ _MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (execution, part)
     ) WITHOUT ROWID;
     """,
+    # Functions with tasks waiting and no worker, as the service last saw them (describe
+    # tells a user whose execution waits on one).
+    8: """
+    CREATE TABLE unserved (
+        function TEXT PRIMARY KEY,
+        since REAL NOT NULL
+    ) WITHOUT ROWID;
+    """,
 }
 
 
@@ -280,6 +288,9 @@ class Store(Protocol):
         self, status: str | None = None, *, state_machine: str | None = None
     ) -> list[ExecutionSummary]: ...
     def add_waiter(self, execution_arn: str, reply_to: str, correlation_id: str | None) -> bool: ...
+    def set_unserved(self, function: str, since: float | None) -> None: ...
+    def forget_unserved(self) -> None: ...
+    def unserved(self) -> dict[str, float]: ...
     def waiters(self, execution_arn: str) -> list[tuple[str, str | None]]: ...
     def close(self) -> None: ...
 
@@ -758,6 +769,27 @@ class SqliteStore:
             query += f" LIMIT {int(limit)}"
         rows = self._db.execute(query, params).fetchall()
         return [self._state(key, state, layout) for key, state, layout in rows]
+
+    def set_unserved(self, function: str, since: float | None) -> None:
+        """Record that ``function`` has tasks waiting and no worker since ``since`` (epoch
+        seconds), or with None that it is served again."""
+        with self._transaction():
+            if since is None:
+                self._db.execute("DELETE FROM unserved WHERE function=?", (function,))
+            else:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO unserved (function, since) VALUES (?,?)",
+                    (function, since),
+                )
+
+    def forget_unserved(self) -> None:
+        """Forget what an earlier run saw: the service looks again when it starts."""
+        with self._transaction():
+            self._db.execute("DELETE FROM unserved")
+
+    def unserved(self) -> dict[str, float]:
+        """Functions with tasks waiting and no worker, and since when (epoch seconds)."""
+        return dict(self._db.execute("SELECT function, since FROM unserved"))
 
     def add_waiter(self, execution_arn: str, reply_to: str, correlation_id: str | None) -> bool:
         """Answer ``reply_to`` too when the execution ends; False when it has too many."""

@@ -13,6 +13,8 @@ import json
 import os
 import re
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -25,7 +27,7 @@ import pytest
 from broker import INTAKE_QUEUE, Topology
 from messages.executions import EXECUTION_NAME_HEADER, STATE_MACHINE_HEADER
 from tests.integration.amqp import purge_function_queues
-from tests.processes import Service, start, start_orchestrator
+from tests.processes import REPO, Service, start, start_orchestrator
 
 pytestmark = pytest.mark.integration
 LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:"
@@ -69,14 +71,16 @@ def write_definitions(tmp: Path) -> Path:
     return folder
 
 
-async def run(url: str, machine: str, data: dict[str, Any], wait: float) -> dict[str, Any]:
+async def run(
+    url: str, machine: str, data: dict[str, Any], wait: float, name: str | None = None
+) -> dict[str, Any]:
     """Start an execution through ``intake`` and wait for its result."""
     connection = await aio_pika.connect(url)
     try:
         channel = await connection.channel(publisher_confirms=True)
         await Topology(channel).work_queue(INTAKE_QUEUE)
         replies = await channel.declare_queue("", exclusive=True)
-        name = f"{machine}-{time.time_ns()}"
+        name = name or f"{machine}-{time.time_ns()}"
         await channel.default_exchange.publish(
             aio_pika.Message(
                 json.dumps(data).encode(),
@@ -121,10 +125,24 @@ def test_an_unserved_function_is_logged_and_counted_within_seconds(
     )
     worker: Service | None = None
     try:
+        name = f"waiting-{time.time_ns()}"
         with pytest.raises(TimeoutError):
-            asyncio.run(run(amqp_url, "Misspelt", {"n": 1}, wait=1))
+            asyncio.run(run(amqp_url, "Misspelt", {"n": 1}, wait=1, name=name))
         service.wait_for("function ItemFunctoin has no worker", timeout=8)
         assert "1 task(s) wait on queue lambda.ItemFunctoin" in service.output()
+        # The execution's description says what it waits for.
+        db = str(tmp_path / "sfn.db")
+        described = subprocess.run(
+            [sys.executable, "-m", "orchestrator", "describe", name, "--db", db],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert json.loads(described.stdout)["status"] == "RUNNING"
+        assert "note: state 'T' waits for function ItemFunctoin, and no worker has consumed" in (
+            described.stderr
+        )
         deadline = time.monotonic() + 8
         while gauge(port, "sfn_queue_messages", "lambda.ItemFunctoin") != 1.0:
             assert time.monotonic() < deadline, "the queue gauge did not follow the broker"
