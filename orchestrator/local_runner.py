@@ -72,19 +72,6 @@ class LocalResult:
     state: interpreter.ExecutionState
     history: list[interpreter.HistoryEvent]
 
-    def summary(self) -> dict[str, Any]:
-        """``status`` and ``output``, or ``error``/``cause``, as the CLI prints them."""
-        result: dict[str, Any] = {
-            "executionArn": self.state.execution_arn,
-            "status": self.state.status,
-        }
-        if self.state.status == "SUCCEEDED":
-            result["output"] = self.state.output
-        else:
-            result["error"] = self.state.error
-            result["cause"] = self.state.cause
-        return result
-
 
 class _Callbacks:
     """SendTaskSuccess/Failure/Heartbeat for ``.waitForTaskToken`` tasks run in-process."""
