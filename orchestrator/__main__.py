@@ -1,5 +1,5 @@
 """``python -m orchestrator``: the service, or one of the CLI commands."""
 
-from orchestrator.cli import main
+from orchestrator.cli.main import main
 
 main()

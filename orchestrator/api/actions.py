@@ -36,7 +36,7 @@ from orchestrator.asl.errors import DefinitionError
 from orchestrator.asl.execution import ExecutionState
 from orchestrator.asl.loader import load_definition
 from orchestrator.engine import Engine, StartRejected
-from orchestrator.publisher import OutboxPublisher
+from orchestrator.service.publisher import OutboxPublisher
 
 __all__ = ["ACTIONS", "SYNC_TIMEOUT_SECONDS", "ApiError", "StepFunctionsApi"]
 

@@ -24,7 +24,7 @@ from orchestrator.api.sigv4 import Credentials
 from orchestrator.arns import Account
 from orchestrator.definitions import load_definitions
 from orchestrator.engine import Engine
-from orchestrator.publisher import OutboxPublisher
+from orchestrator.service.publisher import OutboxPublisher
 from orchestrator.store import SqliteStore
 
 ACCOUNT = Account()

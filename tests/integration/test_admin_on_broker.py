@@ -15,7 +15,7 @@ import pytest
 
 from broker import DEAD_LETTER_SUFFIX, INTAKE_QUEUE, Topology
 from messages.executions import STATE_MACHINE_HEADER
-from orchestrator.dead_letters import PREVIOUS_REASON_HEADER, DeadLetter, list_dead_letters
+from orchestrator.cli.dead_letters import PREVIOUS_REASON_HEADER, DeadLetter, list_dead_letters
 from tests.processes import REPO, Service, start_orchestrator
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.client import submit
+from orchestrator.cli.client import submit
 from tests.integration.amqp import purge_function_queues
 from tests.processes import REPO, Service, start
 

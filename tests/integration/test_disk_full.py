@@ -21,7 +21,7 @@ import pytest
 
 from broker import INTAKE_QUEUE, Topology
 from messages.executions import EXECUTION_NAME_HEADER, STATE_MACHINE_HEADER
-from orchestrator.dead_letters import list_dead_letters
+from orchestrator.cli.dead_letters import list_dead_letters
 from tests.processes import start_orchestrator
 
 pytestmark = pytest.mark.integration

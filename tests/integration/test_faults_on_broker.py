@@ -25,7 +25,7 @@ import pytest
 
 from broker import INTAKE_QUEUE, TASK_RESULTS_QUEUE, Topology
 from messages.executions import EXECUTION_NAME_HEADER, STATE_MACHINE_HEADER
-from orchestrator.dead_letters import list_dead_letters
+from orchestrator.cli.dead_letters import list_dead_letters
 from orchestrator.store import SqliteStore
 from tests.integration.amqp import purge_function_queues
 from tests.processes import Service, start

@@ -23,7 +23,7 @@ import aio_pika
 import pytest
 
 from broker import Topology, function_queue
-from orchestrator import client
+from orchestrator.cli import client
 from orchestrator.store import SqliteStore
 from tests.integration.amqp import FUNCTIONS, purge_function_queues
 from tests.processes import REPO, Service, start_orchestrator

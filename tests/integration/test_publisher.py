@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aio_pika.abc import AbstractRobustChannel
 
-from orchestrator.publisher import OutboxPublisher
+from orchestrator.service.publisher import OutboxPublisher
 from orchestrator.store import OutboxMessage, SqliteStore
 from tests.integration.amqp import take_ready
 

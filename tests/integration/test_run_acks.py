@@ -12,7 +12,7 @@ import pytest
 from aio_pika.abc import AbstractQueue, AbstractRobustConnection
 
 from broker import Delivery, consume
-from orchestrator.acks import RunAcks
+from orchestrator.service.acks import RunAcks
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ import pytest
 
 from broker import INTAKE_QUEUE, TASK_RESULTS_QUEUE
 from messages.executions import EXECUTION_NAME_HEADER, STATE_MACHINE_HEADER
-from orchestrator.dead_letters import list_dead_letters
+from orchestrator.cli.dead_letters import list_dead_letters
 from tests.integration.amqp import purge_function_queues
 from tests.processes import Service, start, start_orchestrator
 

@@ -23,7 +23,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 import messages
 from broker import INTAKE_QUEUE, function_queue
 from orchestrator.asl.loader import load_definition
-from orchestrator.service import ServiceConfig, run_service
+from orchestrator.service.loop import ServiceConfig, run_service
 from workers.consumer import Worker
 from workers.runtime import function, get_function
 

@@ -10,7 +10,7 @@ import pytest
 
 from broker import DEAD_LETTER_SUFFIX, Topology
 from broker.topology import DELIVERY_LIMIT
-from orchestrator.dead_letters import list_dead_letters
+from orchestrator.cli.dead_letters import list_dead_letters
 
 pytestmark = pytest.mark.integration
 

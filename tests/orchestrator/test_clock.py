@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from orchestrator.clock import SteadyClock
+from orchestrator.service.clock import SteadyClock
 
 
 class Clocks:

@@ -294,11 +294,11 @@ def test_a_running_execution_keeps_the_definition_it_started_with(tmp_path: Path
 def test_a_version_1_database_upgrades_itself(tmp_path: Path) -> None:
     import sqlite3
 
-    from orchestrator import store as store_module
+    from orchestrator.store import schema as store_module
 
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as old:
-        old.executescript(store_module._MIGRATIONS[1] + "; PRAGMA user_version=1;")
+        old.executescript(store_module.MIGRATIONS[1] + "; PRAGMA user_version=1;")
         old.execute(
             "INSERT INTO executions (arn, state_machine, name, status, input, state, task_token,"
             " start_date) VALUES ('arn:e', 'M', 'e', 'RUNNING', '{}', '{}', 'tok-1', 'now')"
@@ -313,12 +313,12 @@ def test_a_version_1_database_upgrades_itself(tmp_path: Path) -> None:
 def test_a_version_4_database_keeps_its_executions_and_history(tmp_path: Path) -> None:
     import sqlite3
 
-    from orchestrator import store as store_module
+    from orchestrator.store import schema as store_module
 
     path = tmp_path / "v4.db"
     with sqlite3.connect(path) as old:
         for version in range(1, 5):
-            old.executescript(store_module._MIGRATIONS[version])
+            old.executescript(store_module.MIGRATIONS[version])
         old.execute("PRAGMA user_version=4")
         for arn, name in (("arn:b", "b"), ("arn:a", "a")):
             old.execute(

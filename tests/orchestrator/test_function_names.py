@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from orchestrator.asl.loader import load_definition
-from orchestrator.service import function_names
+from orchestrator.service.loop import function_names
 
 LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:"
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from orchestrator.asl.loader import load_definition
-from orchestrator.history_view import duration, fold, render
+from orchestrator.cli.history_view import duration, fold, render
 from orchestrator.local_runner import FakeClock, run_local
 from tests.fixtures.functions import flaky
 from workers.runtime import Function

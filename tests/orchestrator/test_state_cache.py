@@ -11,8 +11,8 @@ import pytest
 import messages
 from orchestrator.asl.loader import load_definition
 from orchestrator.engine import Engine
-from orchestrator.state_cache import StagedCache
 from orchestrator.store import SqliteStore
+from orchestrator.store.cache import StagedCache
 
 WAIT = {
     "StartAt": "W",

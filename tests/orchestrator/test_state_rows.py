@@ -17,8 +17,8 @@ import pytest
 import messages
 from orchestrator.asl.loader import load_definition
 from orchestrator.engine import Engine
-from orchestrator.state_rows import INLINE_THREADS
 from orchestrator.store import SqliteStore
+from orchestrator.store.rows import INLINE_THREADS
 
 LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:"
 # A Map of Tasks with Retry, Catch, a Wait between, tolerated failures; then a Parallel.

@@ -16,11 +16,11 @@ import pytest
 
 import messages
 from orchestrator.asl.loader import load_definition
-from orchestrator.clock import SteadyClock
-from orchestrator.crash_guard import CrashGuard
 from orchestrator.engine import Engine
+from orchestrator.service.clock import SteadyClock
+from orchestrator.service.crash_guard import CrashGuard
+from orchestrator.service.timers import fire_timers, timer_key
 from orchestrator.store import SqliteStore
-from orchestrator.timers import fire_timers, timer_key
 
 WAIT = {
     "StartAt": "W",

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from orchestrator.store import OutboxMessage, SqliteStore
-from orchestrator.wal_checkpointer import WalCheckpointer, checkpoint
+from orchestrator.store.wal_checkpointer import WalCheckpointer, checkpoint
 
 PAGE = 4096
 

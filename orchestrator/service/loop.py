@@ -36,14 +36,14 @@ from orchestrator.api.server import ApiServer
 from orchestrator.api.sigv4 import Credentials
 from orchestrator.arns import Account
 from orchestrator.asl.definition import StateMachine, TaskState
-from orchestrator.clock import SteadyClock
-from orchestrator.crash_guard import CrashGuard
 from orchestrator.engine import Engine
-from orchestrator.function_queues import FunctionQueues, MissingFunction, fail_unroutable
-from orchestrator.handlers import Handlers
-from orchestrator.publisher import OutboxPublisher
+from orchestrator.service.clock import SteadyClock
+from orchestrator.service.crash_guard import CrashGuard
+from orchestrator.service.function_queues import FunctionQueues, MissingFunction, fail_unroutable
+from orchestrator.service.handlers import Handlers
+from orchestrator.service.publisher import OutboxPublisher
+from orchestrator.service.timers import fire_timers
 from orchestrator.store import OutboxMessage, SqliteStore
-from orchestrator.timers import fire_timers
 
 log = logging.getLogger(__name__)
 # The longest the timer loop sleeps: a timer set due sooner than this wakes it at once.

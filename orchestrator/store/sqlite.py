@@ -1,4 +1,4 @@
-"""The execution store: SQLite in WAL mode, one file, a schema that upgrades itself.
+"""The execution store on SQLite: WAL mode, one file, a schema that upgrades itself.
 
 One transaction holds an execution's new state, its new history events and the messages the
 step decided to send (the transactional outbox of DESIGN.md): a crash after the commit
@@ -13,303 +13,36 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, suppress
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
-from orchestrator import state_rows
 from orchestrator.asl.interpreter import ExecutionState, HistoryEvent
-from orchestrator.state_cache import StagedCache
-from orchestrator.wal_checkpointer import WalCheckpointer
+from orchestrator.store import rows as state_rows
+from orchestrator.store.cache import StagedCache
+from orchestrator.store.records import (
+    ExecutionExists,
+    ExecutionRecord,
+    ExecutionSummary,
+    OutboxMessage,
+    StateMachineRecord,
+    StoreError,
+)
+from orchestrator.store.schema import MIGRATIONS, SCHEMA_VERSION
+from orchestrator.store.wal_checkpointer import WalCheckpointer
 
-SCHEMA_VERSION = 8
 # Askers of a running execution besides the one that started it (each gets its result).
 MAX_WAITERS = 100
 # Running executions whose states stay parsed in memory, most recently stepped first.
 CACHED_EXECUTIONS = 512
-_MIGRATIONS: dict[int, str] = {
-    1: """
-    CREATE TABLE executions (
-        arn TEXT PRIMARY KEY,
-        state_machine TEXT NOT NULL,
-        name TEXT NOT NULL,
-        status TEXT NOT NULL,
-        input TEXT NOT NULL,
-        state TEXT NOT NULL,
-        reply_to TEXT,
-        correlation_id TEXT,
-        task_token TEXT UNIQUE,
-        start_date TEXT NOT NULL,
-        stop_date TEXT,
-        UNIQUE (state_machine, name)
-    );
-    CREATE INDEX executions_status ON executions (status);
-    CREATE TABLE history (
-        execution_arn TEXT NOT NULL,
-        id INTEGER NOT NULL,
-        event TEXT NOT NULL,
-        PRIMARY KEY (execution_arn, id)
-    ) WITHOUT ROWID;
-    CREATE TABLE outbox (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        exchange TEXT NOT NULL,
-        routing_key TEXT NOT NULL,
-        body BLOB NOT NULL,
-        correlation_id TEXT,
-        reply_to TEXT,
-        created REAL NOT NULL
-    );
-    """,
-    # Several tasks and timers per execution (Parallel, Map, Wait, Retry, timeouts).
-    2: """
-    CREATE TABLE tasks (
-        token TEXT PRIMARY KEY,
-        execution_arn TEXT NOT NULL
-    ) WITHOUT ROWID;
-    CREATE INDEX tasks_execution ON tasks (execution_arn);
-    INSERT INTO tasks (token, execution_arn)
-        SELECT task_token, arn FROM executions WHERE task_token IS NOT NULL;
-    CREATE TABLE timers (
-        id TEXT PRIMARY KEY,
-        execution_arn TEXT NOT NULL,
-        due REAL NOT NULL
-    ) WITHOUT ROWID;
-    CREATE INDEX timers_due ON timers (due);
-    """,
-    # Each execution keeps the definition it started with, whatever the folder holds later.
-    3: """
-    CREATE TABLE definitions (
-        hash TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        definition TEXT NOT NULL,
-        created REAL NOT NULL
-    ) WITHOUT ROWID;
-    CREATE TABLE state_machines (
-        name TEXT PRIMARY KEY,
-        definition_hash TEXT NOT NULL,
-        created REAL NOT NULL,
-        updated REAL NOT NULL
-    ) WITHOUT ROWID;
-    ALTER TABLE executions ADD COLUMN definition_hash TEXT;
-    """,
-    # State machines created through the API: type and role; tags on any resource.
-    4: """
-    ALTER TABLE state_machines ADD COLUMN type TEXT NOT NULL DEFAULT 'STANDARD';
-    ALTER TABLE state_machines ADD COLUMN role_arn TEXT;
-    CREATE TABLE tags (
-        resource_arn TEXT NOT NULL,
-        key TEXT NOT NULL,
-        value TEXT NOT NULL,
-        PRIMARY KEY (resource_arn, key)
-    ) WITHOUT ROWID;
-    CREATE INDEX executions_machine ON executions (state_machine, start_date);
-    """,
-    # History is appended in commit order and found through a small index on an integer key,
-    # instead of kept in a WITHOUT ROWID tree on the ARN: that tree took each insert into a
-    # random page and copied whole events into its interior pages (6.8 pages written to the
-    # WAL per call-center step; now 4.3 with the index). Executions therefore get an
-    # explicit integer key, which a VACUUM keeps, and lose the task_token column and its
-    # index, unused since version 2.
-    5: """
-    CREATE TABLE executions_v5 (
-        id INTEGER PRIMARY KEY,
-        arn TEXT NOT NULL UNIQUE,
-        state_machine TEXT NOT NULL,
-        name TEXT NOT NULL,
-        status TEXT NOT NULL,
-        input TEXT NOT NULL,
-        state TEXT NOT NULL,
-        reply_to TEXT,
-        correlation_id TEXT,
-        start_date TEXT NOT NULL,
-        stop_date TEXT,
-        definition_hash TEXT,
-        UNIQUE (state_machine, name)
-    );
-    INSERT INTO executions_v5 (id, arn, state_machine, name, status, input, state, reply_to,
-            correlation_id, start_date, stop_date, definition_hash)
-        SELECT rowid, arn, state_machine, name, status, input, state, reply_to,
-            correlation_id, start_date, stop_date, definition_hash
-        FROM executions ORDER BY rowid;
-    CREATE TABLE history_v5 (
-        execution INTEGER NOT NULL,
-        id INTEGER NOT NULL,
-        event TEXT NOT NULL
-    );
-    INSERT INTO history_v5 (execution, id, event)
-        SELECT e.id, h.id, h.event FROM history h JOIN executions_v5 e ON e.arn = h.execution_arn
-        ORDER BY e.id, h.id;
-    DROP TABLE history;
-    DROP TABLE executions;
-    ALTER TABLE executions_v5 RENAME TO executions;
-    ALTER TABLE history_v5 RENAME TO history;
-    CREATE UNIQUE INDEX history_execution ON history (execution, id);
-    CREATE INDEX executions_status ON executions (status);
-    CREATE INDEX executions_machine ON executions (state_machine, start_date);
-    """,
-    # A start repeated (same name and input) by another client while the execution runs:
-    # that client is answered too when it ends.
-    6: """
-    CREATE TABLE waiters (
-        execution INTEGER NOT NULL,
-        reply_to TEXT NOT NULL,
-        correlation_id TEXT NOT NULL DEFAULT '',
-        PRIMARY KEY (execution, reply_to, correlation_id)
-    ) WITHOUT ROWID;
-    """,
-    # A large state (an inline Map, a wide Parallel) is kept in rows, a step writing only
-    # those it changed (see state_rows); layout 0: the whole state in ``state``, 1: split.
-    7: """
-    ALTER TABLE executions ADD COLUMN layout INTEGER NOT NULL DEFAULT 0;
-    CREATE TABLE parts (
-        execution INTEGER NOT NULL,
-        part TEXT NOT NULL,
-        body BLOB NOT NULL,
-        PRIMARY KEY (execution, part)
-    ) WITHOUT ROWID;
-    """,
-    # Functions with tasks waiting and no worker, as the service last saw them (describe
-    # tells a user whose execution waits on one).
-    8: """
-    CREATE TABLE unserved (
-        function TEXT PRIMARY KEY,
-        since REAL NOT NULL
-    ) WITHOUT ROWID;
-    """,
-}
-
-
-@dataclass(frozen=True)
-class OutboxMessage:
-    """A message a committed step decided to publish; deleted once the broker confirmed it."""
-
-    exchange: str
-    routing_key: str
-    body: bytes
-    correlation_id: str | None = None
-    reply_to: str | None = None
-    id: int = 0
-
-
 # A StateMachineRecord per row: the state machine with its current definition's text.
 _STATE_MACHINES = (
     "SELECT s.name, d.definition, s.definition_hash, s.type, s.role_arn, s.created, s.updated"
     " FROM state_machines s JOIN definitions d ON d.hash = s.definition_hash"
 )
-
-
-@dataclass(frozen=True)
-class StateMachineRecord:
-    """A state machine as stored: its current definition, type, role and dates."""
-
-    name: str
-    definition: str
-    definition_hash: str
-    type: str
-    role_arn: str | None
-    created: float
-    updated: float
-
-
-@dataclass(frozen=True)
-class ExecutionSummary:
-    """An execution as a list shows it: read from the row's columns, not its state."""
-
-    execution_arn: str
-    state_machine_arn: str
-    name: str
-    status: str
-    start_time: datetime
-    stop_time: datetime | None
-
-
-@dataclass(frozen=True)
-class ExecutionRecord:
-    """One execution as stored: its interpreter state and where its result is to be sent."""
-
-    state: ExecutionState
-    reply_to: str | None = None
-    correlation_id: str | None = None
-    definition_hash: str | None = None  # the definition it started with
-    split: bool = False  # stored in rows (state_rows), not in one column
-
-
-class Store(Protocol):
-    """What the engine needs from a store; SQLite is the embedded implementation."""
-
-    def execution(self, state_machine: str, name: str) -> ExecutionRecord | None: ...
-    def execution_by_token(self, token: str) -> ExecutionRecord | None: ...
-    def execution_by_arn(self, arn: str) -> ExecutionRecord | None: ...
-    def due_timers(self, now: float, limit: int = 500) -> list[tuple[str, str]]: ...
-    def next_timer_due(self) -> float | None: ...
-    def delete_timer(self, timer: str) -> None: ...
-    def postpone_timer(self, timer: str, due: float) -> None: ...
-    def batch(self) -> AbstractContextManager[None]: ...
-    def save_definition(self, name: str, text: str) -> str: ...
-    def definition(self, digest: str) -> tuple[str, str] | None: ...
-    def state_machine(self, name: str) -> StateMachineRecord | None: ...
-    def state_machines(self) -> list[StateMachineRecord]: ...
-    def put_state_machine(
-        self, name: str, text: str, machine_type: str, role_arn: str | None
-    ) -> StateMachineRecord: ...
-    def delete_state_machine(self, name: str) -> None: ...
-    def tags(self, resource_arn: str) -> dict[str, str]: ...
-    def set_tags(
-        self, resource_arn: str, tags: dict[str, str], remove: Iterable[str] = ()
-    ) -> None: ...
-    def commit(
-        self,
-        record: ExecutionRecord,
-        history: Sequence[HistoryEvent],
-        outbox: Sequence[OutboxMessage],
-        *,
-        new: bool,
-        created: float,
-        previous: ExecutionState | None = None,
-    ) -> list[int]: ...
-    def enqueue(self, outbox: Sequence[OutboxMessage], *, created: float) -> list[int]: ...
-    def pending_outbox(self, older_than: float | None = None) -> list[OutboxMessage]: ...
-    def outbox_messages(self, ids: Iterable[int]) -> list[OutboxMessage]: ...
-    def delete_outbox(self, ids: Iterable[int]) -> None: ...
-    def history(self, execution_arn: str) -> list[dict[str, Any]]: ...
-    def executions(
-        self,
-        status: str | None = None,
-        *,
-        state_machine: str | None = None,
-        name: str | None = None,
-        limit: int | None = None,
-    ) -> list[ExecutionState]: ...
-    def execution_summaries(
-        self, status: str | None = None, *, state_machine: str | None = None
-    ) -> list[ExecutionSummary]: ...
-    def add_waiter(self, execution_arn: str, reply_to: str, correlation_id: str | None) -> bool: ...
-    def set_unserved(self, function: str, since: float | None) -> None: ...
-    def forget_unserved(self) -> None: ...
-    def unserved(self) -> dict[str, float]: ...
-    def waiters(self, execution_arn: str) -> list[tuple[str, str | None]]: ...
-    def close(self) -> None: ...
-
-
-class ExecutionExists(Exception):
-    """An execution of that name already exists for that state machine."""
-
-
-class StoreError(Exception):
-    """The store file cannot be used (not a database, damaged, empty, too new); the message
-    names the file and says what to do."""
-
-
-def is_store_fault(exc: BaseException) -> bool:
-    """Whether ``exc`` is the store failing (a full disk, an I/O error, a locked or broken
-    file), not the data it was given: worth retrying later, never a reason to drop work."""
-    if isinstance(exc, sqlite3.IntegrityError):
-        return False
-    return isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError | OSError)
 
 
 class SqliteStore:
@@ -377,7 +110,7 @@ class SqliteStore:
         for target in range(version + 1, SCHEMA_VERSION + 1):
             # executescript commits any open transaction first, so the script carries its own.
             self._db.executescript(
-                f"BEGIN IMMEDIATE; {_MIGRATIONS[target]}; PRAGMA user_version={target}; COMMIT;"
+                f"BEGIN IMMEDIATE; {MIGRATIONS[target]}; PRAGMA user_version={target}; COMMIT;"
             )
 
     @contextmanager

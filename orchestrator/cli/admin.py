@@ -19,15 +19,15 @@ import typer
 
 from broker import CONTROL_QUEUE, INTAKE_QUEUE, TASK_RESULTS_QUEUE, amqp_url, function_queue
 from messages import StopExecutionRequest
-from orchestrator import client, history_view
 from orchestrator.asl.definition import TaskState
 from orchestrator.asl.errors import DefinitionError
 from orchestrator.asl.execution import ExecutionState
 from orchestrator.asl.loader import load_definition
-from orchestrator.dead_letters import list_dead_letters, republish
+from orchestrator.cli import client, history_view
+from orchestrator.cli.dead_letters import list_dead_letters, republish
+from orchestrator.cli.exits import INVALID, fail, on_broker
 from orchestrator.definitions import load_definitions
 from orchestrator.engine import execution_result
-from orchestrator.exits import INVALID, fail, on_broker
 from orchestrator.store import SqliteStore, StoreError
 
 DbOption = Annotated[
@@ -235,7 +235,9 @@ def _queues(definitions: Path, queue: str | None) -> list[str]:
     names = [INTAKE_QUEUE, TASK_RESULTS_QUEUE, CONTROL_QUEUE]
     # Without valid definitions the service's own queues are still worth listing.
     with contextlib.suppress(DefinitionError):
-        from orchestrator.service import function_names  # only here: it loads the whole service
+        from orchestrator.service.loop import (
+            function_names,  # only here: it loads the whole service
+        )
 
         names += [function_queue(f) for f in sorted(function_names(load_definitions(definitions)))]
     return names

@@ -28,21 +28,21 @@ from broker.log_config import configure_logging, log_level
 from broker.service_loop import run_service_loop
 from messages import TaskCallbackFailure, TaskCallbackHeartbeat, TaskCallbackSuccess, limits
 from messages.executions import DEFAULT_STATE_MACHINE
-from orchestrator import admin, client, exits
 from orchestrator.arns import Account
 from orchestrator.asl.errors import DefinitionError
 from orchestrator.asl.loader import load_definition_file
+from orchestrator.cli import admin, client, exits
+from orchestrator.cli.exits import INVALID, NO_ANSWER, NOT_SUCCEEDED, SUCCEEDED, fail, on_broker
+from orchestrator.cli.supervisor import run_stack
 from orchestrator.definitions import load_definitions
 from orchestrator.engine import execution_result
-from orchestrator.exits import INVALID, NO_ANSWER, NOT_SUCCEEDED, SUCCEEDED, fail, on_broker
 from orchestrator.local_runner import run_local
 from orchestrator.store import StoreError
-from orchestrator.supervisor import run_stack
 from workers.runtime import Function, registered_functions
 
 if TYPE_CHECKING:  # the service (and the AWS API with botocore) loads only to serve
     from orchestrator.api.sigv4 import Credentials
-    from orchestrator.service import ServiceConfig
+    from orchestrator.service.loop import ServiceConfig
 
 log = logging.getLogger("orchestrator")
 app = typer.Typer(
@@ -92,7 +92,7 @@ def serve(
     except DefinitionError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(INVALID) from None
-    from orchestrator.service import ServiceConfig
+    from orchestrator.service.loop import ServiceConfig
 
     config = ServiceConfig(
         machines=machines,
@@ -124,7 +124,7 @@ def _credentials() -> Credentials | None:
 async def _serve_until_signalled(config: ServiceConfig) -> None:
     """Serve until SIGTERM or SIGINT; a signal that comes while RabbitMQ is still out of
     reach (the service waits for it without end) stops the waiting at once."""
-    from orchestrator.service import run_service
+    from orchestrator.service.loop import run_service
 
     stop, ready = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()

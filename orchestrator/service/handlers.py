@@ -38,12 +38,12 @@ from broker import (
     oversized,
 )
 from broker.publishing import publish_json
-from orchestrator import replies
-from orchestrator.acks import RunAcks
-from orchestrator.backoff import Backoff
-from orchestrator.crash_guard import CrashGuard, message_key
 from orchestrator.engine import Engine, StartRejected
-from orchestrator.publisher import OutboxPublisher
+from orchestrator.service import replies
+from orchestrator.service.acks import RunAcks
+from orchestrator.service.backoff import Backoff
+from orchestrator.service.crash_guard import CrashGuard, message_key
+from orchestrator.service.publisher import OutboxPublisher
 from orchestrator.store import is_store_fault
 
 log = logging.getLogger(__name__)

@@ -20,10 +20,10 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from orchestrator.backoff import Backoff
-from orchestrator.clock import SteadyClock
-from orchestrator.crash_guard import CrashGuard
 from orchestrator.engine import Engine
+from orchestrator.service.backoff import Backoff
+from orchestrator.service.clock import SteadyClock
+from orchestrator.service.crash_guard import CrashGuard
 from orchestrator.store import is_store_fault
 
 log = logging.getLogger(__name__)

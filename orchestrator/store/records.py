@@ -1,0 +1,134 @@
+"""What the store holds and hands out: records, the store's interface, its errors."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from orchestrator.asl.interpreter import ExecutionState, HistoryEvent
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A message a committed step decided to publish; deleted once the broker confirmed it."""
+
+    exchange: str
+    routing_key: str
+    body: bytes
+    correlation_id: str | None = None
+    reply_to: str | None = None
+    id: int = 0
+
+
+@dataclass(frozen=True)
+class StateMachineRecord:
+    """A state machine as stored: its current definition, type, role and dates."""
+
+    name: str
+    definition: str
+    definition_hash: str
+    type: str
+    role_arn: str | None
+    created: float
+    updated: float
+
+
+@dataclass(frozen=True)
+class ExecutionSummary:
+    """An execution as a list shows it: read from the row's columns, not its state."""
+
+    execution_arn: str
+    state_machine_arn: str
+    name: str
+    status: str
+    start_time: datetime
+    stop_time: datetime | None
+
+
+@dataclass(frozen=True)
+class ExecutionRecord:
+    """One execution as stored: its interpreter state and where its result is to be sent."""
+
+    state: ExecutionState
+    reply_to: str | None = None
+    correlation_id: str | None = None
+    definition_hash: str | None = None  # the definition it started with
+    split: bool = False  # stored in rows (state_rows), not in one column
+
+
+class Store(Protocol):
+    """What the engine needs from a store; SQLite is the embedded implementation."""
+
+    def execution(self, state_machine: str, name: str) -> ExecutionRecord | None: ...
+    def execution_by_token(self, token: str) -> ExecutionRecord | None: ...
+    def execution_by_arn(self, arn: str) -> ExecutionRecord | None: ...
+    def due_timers(self, now: float, limit: int = 500) -> list[tuple[str, str]]: ...
+    def next_timer_due(self) -> float | None: ...
+    def delete_timer(self, timer: str) -> None: ...
+    def postpone_timer(self, timer: str, due: float) -> None: ...
+    def batch(self) -> AbstractContextManager[None]: ...
+    def save_definition(self, name: str, text: str) -> str: ...
+    def definition(self, digest: str) -> tuple[str, str] | None: ...
+    def state_machine(self, name: str) -> StateMachineRecord | None: ...
+    def state_machines(self) -> list[StateMachineRecord]: ...
+    def put_state_machine(
+        self, name: str, text: str, machine_type: str, role_arn: str | None
+    ) -> StateMachineRecord: ...
+    def delete_state_machine(self, name: str) -> None: ...
+    def tags(self, resource_arn: str) -> dict[str, str]: ...
+    def set_tags(
+        self, resource_arn: str, tags: dict[str, str], remove: Iterable[str] = ()
+    ) -> None: ...
+    def commit(
+        self,
+        record: ExecutionRecord,
+        history: Sequence[HistoryEvent],
+        outbox: Sequence[OutboxMessage],
+        *,
+        new: bool,
+        created: float,
+        previous: ExecutionState | None = None,
+    ) -> list[int]: ...
+    def enqueue(self, outbox: Sequence[OutboxMessage], *, created: float) -> list[int]: ...
+    def pending_outbox(self, older_than: float | None = None) -> list[OutboxMessage]: ...
+    def outbox_messages(self, ids: Iterable[int]) -> list[OutboxMessage]: ...
+    def delete_outbox(self, ids: Iterable[int]) -> None: ...
+    def history(self, execution_arn: str) -> list[dict[str, Any]]: ...
+    def executions(
+        self,
+        status: str | None = None,
+        *,
+        state_machine: str | None = None,
+        name: str | None = None,
+        limit: int | None = None,
+    ) -> list[ExecutionState]: ...
+    def execution_summaries(
+        self, status: str | None = None, *, state_machine: str | None = None
+    ) -> list[ExecutionSummary]: ...
+    def add_waiter(self, execution_arn: str, reply_to: str, correlation_id: str | None) -> bool: ...
+    def set_unserved(self, function: str, since: float | None) -> None: ...
+    def forget_unserved(self) -> None: ...
+    def unserved(self) -> dict[str, float]: ...
+    def waiters(self, execution_arn: str) -> list[tuple[str, str | None]]: ...
+    def close(self) -> None: ...
+
+
+class ExecutionExists(Exception):
+    """An execution of that name already exists for that state machine."""
+
+
+class StoreError(Exception):
+    """The store file cannot be used (not a database, damaged, empty, too new); the message
+    names the file and says what to do."""
+
+
+def is_store_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` is the store failing (a full disk, an I/O error, a locked or broken
+    file), not the data it was given: worth retrying later, never a reason to drop work."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return False
+    return isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError | OSError)
