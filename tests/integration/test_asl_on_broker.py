@@ -21,6 +21,7 @@ import pytest
 
 from orchestrator.cli.client import submit
 from tests.integration.amqp import purge_function_queues
+from tests.integration.token_stack import approval
 from tests.processes import REPO, Service, start
 
 pytestmark = pytest.mark.integration
@@ -96,21 +97,7 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
             }
         },
     },
-    "Approval": {
-        "StartAt": "Wait for approval",
-        "States": {
-            "Wait for approval": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
-                "Parameters": {
-                    "FunctionName": "TokenRecorder",
-                    "Payload": {"token.$": "$$.Task.Token", "file.$": "$.file"},
-                },
-                "HeartbeatSeconds": 30,
-                "End": True,
-            }
-        },
-    },
+    "Approval": approval(heartbeat_seconds=30),
 }
 
 

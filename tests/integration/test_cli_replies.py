@@ -21,27 +21,13 @@ import aio_pika
 import pytest
 
 from broker import TASK_RESULTS_QUEUE, Topology
-from tests.integration.amqp import purge_function_queues
-from tests.processes import REPO, Service, start, start_orchestrator
+from tests.integration.token_stack import approval, purge_token_queues, token_stack
+from tests.processes import REPO
 
 pytestmark = pytest.mark.integration
 
 REGION, ACCOUNT = "eu-west-3", "111122223333"
-APPROVAL = {
-    "StartAt": "Wait for approval",
-    "States": {
-        "Wait for approval": {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
-            "Parameters": {
-                "FunctionName": "TokenRecorder",
-                "Payload": {"token.$": "$$.Task.Token", "file.$": "$.file"},
-            },
-            "HeartbeatSeconds": 60,
-            "End": True,
-        }
-    },
-}
+APPROVAL = approval(heartbeat_seconds=60)
 SLEEPY = {"StartAt": "Nap", "States": {"Nap": {"Type": "Wait", "Seconds": 600, "End": True}}}
 
 
@@ -78,34 +64,8 @@ def service(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> It
     """The orchestrator (Approval and Sleepy) and the TokenRecorder worker; yields the
     folder holding the store ``sfn.db``."""
     tmp = tmp_path_factory.mktemp("cli-replies")
-    definitions = tmp / "definitions"
-    definitions.mkdir()
-    (definitions / "Approval.asl.json").write_text(json.dumps(APPROVAL))
-    (definitions / "Sleepy.asl.json").write_text(json.dumps(SLEEPY))
-    asyncio.run(_purge(env["AMQP_URL"]))
-    services: list[Service] = []
-    try:
-        services.append(start_orchestrator(env, tmp, tmp / "sfn.db", definitions))
-        worker = start(
-            "TokenRecorder",
-            ["workers", "TokenRecorder", "--import", "tests.fixtures.functions"],
-            env,
-            tmp,
-        )
-        services.append(worker)
-        worker.wait_for("started ")
+    with token_stack(env, tmp, {"Approval": APPROVAL, "Sleepy": SLEEPY}):
         yield tmp
-    finally:
-        for running in services:
-            running.stop()
-
-
-async def _purge(url: str) -> None:
-    connection = await aio_pika.connect(url)
-    channel = await connection.channel()
-    await purge_function_queues(channel, ["TokenRecorder"])
-    await (await Topology(channel).work_queue(TASK_RESULTS_QUEUE)).purge()
-    await connection.close()
 
 
 async def _task_results_consumers(url: str) -> int:
@@ -126,7 +86,7 @@ def test_a_callback_nobody_answers_times_out_with_exit_3(env: dict[str, str]) ->
     done = cli(env, "send-task-heartbeat", "--task-token", "t" * 64, "--timeout", "1")
     assert done.returncode == 3, done.stderr
     assert done.stderr.startswith("error: no answer from the orchestrator within 1s")
-    asyncio.run(_purge(env["AMQP_URL"]))
+    asyncio.run(purge_token_queues(env["AMQP_URL"]))
 
 
 def test_an_unknown_state_machine_is_refused_at_once(service: Path, env: dict[str, str]) -> None:

@@ -22,57 +22,26 @@ import pytest
 from broker import INTAKE_QUEUE, TASK_RESULTS_QUEUE
 from messages.executions import EXECUTION_NAME_HEADER, STATE_MACHINE_HEADER
 from orchestrator.cli.dead_letters import list_dead_letters
-from tests.integration.amqp import purge_function_queues
-from tests.processes import Service, start, start_orchestrator
+from tests.integration.token_stack import approval, token_stack
 
 pytestmark = pytest.mark.integration
 
-APPROVAL = {
-    "StartAt": "Wait for approval",
-    "States": {
-        "Wait for approval": {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
-            "Parameters": {
-                "FunctionName": "TokenRecorder",
-                "Payload": {"token.$": "$$.Task.Token", "file.$": "$.file"},
-            },
-            "End": True,
-        }
-    },
-}
+APPROVAL = approval()
 
 
 @pytest.fixture(scope="module")
 def service(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The orchestrator on the Approval machine and the TokenRecorder worker."""
     tmp = tmp_path_factory.mktemp("replies")
-    definitions = tmp / "definitions"
-    definitions.mkdir()
-    (definitions / "Approval.asl.json").write_text(json.dumps(APPROVAL))
     env = {**os.environ, "AMQP_URL": amqp_url, "PYTHONUNBUFFERED": "1"}
-    asyncio.run(_purge(amqp_url))
-    services: list[Service] = []
-    try:
-        services.append(start_orchestrator(env, tmp, tmp / "sfn.db", definitions))
-        worker = start(
-            "TokenRecorder",
-            ["workers", "TokenRecorder", "--import", "tests.fixtures.functions"],
-            env,
-            tmp,
-        )
-        services.append(worker)
-        worker.wait_for("started ")
+    asyncio.run(_purge_dead_letters(amqp_url))
+    with token_stack(env, tmp, {"Approval": APPROVAL}):
         yield tmp
-    finally:
-        for running in services:
-            running.stop()
 
 
-async def _purge(url: str) -> None:
+async def _purge_dead_letters(url: str) -> None:
     connection = await aio_pika.connect(url)
     channel = await connection.channel()
-    await purge_function_queues(channel, ["TokenRecorder"])
     for queue in (INTAKE_QUEUE + ".dead-letter", TASK_RESULTS_QUEUE + ".dead-letter"):
         declared = await channel.declare_queue(
             queue, durable=True, arguments={"x-queue-type": "quorum"}
