@@ -141,10 +141,9 @@ def test_a_name_taken_with_another_input_is_refused_with_its_arn(
     ]
 
 
-def test_callbacks_report_like_the_aws_cli(service: Path, env: dict[str, str]) -> None:
-    name = f"approval-{time.time_ns()}"
-    token_file = service / f"{name}.token"
-    submitted = subprocess.Popen(
+def submit_approval(env: dict[str, str], name: str, token_file: Path) -> subprocess.Popen[str]:
+    """``submit`` an Approval execution in the background (it waits for its callback)."""
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -162,12 +161,23 @@ def test_callbacks_report_like_the_aws_cli(service: Path, env: dict[str, str]) -
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def wait_for_token(token_file: Path) -> str:
+    """The task token the TokenRecorder worker wrote, once it has."""
+    for _ in range(300):
+        if token_file.exists() and token_file.read_text():
+            break
+        time.sleep(0.1)
+    return token_file.read_text()
+
+
+def test_callbacks_report_like_the_aws_cli(service: Path, env: dict[str, str]) -> None:
+    name = f"approval-{time.time_ns()}"
+    token_file = service / f"{name}.token"
+    submitted = submit_approval(env, name, token_file)
     try:
-        for _ in range(300):
-            if token_file.exists() and token_file.read_text():
-                break
-            time.sleep(0.1)
-        token = token_file.read_text()
+        token = wait_for_token(token_file)
         beat = cli(env, "send-task-heartbeat", "--task-token", token)
         assert (beat.returncode, beat.stdout, beat.stderr) == (0, "", ""), beat.stderr
         success = cli(env, "send-task-success", "--task-token", token, "--output", '{"ok": true}')
@@ -201,28 +211,9 @@ def test_callbacks_report_like_the_aws_cli(service: Path, env: dict[str, str]) -
 def test_submit_and_describe_print_one_result_shape(service: Path, env: dict[str, str]) -> None:
     name = f"shape-{time.time_ns()}"
     token_file = service / f"{name}.token"
-    submitted = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "orchestrator",
-            "submit",
-            json.dumps({"file": str(token_file)}),
-            "--state-machine",
-            "Approval",
-            "--name",
-            name,
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    submitted = submit_approval(env, name, token_file)
     try:
-        for _ in range(300):
-            if token_file.exists() and token_file.read_text():
-                break
-            time.sleep(0.1)
+        wait_for_token(token_file)
         failed = cli(
             env,
             "send-task-failure",

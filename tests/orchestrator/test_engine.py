@@ -185,8 +185,9 @@ def test_the_store_survives_reopening(tmp_path: Path) -> None:
     )
 
 
-def finish_escalated(engine: Engine, store: SqliteStore, ids: list[int]) -> None:
-    """Drive the started execution down the escalation path to its end."""
+def finish_escalated(engine: Engine, store: SqliteStore, ids: list[int]) -> list[OutboxMessage]:
+    """Drive the started execution down the escalation path to its end; the messages its
+    last step sent (taken from the outbox)."""
     outputs = {
         "OpenCaseFunction": {"Case": "001", "Message": "m"},
         "AssignCaseFunction": {"Case": "001", "Message": "m"},
@@ -202,6 +203,7 @@ def finish_escalated(engine: Engine, store: SqliteStore, ids: list[int]) -> None
         )
         rows = store.outbox_messages(engine.apply(result) or [])
     store.delete_outbox(r.id for r in rows)
+    return rows
 
 
 def test_a_new_asker_of_a_finished_execution_gets_its_result(
@@ -239,28 +241,7 @@ def test_askers_of_a_running_execution_all_get_its_result(
     ]
     for other in others + others:  # each asks twice (a redelivery): answered once
         assert engine.start(other) == []
-    rows: list[OutboxMessage] = []
-    ids = first
-    outputs = {
-        "OpenCaseFunction": {"Case": "001", "Message": "m"},
-        "AssignCaseFunction": {"Case": "001", "Message": "m"},
-        "WorkOnCaseFunction": {"Case": "001", "Status": 0, "Message": "m"},
-        "EscalateCaseFunction": {"Case": "001", "Status": 0, "Message": "m"},
-    }
-    while True:
-        rows = store.outbox_messages(ids)
-        store.delete_outbox(r.id for r in rows)
-        if not rows[0].routing_key.startswith("lambda."):
-            break
-        request = messages.TaskRequest.from_wire(rows[0].body)
-        ids = (
-            engine.apply(
-                messages.TaskSucceeded(
-                    task_token=request.task_token, attempt=0, output=outputs[request.function_name]
-                )
-            )
-            or []
-        )
+    rows = finish_escalated(engine, store, first)
     answered = sorted((r.routing_key, r.correlation_id) for r in rows if r.exchange == "")
     assert answered == [("client.2", "c-2"), ("client.3", "c-3"), ("client.replies", "c-1")]
     assert {json.loads(r.body)["status"] for r in rows} == {"FAILED"}
