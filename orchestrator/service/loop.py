@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
 
 from aio_pika.abc import AbstractRobustConnection
 
@@ -48,10 +47,6 @@ from orchestrator.store import OutboxMessage, SqliteStore
 log = logging.getLogger(__name__)
 # The longest the timer loop sleeps: a timer set due sooner than this wakes it at once.
 TIMER_POLL_SECONDS = 0.2
-T = TypeVar("T")
-# How long a settled delivery's ack may wait to share a frame with later ones (acks are off
-# the executions' critical path; fewer acks are fewer writes and fewer quorum-queue commands).
-ACK_DELAY_SECONDS = 0.02
 
 
 @dataclass(frozen=True)

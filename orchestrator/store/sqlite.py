@@ -74,7 +74,7 @@ class SqliteStore:
 
     def _open(self, checkpoint_in_background: bool) -> None:
         self._depth = 0  # open transaction levels (a batch, savepoints inside it)
-        # Running executions' latest states, as committed (see state_cache).
+        # Running executions' latest states, as committed (see cache.py).
         self._cache: StagedCache[str, ExecutionRecord] = StagedCache(CACHED_EXECUTIONS)
         # A new file gets 2 KiB pages (an existing one keeps its size): a step rewrites a
         # few rows in as many pages, and the WAL receives whole pages, so smaller pages write
