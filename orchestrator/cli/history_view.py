@@ -71,6 +71,9 @@ def fold(events: list[dict[str, Any]]) -> ExecutionView:
     """Group AWS history events into steps."""
     view = ExecutionView(steps=[])
     step_of: dict[int, Step] = {}  # event id -> the step it belongs to
+    # The steps not exited yet, in the order they began: a few, where the steps of a long
+    # history number thousands (scanning all of them for each event took seconds).
+    open_steps: list[Step] = []
     for event in events:
         kind = str(event.get("type", ""))
         when = _timestamp(event.get("timestamp"))
@@ -85,20 +88,24 @@ def fold(events: list[dict[str, Any]]) -> ExecutionView:
                 event_id=int(event.get("id", 0)),
                 name=str(details.get("name", "")),
                 type=kind.removesuffix("StateEntered"),
-                depth=sum(1 for s in view.steps if s.open and s.type in _CONTAINERS),
+                depth=sum(1 for s in open_steps if s.type in _CONTAINERS),
                 entered=when,
                 input=details.get("input"),
             )
             view.steps.append(step)
+            open_steps.append(step)
             step_of[step.event_id] = step
         elif kind.endswith("StateExited"):
             name = details.get("name")
-            exited = next((s for s in reversed(view.steps) if s.open and s.name == name), None)
-            if exited is not None:
+            index = next(
+                (i for i in reversed(range(len(open_steps))) if open_steps[i].name == name), None
+            )
+            if index is not None:
+                exited = open_steps.pop(index)
                 exited.exited, exited.output = when, details.get("output")
                 step_of[int(event.get("id", 0))] = exited
         else:
-            owner = _owner(event, view.steps, step_of)
+            owner = _owner(event, open_steps, step_of)
             if owner is not None:
                 step_of[int(event.get("id", 0))] = owner
                 _note(owner, kind, details)
@@ -119,13 +126,13 @@ def _note(step: Step, kind: str, details: dict[str, Any]) -> None:
         step.failing = True
 
 
-def _owner(event: dict[str, Any], steps: list[Step], step_of: dict[int, Step]) -> Step | None:
+def _owner(event: dict[str, Any], open_steps: list[Step], step_of: dict[int, Step]) -> Step | None:
     """The open step an event belongs to: that of its previous event when that step is still
     open, else the innermost open step."""
     previous = step_of.get(int(event.get("previousEventId", 0) or 0))
     if previous is not None and previous.open:
         return previous
-    return next((s for s in reversed(steps) if s.open), None)
+    return open_steps[-1] if open_steps else None
 
 
 def render(
