@@ -179,21 +179,7 @@ class StepFunctionsApi:
         return dataclasses.replace(machine, type=kind)
 
     def _compile(self, text: str, name: str) -> StateMachine:
-        size = len(text.encode())
-        if size > limits.MAX_DEFINITION_BYTES:
-            raise ApiError(
-                "InvalidDefinition",
-                f"Invalid State Machine Definition: 'the definition is {size} bytes, over"
-                f" {limits.MAX_DEFINITION_BYTES} bytes'",
-            )
-        try:  # refused here whatever the loader does with nesting this deep
-            limits.loads(text)
-        except limits.JsonTooDeep as exc:
-            raise ApiError(
-                "InvalidDefinition", f"Invalid State Machine Definition: '{exc}'"
-            ) from None
-        except ValueError:
-            pass  # not JSON: the loader says where
+        # The loader refuses a definition over 1 MiB or nested too deep, saying where.
         try:
             return load_definition(text, name=name)
         except DefinitionError as exc:
