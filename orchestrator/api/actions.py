@@ -29,7 +29,7 @@ from messages import limits
 from orchestrator.api.errors import ApiError
 from orchestrator.api.pagination import PageTokens
 from orchestrator.api.validation import validate
-from orchestrator.arns import Account, parse_states_arn
+from orchestrator.arns import Account, StatesArn, parse_states_arn
 from orchestrator.asl.definition import StateMachine, TaskState
 from orchestrator.asl.diagnostics import aws_diagnostics
 from orchestrator.asl.errors import DefinitionError
@@ -134,11 +134,7 @@ class StepFunctionsApi:
     def _names(self, arn: str, resource: str, count: int) -> tuple[str, ...] | None:
         """The names in ``arn``, a ``resource`` ARN; None when it is not one of ours (another
         region or account, or a version qualifier): it names nothing here."""
-        parsed = parse_states_arn(arn)
-        if parsed is None:
-            if not arn.startswith("arn:"):
-                raise ApiError("InvalidArn", f"Invalid Arn: 'Invalid ARN prefix: {arn}'")
-            raise ApiError("InvalidArn", f"Invalid Arn: '{arn}'")
+        parsed = _parsed_arn(arn)
         if parsed.resource != resource:
             raise ApiError(
                 "InvalidArn",
@@ -554,10 +550,7 @@ class StepFunctionsApi:
 
     def _tagged(self, arn: str) -> str:
         """``arn``, if it names one of our state machines or executions; else AWS's error."""
-        parsed = parse_states_arn(arn)
-        if parsed is None:
-            prefix = "" if arn.startswith("arn:") else "Invalid ARN prefix: "
-            raise ApiError("InvalidArn", f"Invalid Arn: '{prefix}{arn}'")
+        parsed = _parsed_arn(arn)
         names = parsed.names
         found = self.account.owns(parsed) and (
             (
@@ -592,6 +585,15 @@ class StepFunctionsApi:
     async def list_tags_for_resource(self, params: Params) -> Params:
         arn = self._tagged(params["resourceArn"])
         return {"tags": [{"key": k, "value": v} for k, v in self.store.tags(arn).items()]}
+
+
+def _parsed_arn(arn: str) -> StatesArn:
+    """The parts of a Step Functions ARN; AWS's InvalidArn when ``arn`` is not one."""
+    parsed = parse_states_arn(arn)
+    if parsed is None:
+        prefix = "" if arn.startswith("arn:") else "Invalid ARN prefix: "
+        raise ApiError("InvalidArn", f"Invalid Arn: '{prefix}{arn}'")
+    return parsed
 
 
 def _tags(tags: list[dict[str, str]]) -> dict[str, str]:
