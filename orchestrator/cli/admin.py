@@ -13,7 +13,7 @@ import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
@@ -25,7 +25,7 @@ from orchestrator.asl.execution import ExecutionState
 from orchestrator.asl.loader import load_definition
 from orchestrator.cli import client, history_view
 from orchestrator.cli.dead_letters import list_dead_letters, republish
-from orchestrator.cli.exits import INVALID, fail, on_broker
+from orchestrator.cli.exits import fail, on_broker
 from orchestrator.definitions import load_definitions
 from orchestrator.engine import execution_result
 from orchestrator.store import SqliteStore, StoreError
@@ -59,15 +59,11 @@ def register(app: typer.Typer) -> None:
 def _store(db: Path | None) -> SqliteStore:
     path = db or Path(os.environ.get("SFN_DB") or "sfn.db")
     if not path.exists():
-        _fail(f"no execution store at {path} (set --db or SFN_DB)")
+        fail(f"no execution store at {path} (set --db or SFN_DB)")
     try:
         return SqliteStore(path)
     except StoreError as exc:
-        _fail(str(exc))
-
-
-def _fail(message: str) -> NoReturn:
-    fail(message, INVALID)
+        fail(str(exc))
 
 
 def _find(store: SqliteStore, name: str, state_machine: str | None) -> ExecutionState:
@@ -76,18 +72,18 @@ def _find(store: SqliteStore, name: str, state_machine: str | None) -> Execution
     if name.startswith("arn:"):
         record = store.execution_by_arn(name)
         if record is None:
-            _fail(f"no execution with ARN {name!r} in {store.path}")
+            fail(f"no execution with ARN {name!r} in {store.path}")
         if state_machine and record.state.state_machine_name != state_machine:
-            _fail(
+            fail(
                 f"{name!r} is an execution of {record.state.state_machine_name}, not {state_machine}"
             )
         return record.state
     found = store.executions(state_machine=state_machine, name=name)
     if not found:
-        _fail(f"no execution named {name!r}" + (f" of {state_machine}" if state_machine else ""))
+        fail(f"no execution named {name!r}" + (f" of {state_machine}" if state_machine else ""))
     if len(found) > 1:
         machines = ", ".join(sorted(e.state_machine_name for e in found))
-        _fail(
+        fail(
             f"{name!r} names executions of several state machines ({machines}); add --state-machine"
         )
     return found[0]
@@ -106,7 +102,7 @@ def executions(
 ) -> None:
     """List executions, newest first, with whole names (the name is the last column)."""
     if status and status.upper() not in {"RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}:
-        _fail(f"unknown status {status!r}")
+        fail(f"unknown status {status!r}")
     rows = _store(db).executions(
         status.upper() if status else None, state_machine=state_machine, limit=limit
     )
@@ -223,7 +219,7 @@ def stop(
     """Stop (abort) a running execution, through the service."""
     state = _find(_store(db), name, state_machine)
     if state.status != "RUNNING":
-        _fail(f"execution {name!r} is not running (it is {state.status})")
+        fail(f"execution {name!r} is not running (it is {state.status})")
     request = StopExecutionRequest(execution_arn=state.execution_arn, error=error, cause=cause)
     on_broker(client.send_control(request, url=amqp or amqp_url()))
     typer.echo(f"stop requested for {state.execution_arn}")

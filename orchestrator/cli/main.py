@@ -18,7 +18,7 @@ import os
 import signal
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -117,7 +117,7 @@ def _credentials() -> Credentials | None:
 
     key, secret = os.environ.get("SFN_ACCESS_KEY_ID"), os.environ.get("SFN_SECRET_ACCESS_KEY")
     if bool(key) != bool(secret):
-        _invalid("set both SFN_ACCESS_KEY_ID and SFN_SECRET_ACCESS_KEY, or neither")
+        fail("set both SFN_ACCESS_KEY_ID and SFN_SECRET_ACCESS_KEY, or neither")
     return Credentials(key, secret) if key and secret else None
 
 
@@ -224,7 +224,7 @@ def submit(
     """
     execution_input = _parse_input(input_text, "INPUT")
     if not isinstance(execution_input, dict):
-        _invalid("INPUT must be a JSON object")
+        fail("INPUT must be a JSON object")
     # Named here, not by the service, so that a timeout can still say which execution it was.
     name = name or str(uuid.uuid4())
     machine = state_machine or DEFAULT_STATE_MACHINE
@@ -352,39 +352,35 @@ def _parse_input(text: str, option: str = "--input") -> Any:
         try:
             text = Path(source).read_text(encoding="utf-8")
         except OSError as exc:
-            _invalid(f"cannot read input file {source}: {exc}")
+            fail(f"cannot read input file {source}: {exc}")
     try:
         return limits.loads(text)
     except json.JSONDecodeError as exc:
-        _invalid(f"{source} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+        fail(f"{source} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
     except ValueError as exc:  # too deep, NaN, Infinity, a number too large
-        _invalid(f"{source} is not valid JSON here: {exc}")
+        fail(f"{source} is not valid JSON here: {exc}")
 
 
 def _load_handler(spec: str) -> Function:
     name, _, target = spec.partition("=")
     module_name, _, attribute = target.partition(":")
     if not name or not module_name or not attribute:
-        _invalid(f"--handler {spec!r}: expected NAME=module:function")
+        fail(f"--handler {spec!r}: expected NAME=module:function")
     try:
         module = importlib.import_module(module_name)
         handler = getattr(module, attribute)
     except (ImportError, AttributeError) as exc:
-        _invalid(f"--handler {spec!r}: {exc}")
+        fail(f"--handler {spec!r}: {exc}")
     if isinstance(handler, Function):
         return dataclasses.replace(handler, name=name)
     try:
         return Function.from_handler(name, handler)
     except TypeError as exc:
-        _invalid(f"--handler {spec!r}: {exc}")
-
-
-def _invalid(message: str) -> NoReturn:
-    fail(message, INVALID)
+        fail(f"--handler {spec!r}: {exc}")
 
 
 def _configure_logging() -> None:
     try:
         configure_logging(log_level())
     except ValueError as exc:
-        _invalid(str(exc))
+        fail(str(exc))
