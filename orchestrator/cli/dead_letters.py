@@ -89,10 +89,9 @@ async def republish(url: str, queue: str, limit: int | None = None) -> Republish
         channel = await connection.channel(publisher_confirms=True)
         topology = Topology(channel)
         await topology.work_queue(queue)
-        declared = await channel.declare_queue(queue + DEAD_LETTER_SUFFIX, passive=True)
-        present = declared.declaration_result.message_count or 0
+        dead = await channel.declare_queue(queue + DEAD_LETTER_SUFFIX, passive=True)
+        present = dead.declaration_result.message_count or 0
         wanted = present if limit is None else min(present, limit)
-        dead = await channel.get_queue(queue + DEAD_LETTER_SUFFIX)
         while moved < wanted:
             message = await dead.get(no_ack=False, fail=False)
             if message is None:
