@@ -142,7 +142,10 @@ def _start(machine: StateMachine, event: StartExecution) -> Step:
     try:
         text = bounds.json_text(event.input)
     except OutOfBounds as out:
-        return _refused_start(machine, event, out)
+        # The shell should have refused it: the execution keeps neither the input nor its
+        # text, so it can be stored and read.
+        failure = bounds.bounds_error(out.excess, "The execution input is a value")
+        return _failed_at_start(machine, event, None, "", failure.error, failure.cause)
     initial = _initial_state(machine, event, event.input)
     run = _Run(machine, initial, event.time)
     run.record(
@@ -179,14 +182,27 @@ def failed_start(machine: StateMachine, event: StartExecution, error: str, cause
         text, data = bounds.json_text(event.input), event.input
     except OutOfBounds:
         text, data = "", None
+    return _failed_at_start(
+        machine, event, data, text, _bounded_error(error), _bounded_cause(cause)
+    )
+
+
+def _failed_at_start(
+    machine: StateMachine,
+    event: StartExecution,
+    data: Any,
+    text: str,
+    error: str,
+    cause: str | None,
+) -> Step:
+    """An execution that fails as it starts, on input ``data`` whose JSON text is ``text``
+    ("" and None for an input out of bounds: shown as truncated)."""
     run = _Run(machine, _initial_state(machine, event, data), event.time)
     run.record(
         "ExecutionStarted",
         {"input": text, "inputDetails": {"truncated": not text}, "roleArn": event.role_arn},
     )
-    run.end_execution(
-        "FAILED", "ExecutionFailed", None, _bounded_error(error), _bounded_cause(cause)
-    )
+    run.end_execution("FAILED", "ExecutionFailed", None, error, cause)
     return run.finish()
 
 
@@ -201,19 +217,6 @@ def _bounded_cause(cause: str | None) -> str | None:
     if cause is None or len(cause) <= MAX_CAUSE_CHARS:
         return cause
     return cause[: MAX_CAUSE_CHARS - 15] + " ...(truncated)"
-
-
-def _refused_start(machine: StateMachine, event: StartExecution, out: OutOfBounds) -> Step:
-    """An input out of bounds (the shell should have refused it): the execution fails at once,
-    and keeps neither the input nor its text, so it can be stored and read."""
-    run = _Run(machine, _initial_state(machine, event, None), event.time)
-    run.record(
-        "ExecutionStarted",
-        {"input": "", "inputDetails": {"truncated": True}, "roleArn": event.role_arn},
-    )
-    failure = bounds.bounds_error(out.excess, "The execution input is a value")
-    run.end_execution("FAILED", "ExecutionFailed", None, failure.error, failure.cause)
-    return run.finish()
 
 
 _UNTRUNCATED = {"truncated": False}
