@@ -15,18 +15,18 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def log_level(environ: dict[str, str] | None = None) -> str:
+def log_level() -> str:
     """``LOG_LEVEL`` (default ``INFO``), upper-cased; ``ValueError`` naming the valid ones."""
-    value = (os.environ if environ is None else environ).get("LOG_LEVEL") or "INFO"
+    value = os.environ.get("LOG_LEVEL") or "INFO"
     level = value.strip().upper()
     if level not in LEVELS:
         raise ValueError(f"LOG_LEVEL {value!r} is not one of {', '.join(LEVELS)}")
     return level
 
 
-def configure_logging(level: str | None = None) -> None:
-    """Send log lines at ``level`` (default: ``LOG_LEVEL``) and above to stderr."""
-    level = level or log_level()
+def configure_logging(level: str) -> None:
+    """Send log lines at ``level`` (one of :data:`LEVELS`, as :func:`log_level` gives it)
+    and above to stderr."""
     logging.basicConfig(level=level, format=FORMAT, stream=sys.stderr, force=True)
     quiet = logging.DEBUG if level == "DEBUG" else logging.WARNING
     for chatty in ("aio_pika", "aiormq"):
