@@ -43,7 +43,10 @@ MAX_WAIT_SECONDS = 2**31 - 1
 MAX_TIMER_SECONDS = MAX_WAIT_SECONDS
 # The largest MaxDelaySeconds AWS accepts: no retry waits longer.
 MAX_RETRY_DELAY_SECONDS = 31_622_401
-# The largest TimeoutSeconds/HeartbeatSeconds AWS accepts (also through their Path forms).
+# The largest TimeoutSeconds/HeartbeatSeconds AWS accepts (also through their Path forms), and
+# a definition's other seconds and counts (the Amazon States Language guide: "Retrying after
+# an error", "Task", "Wait"). AWS documents no upper bound for the execution's TimeoutSeconds,
+# Map's MaxConcurrency or ToleratedFailureCount; ours is the same.
 MAX_TASK_SECONDS = 99_999_999
 # The work one step may do (history events recorded plus work items taken) before it stops
 # and asks the shell to continue it: tens of milliseconds, so no execution holds the service

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from messages import limits
 from orchestrator.asl import errors, json_text, resources
+from orchestrator.asl.bounds import MAX_RETRY_DELAY_SECONDS, MAX_TASK_SECONDS
 from orchestrator.asl.choice import compile_choices
 from orchestrator.asl.definition import (
     AnyState,
@@ -114,12 +115,6 @@ UNSUPPORTED_FIELDS = {
 TOP_LEVEL_FIELDS = {"Comment", "StartAt", "States", "Version", "TimeoutSeconds", "QueryLanguage"}
 QUERY_LANGUAGES = ("JSONPath", "JSONata")
 MAX_STATE_NAME = 80
-# AWS's bounds on the numbers of a definition (the Amazon States Language guide: "Retrying
-# after an error", "Task", "Wait"): 99999999 for seconds and attempts, 31622401 for
-# MaxDelaySeconds. AWS documents no upper bound for the execution's TimeoutSeconds, Map's
-# MaxConcurrency or ToleratedFailureCount; ours is the same 99999999.
-MAX_TIMEOUT_SECONDS = 99_999_999
-MAX_DELAY_SECONDS = 31_622_401
 # A definition with more problems than this lists the first ones and says how many more.
 MAX_PROBLEMS = 1000
 # The longest problem message; longer ones are cut in the middle.
@@ -274,7 +269,7 @@ class _Checker:
                 )
         if not self.query_language(document, ""):
             return None  # the states are JSONata: checking them as JSONPath says nothing
-        timeout = self.integer(document, "TimeoutSeconds", "", 1, MAX_TIMEOUT_SECONDS)
+        timeout = self.integer(document, "TimeoutSeconds", "", 1, MAX_TASK_SECONDS)
         comment = self.optional_string(document, "Comment", "")
         self.scopes: list[Scope | None] = []
         self.check_scope(document, "")
@@ -523,7 +518,7 @@ class _Checker:
             )
             return None
         if value is not None:
-            checked = self.integer(raw, key, where, 0 if allow_zero else 1, MAX_TIMEOUT_SECONDS)
+            checked = self.integer(raw, key, where, 0 if allow_zero else 1, MAX_TASK_SECONDS)
             return Seconds(value=checked) if checked is not None else None
         if path is not None:
             compiled = self.reading_path(raw, key + "Path", where)
@@ -768,9 +763,9 @@ class _Checker:
             equals = self.error_equals(
                 item.get("ErrorEquals"), f"{at}/ErrorEquals", last=i == len(raw) - 1
             )
-            interval = self.integer(item, "IntervalSeconds", at, 1, MAX_TIMEOUT_SECONDS)
-            attempts = self.integer(item, "MaxAttempts", at, 0, MAX_TIMEOUT_SECONDS)
-            max_delay = self.integer(item, "MaxDelaySeconds", at, 1, MAX_DELAY_SECONDS)
+            interval = self.integer(item, "IntervalSeconds", at, 1, MAX_TASK_SECONDS)
+            attempts = self.integer(item, "MaxAttempts", at, 0, MAX_TASK_SECONDS)
+            max_delay = self.integer(item, "MaxDelaySeconds", at, 1, MAX_RETRY_DELAY_SECONDS)
             backoff = item.get("BackoffRate", 2.0)
             jitter = item.get("JitterStrategy", "NONE")
             if not _number(backoff) or backoff < 1:
