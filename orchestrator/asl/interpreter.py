@@ -71,9 +71,9 @@ from orchestrator.asl.execution import (
     event_from_data,
 )
 from orchestrator.asl.lambda_invoke import invoke_response
-from orchestrator.asl.loader import function_name_of
 from orchestrator.asl.paths import Path, PathNotFound, PathWriteError, ReferencePath
 from orchestrator.asl.pmap import Draft, PMap, PSet
+from orchestrator.asl.resources import function_name_of
 from orchestrator.asl.runtime_fields import StateRuntimeError
 from orchestrator.asl.templates import Template
 

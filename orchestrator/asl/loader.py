@@ -47,18 +47,8 @@ from orchestrator.asl.paths import (
     compile_path,
     compile_reference_path,
 )
-from orchestrator.asl.resources import LAMBDA_ARN, LAMBDA_INVOKE, WAIT_FOR_TOKEN, function_name_of
+from orchestrator.asl.resources import function_name_of
 from orchestrator.asl.templates import Template, compile_template, escape_pointer
-
-__all__ = [
-    "LAMBDA_ARN",
-    "LAMBDA_INVOKE",
-    "WAIT_FOR_TOKEN",
-    "function_name_of",
-    "load_definition",
-    "load_definition_file",
-    "parse_timestamp",
-]
 
 P = TypeVar("P", Path, ReferencePath)
 _COMMON = {"Type", "Comment", "QueryLanguage"}
