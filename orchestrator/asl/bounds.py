@@ -234,20 +234,16 @@ def _leaf_bytes(value: Any) -> int:
 class Budget:
     """Bytes counted part by part, failing as soon as the sum passes the payload limit."""
 
-    __slots__ = ("limit", "total")
+    __slots__ = ("total",)
 
-    def __init__(self, limit: int = MAX_PAYLOAD_BYTES) -> None:
-        self.limit = limit
+    def __init__(self) -> None:
         self.total = 0
 
     def add(self, value: Any) -> None:
-        """Count ``value`` (bounded); OutOfBounds when the sum passes the limit."""
-        self.add_bytes(json_size(value) + 1)
-
-    def add_bytes(self, size: int) -> None:
-        """Count ``size`` bytes; OutOfBounds when the sum passes the limit."""
-        self.total += size
-        if self.total > self.limit:
+        """Count ``value`` (bounded) and a separator; OutOfBounds when the sum passes the
+        limit."""
+        self.total += json_size(value) + 1
+        if self.total > MAX_PAYLOAD_BYTES:
             raise OutOfBounds("size")
 
 
@@ -277,12 +273,6 @@ def checked_bytes(value: Any, subject: str) -> bytes:
         return json_bytes(value)
     except OutOfBounds as out:
         raise bounds_error(out.excess, subject) from None
-
-
-def checked(value: Any, subject: str) -> Any:
-    """``value`` itself when within bounds; else the StatesError of :func:`bounds_error`."""
-    checked_bytes(value, subject)
-    return value
 
 
 def max_duration_seconds(machine_type: str, timeout_seconds: int | None) -> int:
