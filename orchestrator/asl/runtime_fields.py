@@ -68,12 +68,10 @@ def wait_seconds(state: WaitState, data: Any, now: datetime) -> float:
                 raise StateRuntimeError(
                     f"The SecondsPath parameter references a negative value: {path.text} == {value}"
                 )
-            if value > MAX_WAIT_SECONDS:  # before any float(): 10**400 would overflow it
-                raise StateRuntimeError("Wait state delay is too long.")
             seconds = value
     else:
         seconds = (_wait_until(state, data) - now).total_seconds()
-    if seconds > MAX_WAIT_SECONDS:
+    if seconds > MAX_WAIT_SECONDS:  # before float(): 10**400 from SecondsPath would overflow it
         raise StateRuntimeError("Wait state delay is too long.")
     return max(float(seconds), 0.0)
 
