@@ -394,10 +394,21 @@ class _Run:
         return context
 
     def render(
-        self, template: Template, field: str, data: Any, thread: Thread, state: AnyState
+        self,
+        template: Template,
+        field: str,
+        data: Any,
+        thread: Thread,
+        state: AnyState,
+        map_item: dict[str, Any] | None = None,
     ) -> Any:
-        """Render a Parameters/ResultSelector template, building ``$$`` only if it is read."""
-        context = self.context(thread, state) if template.uses_context else None
+        """Render a Parameters/ResultSelector/ItemSelector template, building ``$$`` (with
+        ``$$.Map.Item`` for an ItemSelector) only if it is read."""
+        context = None
+        if template.uses_context:
+            context = self.context(thread, state)
+            if map_item is not None:
+                context["Map"] = {"Item": map_item}
         rng = self.draw() if template.uses_random else _NO_DRAWS
         return template.render(
             data, context, rng, subject=f"The {field} of the state '{state.name}' produced a value"
@@ -888,15 +899,14 @@ class _Run:
         self.record("MapIterationStarted", {"index": index, "name": state.name})
         item = thread.items[index]
         if state.item_selector is not None:
-            context = self.context(thread, state)
-            context["Map"] = {"Item": {"Index": index, "Value": item}}
-            rng = self.draw() if state.item_selector.uses_random else _NO_DRAWS
             try:
-                item = state.item_selector.render(
+                item = self.render(
+                    state.item_selector,
+                    "ItemSelector",
                     thread.effective,
-                    context,
-                    rng,
-                    subject=f"The ItemSelector of the state '{state.name}' produced a value",
+                    thread,
+                    state,
+                    map_item={"Index": index, "Value": item},
                 )
             except StatesError as failure:
                 # The Map fails: the items it started go with it.
