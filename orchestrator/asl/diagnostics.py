@@ -19,9 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from messages import limits
 from orchestrator.asl.errors import DefinitionError, Problem
-from orchestrator.asl.loader import load_definition
+from orchestrator.asl.loader import check_definition, parse_definition
 
 # AWS's default and largest maxResults; 0 means the default.
 MAX_RESULTS = 100
@@ -63,12 +62,13 @@ def aws_diagnostics(
             else "Definition must be a valid JSON object"
         )
         return _answer([_diagnostic(code, message)], limit)
+    document: Any = None  # the definition's JSON value, unless the text cannot be read
     problems: list[Problem] = []
     try:
-        load_definition(text, name="Validation")
+        document, duplicates = parse_definition(text)
+        check_definition(text, document, duplicates, name="Validation")
     except DefinitionError as exc:
         problems = exc.problems
-    document = _document(text, problems)
     diagnostics = _convert(problems, document, text)
     if machine_type == "EXPRESS" and document is not None:
         diagnostics.extend(_express(document))
@@ -92,17 +92,6 @@ def _diagnostic(code: str, message: str, location: str | None = None) -> dict[st
     if location is not None:
         found["location"] = location
     return found
-
-
-def _document(text: str, problems: list[Problem]) -> Any:
-    """The definition's JSON value, or None when it is not JSON that can be read."""
-    unreadable = {"INVALID_JSON", "TOO_DEEPLY_NESTED", "DEFINITION_TOO_LARGE"}
-    if any(p.code in unreadable for p in problems):
-        return None
-    try:
-        return limits.loads(text)
-    except ValueError:  # pragma: no cover - the loader refused such text already
-        return None
 
 
 def _convert(problems: list[Problem], document: Any, text: str) -> list[dict[str, str]]:

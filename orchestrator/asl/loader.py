@@ -128,6 +128,14 @@ def load_definition_file(path: str | FilePath) -> StateMachine:
 def load_definition(text: str, *, name: str, source: str = "") -> StateMachine:
     """Parse and validate definition ``text``; raises :class:`DefinitionError` listing problems."""
     document, duplicates = parse_definition(text, source)
+    return check_definition(text, document, duplicates, name=name, source=source)
+
+
+def check_definition(
+    text: str, document: Any, duplicates: dict[int, list[str]], *, name: str, source: str = ""
+) -> StateMachine:
+    """Validate ``document`` and ``duplicates``, what :func:`parse_definition` made of
+    ``text``; raises :class:`DefinitionError` listing problems located in ``text``."""
     checker = _Checker(duplicates)
     try:
         machine = checker.check(document, name)
