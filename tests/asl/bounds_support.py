@@ -26,6 +26,24 @@ def machine(states: dict[str, Any], kind: str = "STANDARD", **top: Any) -> State
     return dataclasses.replace(loaded, type=kind) if kind != "STANDARD" else loaded
 
 
+def task_map() -> StateMachine:
+    """An EXPRESS machine of one inline Map over ``$.items`` whose iteration is a Task of F."""
+    return machine(
+        {
+            "Map": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemProcessor": {
+                    "StartAt": "T",
+                    "States": {"T": {"Type": "Task", "Resource": LAMBDA + "F", "End": True}},
+                },
+                "End": True,
+            }
+        },
+        "EXPRESS",
+    )
+
+
 def start(m: StateMachine, data: Any, now: datetime = T0) -> interpreter.Step:
     """The first step of an execution of ``m`` on ``data``."""
     event = interpreter.StartExecution(

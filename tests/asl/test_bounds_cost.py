@@ -10,24 +10,7 @@ import time
 from orchestrator.asl import interpreter
 from orchestrator.asl.definition import StateMachine
 from orchestrator.asl.execution import ExecutionState
-from tests.asl.bounds_support import LAMBDA, T0, machine, start
-
-
-def task_map() -> StateMachine:
-    return machine(
-        {
-            "Map": {
-                "Type": "Map",
-                "ItemsPath": "$.items",
-                "ItemProcessor": {
-                    "StartAt": "T",
-                    "States": {"T": {"Type": "Task", "Resource": LAMBDA + "F", "End": True}},
-                },
-                "End": True,
-            }
-        },
-        "EXPRESS",
-    )
+from tests.asl.bounds_support import T0, start, task_map
 
 
 def started(m: StateMachine, items: int) -> tuple[ExecutionState, list[interpreter.DispatchTask]]:

@@ -16,7 +16,7 @@ from orchestrator.asl import bounds, interpreter
 from orchestrator.asl.errors import DATA_LIMIT_EXCEEDED, RUNTIME, StatesError
 from orchestrator.asl.execution import ExecutionState
 from orchestrator.asl.templates import compile_template
-from tests.asl.bounds_support import LAMBDA, T0, machine, run_steps, start
+from tests.asl.bounds_support import LAMBDA, T0, machine, run_steps, start, task_map
 from tests.asl.intrinsics_support import run
 
 
@@ -293,20 +293,7 @@ def test_a_state_with_work_pending_is_stored_and_read_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(interpreter, "MAX_STEP_WORK", 50)  # small steps, a small Map
-    m = machine(
-        {
-            "Map": {
-                "Type": "Map",
-                "ItemsPath": "$.items",
-                "ItemProcessor": {
-                    "StartAt": "T",
-                    "States": {"T": {"Type": "Task", "Resource": LAMBDA + "F", "End": True}},
-                },
-                "End": True,
-            }
-        },
-        "EXPRESS",
-    )
+    m = task_map()
     first = start(m, {"items": list(range(120))})
     dispatched: list[interpreter.DispatchTask] = []
     while not dispatched:  # continue until items run
