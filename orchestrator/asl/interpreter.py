@@ -115,6 +115,7 @@ _EXECUTION_ENDS = frozenset(
 )
 # Handed to renders whose templates draw nothing (so no generator needs seeding).
 _NO_DRAWS = random.Random(0)
+_NOTHING = object()
 
 
 def step(machine: StateMachine, state: ExecutionState | None, event: Event) -> Step:
@@ -268,6 +269,8 @@ class _Run:
         self.continue_timer = state.continue_timer
         self.finished = False
         self.history_cap = MAX_HISTORY_EVENTS if machine.type == "STANDARD" else None
+        self.measured: Any = _NOTHING  # the value last measured, and its text (see checked)
+        self.measured_text = b""
         self.max_duration = bounds.max_duration_seconds(machine.type, machine.timeout_seconds)
 
     # -- bookkeeping ---------------------------------------------------------------------------
@@ -299,6 +302,25 @@ class _Run:
     def history_full(self) -> None:
         self.work.clear()
         self.end_execution("FAILED", "ExecutionFailed", None, errors.RUNTIME, HISTORY_FULL_CAUSE)
+
+    def checked(self, value: Any, subject: str) -> bytes:
+        """:func:`bounds.checked_bytes` of ``value``, written once for the value last measured.
+
+        A state's output is the next state's input and often its task's payload and result,
+        each shown in the history: the same object, as the core never changes a value in
+        place, so its text is written (and measured) once, not three or four times.
+        """
+        if value is not self.measured:
+            self.measured_text = bounds.checked_bytes(value, subject)
+            self.measured = value
+        return self.measured_text
+
+    def text(self, value: Any) -> str:
+        """The JSON text of a value the core holds (:func:`bounds.text`), or of the value last
+        measured (:meth:`checked`) without writing it again."""
+        if value is self.measured:
+            return self.measured_text.decode()
+        return _text(value)
 
     def next_seq(self) -> int:
         self.seq += 1
@@ -507,7 +529,7 @@ class _Run:
             thread.retry_total = 0
             thread.entered_event = self.record(
                 state.type + "StateEntered",
-                {"name": name, "input": _text(data), "inputDetails": _UNTRUNCATED},
+                {"name": name, "input": self.text(data), "inputDetails": _UNTRUNCATED},
             )
             try:
                 moved = self.run_state(thread, state, data)
@@ -556,7 +578,7 @@ class _Run:
     def exit_state(
         self, thread: Thread, state: AnyState, following: str | None, output: Any
     ) -> tuple[str, Any] | None:
-        text = bounds.checked_bytes(output, _result_of(state.name))
+        text = self.checked(output, _result_of(state.name))
         self.record(
             state.type + "StateExited",
             {"name": state.name, "output": text.decode(), "outputDetails": _UNTRUNCATED},
@@ -624,7 +646,7 @@ class _Run:
             function_name = function_name_of(str(effective["FunctionName"]))
             payload = _invoke_payload(effective.get("Payload"))
             details: dict[str, Any] = {
-                "parameters": _text(effective),
+                "parameters": self.text(effective),
                 "region": self.region,
                 "resource": state.resource.split(":::lambda:")[1],
                 "resourceType": "lambda",
@@ -638,7 +660,7 @@ class _Run:
             function_name, payload = state.function_name, effective
             details = {
                 "resource": state.resource,
-                "input": _text(effective),
+                "input": self.text(effective),
                 "inputDetails": _UNTRUNCATED,
             }
             if timeout is not None:
@@ -689,7 +711,7 @@ class _Run:
         try:
             if state.integration == "invoke":
                 if not state.wait_for_token:
-                    bounds.checked_bytes(result, _result_of("lambda"))  # before wrapping it
+                    self.checked(result, _result_of("lambda"))  # before wrapping it
                     result = invoke_response(
                         result, event.request_id or self.request_id(), self.now
                     )
@@ -698,13 +720,13 @@ class _Run:
                     "resourceType": "lambda",
                 }
                 self.record("TaskStarted", dict(resource))
-                text = bounds.checked_bytes(result, _result_of("lambda")).decode()
+                text = self.checked(result, _result_of("lambda")).decode()
                 self.record(
                     "TaskSucceeded", {"output": text, "outputDetails": _UNTRUNCATED, **resource}
                 )
             else:
                 self.record("LambdaFunctionStarted")
-                text = bounds.checked_bytes(result, _result_of(state.resource)).decode()
+                text = self.checked(result, _result_of(state.resource)).decode()
                 self.record(
                     "LambdaFunctionSucceeded", {"output": text, "outputDetails": _UNTRUNCATED}
                 )
@@ -1152,7 +1174,7 @@ class _Run:
     ) -> None:
         if status == "SUCCEEDED":
             try:
-                text = bounds.checked_bytes(output, _result_of(self.base.execution_name))
+                text = self.checked(output, _result_of(self.base.execution_name))
             except StatesError as failure:
                 status, event_type, error, cause = (
                     "FAILED",
