@@ -41,6 +41,8 @@ class IntakeRequest(WireModel):
     input: dict[str, JsonValue]
     reply_to: str | None = None
     correlation_id: str | None = None
+    # A mock configuration's test case to run (StartExecution on "<arn>#<TestCase>").
+    test_case: str | None = Field(default=None, min_length=1, max_length=80)
 
     @classmethod
     def from_amqp(

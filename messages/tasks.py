@@ -1,4 +1,4 @@
-"""Task messages: the orchestrator's request to a function, and the function's result.
+"""Task messages: the orchestrator's request to a function or an integration, and the result.
 
 A result mirrors what AWS Lambda returns to Step Functions: the handler's output on success,
 or ``errorType``/``errorMessage``/``stackTrace`` on failure. ``taskToken`` and ``attempt``
@@ -37,6 +37,9 @@ class TaskSucceeded(WireModel):
     attempt: int = Field(ge=0)
     output: JsonValue
     request_id: str | None = None
+    # True when ``output`` is the integration's whole response (a mocked lambda:invoke):
+    # it is not wrapped in the Invoke API's response as a function's own return is.
+    response: bool = False
 
 
 class TaskFailed(WireModel):
@@ -50,6 +53,69 @@ class TaskFailed(WireModel):
     error_message: str = ""
     stack_trace: list[str] = Field(default_factory=list)
     request_id: str | None = None
+
+
+class TaskCallFailed(WireModel):
+    """A service integration's call failed: the task fails with AWS's error name and cause
+    for that service (``SQS.AmazonSQSException``, ``DynamoDb.ResourceNotFoundException``...)."""
+
+    version: Literal[1] = 1
+    status: Literal["CALL_FAILED"] = "CALL_FAILED"
+    task_token: str
+    attempt: int = Field(ge=0)
+    error: str
+    cause: str | None = None
+
+
+class TaskSubmitted(WireModel):
+    """A ``.sync`` or ``.waitForTaskToken`` call's first answer (the service's response); the
+    task goes on waiting for the job's end or for its token."""
+
+    version: Literal[1] = 1
+    status: Literal["SUBMITTED"] = "SUBMITTED"
+    task_token: str
+    attempt: int = Field(ge=0)
+    output: JsonValue
+
+
+class TaskStarted(WireModel):
+    """An activity worker took the task (GetActivityTask), with its ``workerName`` if given."""
+
+    version: Literal[1] = 1
+    status: Literal["STARTED"] = "STARTED"
+    task_token: str
+    worker_name: str | None = None
+
+
+class IntegrationRequest(WireModel):
+    """Call service integration ``service``:``action`` (with ``pattern``) for one Task state.
+
+    A function task (``integration`` ``function``, ``resource`` its ARN) or an activity comes
+    as one too when a target other than its default carries it (a mock configuration).
+
+    ``parameters`` are the rendered Parameters, exactly as TaskScheduled shows them;
+    ``credentials`` the rendered ``Credentials`` field; ``invocation`` counts the state's calls
+    in the execution before this one (mock configurations number them so); ``test_case`` is
+    the mock test case the execution was started with (``stateMachineArn#TestCase``).
+    """
+
+    version: Literal[1] = 1
+    execution_arn: str
+    execution_name: str
+    state_machine_name: str
+    state_name: str
+    integration: Literal["function", "invoke", "service", "activity"] = "service"
+    resource: str
+    service: str
+    action: str
+    pattern: Literal["", ".sync", ".sync:2", ".waitForTaskToken"] = ""
+    region: str
+    task_token: str
+    attempt: int = Field(ge=0)
+    invocation: int = Field(ge=0, default=0)
+    parameters: JsonValue
+    credentials: JsonValue = None
+    test_case: str | None = None
 
 
 class TaskCallbackSuccess(WireModel):
@@ -99,7 +165,14 @@ class CallbackOutcome(WireModel):
 
 
 AnyTaskResult = (
-    TaskSucceeded | TaskFailed | TaskCallbackSuccess | TaskCallbackFailure | TaskCallbackHeartbeat
+    TaskSucceeded
+    | TaskFailed
+    | TaskCallFailed
+    | TaskSubmitted
+    | TaskStarted
+    | TaskCallbackSuccess
+    | TaskCallbackFailure
+    | TaskCallbackHeartbeat
 )
 TaskResult = Annotated[AnyTaskResult, Field(discriminator="status")]
 _task_result_adapter: TypeAdapter[AnyTaskResult] = TypeAdapter(TaskResult)

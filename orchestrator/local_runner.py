@@ -18,21 +18,26 @@ import itertools
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+import messages
 from orchestrator.arns import Account
 from orchestrator.asl import interpreter
 from orchestrator.asl.definition import StateMachine
 from orchestrator.asl.execution import Event
-from orchestrator.task_messages import task_event, task_request
+from orchestrator.task_messages import integration_request, task_event, task_request
 from workers.runtime import Function, invoke
 
 RESOURCE_NOT_FOUND = "Lambda.ResourceNotFoundException"
+# Carries a task in-process: the results to apply, in order, or None when it is not its to
+# carry (a function task then runs the named handler). A ``.waitForTaskToken`` call returns
+# its first answer only; its callback comes through send_task_success (or never).
+Caller = Callable[[messages.IntegrationRequest], Sequence[messages.AnyTaskResult] | None]
 
 
 class Clock(Protocol):
@@ -117,8 +122,14 @@ def run_local(
     account: Account | None = None,
     role_arn: str | None = None,
     clock: Clock | None = None,
+    caller: Caller | None = None,
+    test_case: str | None = None,
 ) -> LocalResult:
-    """Run ``machine`` on ``execution_input`` to its end, calling ``functions`` by name."""
+    """Run ``machine`` on ``execution_input`` to its end, calling ``functions`` by name.
+
+    ``caller`` carries service integrations and activities (and any task it claims, such as
+    a mocked one); ``test_case`` is the mock test case the execution runs (``arn#TestCase``).
+    """
     account = account or Account()
     clock = clock or RealClock()
     order = itertools.count()
@@ -136,6 +147,7 @@ def run_local(
         time=clock.now(),
         token_prefix=secrets.token_hex(16),
         role_arn=role_arn if role_arn is not None else account.role_arn(machine.name),
+        test_case=test_case,
     )
     step = interpreter.step(machine, None, start)
     history = list(step.history)
@@ -143,7 +155,7 @@ def run_local(
     with _callbacks_for(_Callbacks(clock, push)):
         while True:
             for command in step.commands:
-                _carry_out(command, state, functions, clock, push, cancelled)
+                _carry_out(command, state, functions, clock, push, cancelled, caller)
             if state.status != "RUNNING" or not pending:
                 break
             due, _, event = heapq.heappop(pending)
@@ -186,12 +198,31 @@ def _carry_out(
     clock: Clock,
     push: Callable[[Event], None],
     cancelled: set[str],
+    caller: Caller | None,
 ) -> None:
     if isinstance(command, interpreter.StartTimer):
         push(interpreter.TimerFired(command.timer, command.due))
     elif isinstance(command, interpreter.CancelTimer):
         cancelled.add(command.timer)
     elif isinstance(command, interpreter.DispatchTask):
+        if caller is not None:
+            results = caller(integration_request(command, state))
+            if results is not None:
+                for result in results:
+                    push(task_event(result, clock.now()))
+                return
+        if command.integration not in ("function", "invoke"):
+            push(
+                interpreter.TaskFailed(
+                    command.token,
+                    command.attempt,
+                    "States.Runtime",
+                    f"No target carries {command.resource} in this run: give run_local a"
+                    " caller for service integrations and activities",
+                    clock.now(),
+                )
+            )
+            return
         function = functions.get(command.function_name)
         if function is None:
             cause = function_not_found(state.execution_arn, command.function_name)

@@ -87,19 +87,37 @@ class PassState(State, Transition):
 
 @dataclass(frozen=True, kw_only=True)
 class TaskState(State, Transition, Recoverable):
-    """``Task``: invokes a Lambda function and waits for its result (or its task token).
+    """``Task``: calls a Lambda function, a service integration or an activity, and waits for
+    its result (or its task token).
 
     ``integration`` is ``function`` for a function ARN resource, ``invoke`` for
     ``arn:aws:states:::lambda:invoke`` (FunctionName/Payload in Parameters, AWS's wrapper
-    around the result).
+    around the result), ``service`` for any other integration (``service``, ``action`` and
+    ``pattern`` name it) and ``activity`` for an activity ARN. ``credentials`` is the
+    ``Credentials`` template, rendered like ``Parameters``.
     """
 
     resource: str
     function_name: str
-    integration: Literal["function", "invoke"] = "function"
+    integration: Literal["function", "invoke", "service", "activity"] = "function"
+    service: str = ""
+    action: str = ""
+    pattern: str = ""
+    region: str = ""
     wait_for_token: bool = False
     timeout: Seconds | None = None
     heartbeat: Seconds | None = None
+    credentials: Template | None = None
+
+    @property
+    def takes_callbacks(self) -> bool:
+        """Whether SendTaskSuccess/Failure/Heartbeat complete it (token tasks, activities)."""
+        return self.wait_for_token or self.integration == "activity"
+
+    @property
+    def resource_fields(self) -> dict[str, str]:
+        """``resourceType`` and ``resource`` of its Task* history events."""
+        return {"resource": self.action + self.pattern, "resourceType": self.service}
 
 
 @dataclass(frozen=True, kw_only=True)

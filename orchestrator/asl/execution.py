@@ -53,6 +53,7 @@ class Thread:
     attempt: int = 0
     effective: JsonValue = None  # the state's effective input (after InputPath/Parameters)
     heartbeat_seconds: int | None = None
+    started: bool = False  # an activity's worker took it (ActivityStarted recorded)
     timers: list[str] = field(default_factory=list)  # wait/retry/timeout/heartbeat timers
     # A Parallel or Map waiting on its children. Child ``i`` (branch or item index) is thread
     # ``first_child + i``: the ids are set aside when the fan-out starts, so a parent needs
@@ -130,9 +131,11 @@ class ExecutionState(BaseModel):
     timers: PMap[str, TimerRef] = Field(default_factory=PMap)
     next_thread: int = 1
     seq: int = 0  # tokens, timers and random draws are numbered by it
+    calls: dict[str, int] = Field(default_factory=dict)  # tasks dispatched, per state name
     last_event_id: int = 0
     pending: tuple[Work, ...] = ()  # work left by the last step, in order
     continuations: int = 0  # ``continue`` timers set so far (they number their ids)
+    test_case: str | None = None  # the mock test case it was started with, if any
     continue_timer: str | None = None  # the one set while work is pending
     output: JsonValue = None
     error: str | None = None
@@ -154,6 +157,7 @@ class StartExecution:
     time: datetime
     token_prefix: str
     role_arn: str = ""
+    test_case: str | None = None  # a mock configuration's test case (``arn#TestCase``)
 
 
 @dataclass(frozen=True)
@@ -161,7 +165,8 @@ class TaskSucceeded:
     """The task with ``token`` (at ``attempt``) returned ``output``.
 
     ``callback`` marks a SendTaskSuccess for a ``.waitForTaskToken`` task (which the
-    function's own return does not complete).
+    function's own return does not complete). ``response`` marks a lambda:invoke output that
+    is already the Invoke API's whole response (mocked), not the function's return to wrap.
     """
 
     token: str
@@ -170,18 +175,40 @@ class TaskSucceeded:
     time: datetime
     callback: bool = False
     request_id: str | None = None
+    response: bool = False
 
 
 @dataclass(frozen=True)
 class TaskFailed:
-    """The task with ``token`` (at ``attempt``) failed with an ASL error and cause."""
+    """The task with ``token`` (at ``attempt``) failed with an ASL error and cause (None for
+    SendTaskFailure naming none)."""
 
     token: str
     attempt: int
-    error: str
+    error: str | None
     cause: str | None
     time: datetime
     callback: bool = False
+
+
+@dataclass(frozen=True)
+class TaskSubmitted:
+    """A ``.sync`` or ``.waitForTaskToken`` call's first answer (the service's response):
+    the task goes on waiting for the job's end or for its token."""
+
+    token: str
+    attempt: int
+    output: Any
+    time: datetime
+
+
+@dataclass(frozen=True)
+class TaskStarted:
+    """An activity worker took the task (GetActivityTask), naming itself or not."""
+
+    token: str
+    time: datetime
+    worker_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -219,22 +246,17 @@ class FailExecution:
     time: datetime
 
 
-Event = (
-    StartExecution
-    | TaskSucceeded
-    | TaskFailed
-    | TaskHeartbeat
-    | TimerFired
-    | StopExecution
-    | FailExecution
-)
+# Events that apply to a running execution's task or timer (and may wait behind pending work).
+PendingEvent = TaskSucceeded | TaskFailed | TaskSubmitted | TaskStarted | TaskHeartbeat | TimerFired
+Event = StartExecution | PendingEvent | StopExecution | FailExecution
 
-_PENDING_EVENTS: dict[str, type[TaskSucceeded | TaskFailed | TaskHeartbeat | TimerFired]] = {
-    kind.__name__: kind for kind in (TaskSucceeded, TaskFailed, TaskHeartbeat, TimerFired)
+_PENDING_EVENTS: dict[str, type[PendingEvent]] = {
+    kind.__name__: kind
+    for kind in (TaskSucceeded, TaskFailed, TaskSubmitted, TaskStarted, TaskHeartbeat, TimerFired)
 }
 
 
-def event_data(event: TaskSucceeded | TaskFailed | TaskHeartbeat | TimerFired) -> dict[str, Any]:
+def event_data(event: PendingEvent) -> dict[str, Any]:
     """An event as JSON-ready data, to wait in :attr:`ExecutionState.pending`."""
     data: dict[str, Any] = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
     data["time"] = event.time.isoformat()
@@ -242,9 +264,7 @@ def event_data(event: TaskSucceeded | TaskFailed | TaskHeartbeat | TimerFired) -
     return data
 
 
-def event_from_data(
-    data: dict[str, Any],
-) -> TaskSucceeded | TaskFailed | TaskHeartbeat | TimerFired:
+def event_from_data(data: dict[str, Any]) -> PendingEvent:
     """The event :func:`event_data` wrote."""
     fields = {key: value for key, value in data.items() if key != "type"}
     fields["time"] = datetime.fromisoformat(fields["time"])
@@ -256,7 +276,14 @@ def event_from_data(
 
 @dataclass(frozen=True)
 class DispatchTask:
-    """Invoke ``function_name`` with ``payload``; its result comes back as a Task* event."""
+    """Call the task's resource with ``payload``; its result comes back as a Task* event.
+
+    ``integration`` says what is called (see :class:`~orchestrator.asl.definition.TaskState`):
+    a function (``function_name``), a service integration (``service``, ``action``,
+    ``pattern``, ``region``, whose parameters are ``payload``) or an activity. ``credentials``
+    is the rendered ``Credentials`` field; ``invocation`` counts the calls of this state in
+    the execution before this one (from 0), as mock configurations number them.
+    """
 
     token: str
     attempt: int
@@ -265,6 +292,13 @@ class DispatchTask:
     state_name: str
     payload: Any
     wait_for_token: bool = False
+    integration: str = "function"
+    service: str = ""
+    action: str = ""
+    pattern: str = ""
+    region: str = ""
+    credentials: Any = None
+    invocation: int = 0
 
 
 @dataclass(frozen=True)

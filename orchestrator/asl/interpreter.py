@@ -54,6 +54,7 @@ from orchestrator.asl.execution import (
     ExecutionState,
     FailExecution,
     HistoryEvent,
+    PendingEvent,
     StartExecution,
     StartTimer,
     Status,
@@ -61,6 +62,8 @@ from orchestrator.asl.execution import (
     StopExecution,
     TaskFailed,
     TaskHeartbeat,
+    TaskStarted,
+    TaskSubmitted,
     TaskSucceeded,
     Thread,
     TimerFired,
@@ -88,12 +91,15 @@ __all__ = [
     "ExecutionState",
     "FailExecution",
     "HistoryEvent",
+    "PendingEvent",
     "StartExecution",
     "StartTimer",
     "Step",
     "StopExecution",
     "TaskFailed",
     "TaskHeartbeat",
+    "TaskStarted",
+    "TaskSubmitted",
     "TaskSucceeded",
     "TimerFired",
     "failed_start",
@@ -173,6 +179,7 @@ def _initial_state(machine: StateMachine, event: StartExecution, data: Any) -> E
         start_time=event.time,
         token_prefix=event.token_prefix,
         threads=PMap({ROOT: Thread(id=ROOT, scope=0)}),
+        test_case=event.test_case,
     )
 
 
@@ -258,6 +265,7 @@ class _Run:
         self.tokens: Draft[str, int] = Draft(state.tokens)
         self.timers: Draft[str, TimerRef] = Draft(state.timers)
         self.seq = state.seq
+        self.calls = state.calls  # copied on first change (see dispatch)
         self.next_thread = state.next_thread
         self.last_event_id = state.last_event_id
         self.history: list[HistoryEvent] = []
@@ -343,6 +351,7 @@ class _Run:
             tokens=self.tokens.freeze(),
             timers=self.timers.freeze(),
             seq=self.seq,
+            calls=self.calls,
             next_thread=self.next_thread,
             last_event_id=self.last_event_id,
             pending=tuple(self.work),
@@ -411,7 +420,13 @@ class _Run:
             "State": state_fields,
             "StateMachine": {"Id": base.state_machine_arn, "Name": base.state_machine_name},
         }
-        if isinstance(state, TaskState) and state.wait_for_token and thread.token:
+        # AWS gives a service integration's Task its token whatever the pattern (a .sync
+        # child can send it back); a function task only when it waits for it.
+        if (
+            isinstance(state, TaskState)
+            and thread.token
+            and (state.wait_for_token or state.integration == "service")
+        ):
             context["Task"] = {"Token": thread.token}
         return context
 
@@ -459,11 +474,17 @@ class _Run:
         if not isinstance(state, TaskState):
             return False
         # AWS takes SendTaskSuccess/Failure/Heartbeat only for tasks that wait for a token
-        # (and activities): a plain Lambda task is completed by its function alone.
-        if isinstance(event, TaskHeartbeat) or event.callback:
-            return state.wait_for_token
+        # and activities: a plain Lambda task is completed by its function alone.
+        if isinstance(event, TaskStarted):
+            return state.integration == "activity"
+        if isinstance(event, TaskHeartbeat) or (
+            isinstance(event, TaskSucceeded | TaskFailed) and event.callback
+        ):
+            return state.takes_callbacks
         if event.attempt != thread.attempt:
             return False
+        if isinstance(event, TaskSubmitted):
+            return state.integration == "service" and state.pattern != ""
         # A .waitForTaskToken function's own return does not complete the task.
         return not (isinstance(event, TaskSucceeded) and state.wait_for_token)
 
@@ -491,7 +512,7 @@ class _Run:
         else:
             self.apply(event)
 
-    def apply(self, event: TaskSucceeded | TaskFailed | TaskHeartbeat | TimerFired) -> None:
+    def apply(self, event: PendingEvent) -> None:
         """Apply an event that :meth:`applies`."""
         if isinstance(event, TimerFired):
             ref = self.timers.pop(event.timer)
@@ -505,6 +526,10 @@ class _Run:
         assert isinstance(state, TaskState)
         if isinstance(event, TaskHeartbeat):
             self.restart_heartbeat(thread)
+        elif isinstance(event, TaskStarted):
+            self.activity_started(thread, event.worker_name)
+        elif isinstance(event, TaskSubmitted):
+            self.task_submitted(thread, state, event)
         elif isinstance(event, TaskSucceeded):
             self.task_succeeded(thread, state, event)
         else:
@@ -640,32 +665,48 @@ class _Run:
         heartbeat = runtime_fields.task_seconds(
             state.heartbeat, "HeartbeatSecondsPath", thread.input
         )
+        credentials = (
+            self.render(state.credentials, "Credentials", thread.input, thread, state)
+            if state.credentials is not None
+            else None
+        )
+        function_name, payload = state.function_name, effective
         if state.integration == "invoke":
             if not isinstance(effective, dict) or "FunctionName" not in effective:
                 raise StateRuntimeError("The lambda:invoke integration needs a FunctionName")
             function_name = function_name_of(str(effective["FunctionName"]))
             payload = _invoke_payload(effective.get("Payload"))
+        if state.integration in ("invoke", "service"):
+            effective = _scheduled_parameters(state, effective)
             details: dict[str, Any] = {
                 "parameters": self.text(effective),
-                "region": self.region,
-                "resource": state.resource.split(":::lambda:")[1],
-                "resourceType": "lambda",
+                "region": state.region or self.region,
+                **state.resource_fields,
             }
-            if timeout is not None:
-                details["timeoutInSeconds"] = timeout
-            if heartbeat is not None:
-                details["heartbeatInSeconds"] = heartbeat
-            self.record("TaskScheduled", details)
+            if state.integration == "service":
+                payload = effective
         else:
-            function_name, payload = state.function_name, effective
             details = {
                 "resource": state.resource,
                 "input": self.text(effective),
                 "inputDetails": _UNTRUNCATED,
             }
-            if timeout is not None:
-                details["timeoutInSeconds"] = timeout
-            self.record("LambdaFunctionScheduled", details)
+        if timeout is not None:
+            details["timeoutInSeconds"] = timeout
+        if heartbeat is not None and state.integration != "function":
+            details["heartbeatInSeconds"] = heartbeat
+        if credentials is not None:
+            details["taskCredentials"] = _task_credentials(credentials)
+        scheduled = {
+            "function": "LambdaFunctionScheduled",
+            "activity": "ActivityScheduled",
+        }.get(state.integration, "TaskScheduled")
+        self.record(scheduled, details)
+        if state.integration == "service":
+            # AWS starts the call as it schedules it: TaskStarted follows at once.
+            self.record("TaskStarted", state.resource_fields)
+        calls = self.calls.get(state.name, 0)
+        self.calls = {**self.calls, state.name: calls + 1}
         assert thread.token is not None
         self.commands.append(
             DispatchTask(
@@ -676,6 +717,13 @@ class _Run:
                 state.name,
                 payload,
                 state.wait_for_token,
+                integration=state.integration,
+                service=state.service,
+                action=state.action,
+                pattern=state.pattern,
+                region=state.region or self.region,
+                credentials=credentials,
+                invocation=calls,
             )
         )
         if timeout is not None:
@@ -701,6 +749,7 @@ class _Run:
         if thread.token is not None:
             self.tokens.pop(thread.token, None)
         thread.token = None
+        thread.started = False
         for timer in list(thread.timers):
             if self.timers[timer].kind in ("timeout", "heartbeat"):
                 self.cancel_timer(thread, timer)
@@ -710,20 +759,27 @@ class _Run:
         result = event.output
         try:
             if state.integration == "invoke":
-                if not state.wait_for_token:
+                if not state.wait_for_token and not event.response:
                     self.checked(result, _result_of("lambda"))  # before wrapping it
                     result = invoke_response(
                         result, event.request_id or self.request_id(), self.now
                     )
-                resource = {
-                    "resource": state.resource.split(":::lambda:")[1],
-                    "resourceType": "lambda",
-                }
-                self.record("TaskStarted", dict(resource))
+                self.record("TaskStarted", state.resource_fields)
                 text = self.checked(result, _result_of("lambda")).decode()
                 self.record(
-                    "TaskSucceeded", {"output": text, "outputDetails": _UNTRUNCATED, **resource}
+                    "TaskSucceeded",
+                    {"output": text, "outputDetails": _UNTRUNCATED, **state.resource_fields},
                 )
+            elif state.integration == "service":
+                text = self.checked(result, _result_of(state.service)).decode()
+                self.record(
+                    "TaskSucceeded",
+                    {"output": text, "outputDetails": _UNTRUNCATED, **state.resource_fields},
+                )
+            elif state.integration == "activity":
+                self.activity_started(thread, None)
+                text = self.checked(result, _result_of(state.resource)).decode()
+                self.record("ActivitySucceeded", {"output": text, "outputDetails": _UNTRUNCATED})
             else:
                 self.record("LambdaFunctionStarted")
                 text = self.checked(result, _result_of(state.resource)).decode()
@@ -734,26 +790,59 @@ class _Run:
         except StatesError as failure:
             self.state_failed(thread, state, failure)
 
-    def task_failed(self, thread: Thread, state: TaskState, error: str, cause: str | None) -> None:
+    def task_submitted(self, thread: Thread, state: TaskState, event: TaskSubmitted) -> None:
+        """A ``.sync`` or ``.waitForTaskToken`` call's first answer: the task goes on
+        waiting (for the job, or for its token)."""
+        try:
+            text = self.checked(event.output, _result_of(state.service)).decode()
+        except StatesError as failure:
+            self.end_task(thread)
+            self.state_failed(thread, state, failure)
+            return
+        self.record(
+            "TaskSubmitted",
+            {"output": text, "outputDetails": _UNTRUNCATED, **state.resource_fields},
+        )
+
+    def activity_started(self, thread: Thread, worker_name: str | None) -> None:
+        """ActivityStarted, once per attempt (a result may come without GetActivityTask's
+        notice, e.g. SendTaskSuccess with a token the worker got elsewhere)."""
+        if thread.started:
+            return
+        thread.started = True
+        self.record("ActivityStarted", {"workerName": worker_name} if worker_name else None)
+
+    def task_failed(
+        self, thread: Thread, state: TaskState, error: str | None, cause: str | None
+    ) -> None:
         self.end_task(thread)
-        error, cause = _bounded_error(error), _bounded_cause(cause)
+        error_is_none = error is None  # SendTaskFailure may name no error (nor cause)
+        error, cause = _bounded_error(error or ""), _bounded_cause(cause)
         if state.integration == "function":
             # A function-ARN Task shows Lambda's error payload as Python writes it (spaced).
             cause = _spaced_json(cause)
         details: dict[str, Any] = {}
-        if error is not None:
+        if not error_is_none:
             details["error"] = error
         if cause is not None:
             details["cause"] = cause
         if state.integration == "invoke":
-            resource = {"resource": state.resource.split(":::lambda:")[1], "resourceType": "lambda"}
-            self.record("TaskStarted", dict(resource))
-            self.record("TaskFailed", {**details, **resource})
+            self.record("TaskStarted", state.resource_fields)
+            self.record("TaskFailed", {**details, **state.resource_fields})
+        elif state.integration == "service":
+            self.record("TaskFailed", {**details, **state.resource_fields})
+        elif state.integration == "activity":
+            self.activity_started(thread, None)
+            self.record("ActivityFailed", details)
         else:
             self.record("LambdaFunctionStarted")
             self.record("LambdaFunctionFailed", details)
         self.state_failed(
-            thread, state, StatesError(error, cause or ""), cause_is_none=cause is None
+            thread,
+            state,
+            StatesError(error, cause or ""),
+            cause_is_none=cause is None,
+            error_is_none=error_is_none,
         )
 
     def finish_recoverable(
@@ -822,14 +911,14 @@ class _Run:
                 self.work.append(Work("retry", thread.id))
         else:
             assert isinstance(state, TaskState)
-            error = errors.TIMEOUT if kind == "timeout" else errors.HEARTBEAT_TIMEOUT
+            # AWS fails a service integration whose heartbeat stops with States.Timeout too.
+            heartbeat = kind == "heartbeat" and state.integration != "service"
+            error = errors.HEARTBEAT_TIMEOUT if heartbeat else errors.TIMEOUT
             self.end_task(thread)
-            if state.integration == "invoke":
-                resource = {
-                    "resource": state.resource.split(":::lambda:")[1],
-                    "resourceType": "lambda",
-                }
-                self.record("TaskTimedOut", {"error": error, **resource})
+            if state.integration in ("invoke", "service"):
+                self.record("TaskTimedOut", {"error": error, **state.resource_fields})
+            elif state.integration == "activity":
+                self.record("ActivityTimedOut", {"error": error})
             else:
                 self.record("LambdaFunctionTimedOut", {"error": error})
             self.state_failed(thread, state, StatesError(error, ""), cause_is_none=True)
@@ -1097,7 +1186,11 @@ class _Run:
             for catcher in state.catchers:
                 if errors.error_matches(error or "", catcher.error_equals):
                     # A failure with no cause (a timeout) shows an empty Cause to a catcher.
-                    error_output = {"Error": error, "Cause": cause if cause is not None else ""}
+                    # (With no error either, as SendTaskFailure may send, both are null.)
+                    error_output = {
+                        "Error": error,
+                        "Cause": cause if cause is not None or error is None else "",
+                    }
                     try:
                         output = _apply_result_path(catcher.result_path, thread.input, error_output)
                     except StatesError as inner:
@@ -1229,6 +1322,27 @@ def _invoke_payload(payload: Any) -> Any:
         except ValueError:
             return payload
     return payload
+
+
+def _scheduled_parameters(state: TaskState, parameters: Any) -> Any:
+    """The parameters AWS sends (and shows in TaskScheduled): ECS tasks it waits on are
+    marked as started by Step Functions."""
+    if (
+        state.service == "ecs"
+        and state.action == "runTask"
+        and state.pattern == ".sync"
+        and isinstance(parameters, dict)
+        and "StartedBy" not in parameters
+    ):
+        return {**parameters, "StartedBy": "AWS Step Functions"}
+    return parameters
+
+
+def _task_credentials(credentials: Any) -> Any:
+    """``Credentials`` as history events show them (``taskCredentials``: ``roleArn``)."""
+    if isinstance(credentials, dict) and "RoleArn" in credentials:
+        return {"roleArn": credentials["RoleArn"]}
+    return credentials
 
 
 def _spaced_json(cause: str | None) -> str | None:

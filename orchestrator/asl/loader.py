@@ -19,7 +19,7 @@ from pathlib import Path as FilePath
 from typing import Any, TypeVar
 
 from messages import limits
-from orchestrator.asl import errors, json_text, resources
+from orchestrator.asl import errors, json_text, resources, services
 from orchestrator.asl.bounds import MAX_RETRY_DELAY_SECONDS, MAX_TASK_SECONDS
 from orchestrator.asl.choice import compile_choices
 from orchestrator.asl.definition import (
@@ -97,9 +97,8 @@ ALLOWED_FIELDS: dict[str, set[str]] = {
 }
 # Valid ASL fields of any state type (JSONata, variables) that are not run yet.
 UNSUPPORTED_STATE_FIELDS = {"Assign", "Arguments", "Output"}
-# Valid ASL of particular state types that is not run yet (Distributed Map, credentials).
+# Valid ASL of particular state types that is not run yet (Distributed Map).
 UNSUPPORTED_FIELDS = {
-    "Task": {"Credentials"},
     "Map": {"ItemReader", "ItemBatcher", "ResultWriter", "Label"},
 }
 TOP_LEVEL_FIELDS = {"Comment", "StartAt", "States", "Version", "TimeoutSeconds", "QueryLanguage"}
@@ -439,7 +438,8 @@ class _Checker:
         self, raw: dict[str, Any], where: str, names: set[str], common: dict[str, Any]
     ) -> TaskState | None:
         resource = raw.get("Resource")
-        function_name, integration, wait_for_token = "", "function", False
+        kind = resources.Resource("invalid")
+        integration, function_name = "function", ""
         if not isinstance(resource, str):
             what = "is missing" if resource is None else "must be a string"
             self.problem(
@@ -449,23 +449,16 @@ class _Checker:
             )
         else:
             kind = resources.classify(resource)
-            function_name, wait_for_token = kind.function_name, kind.wait_for_token
-            if kind.kind == "invoke":
-                integration = "invoke"
-                parameters = raw.get("Parameters")
-                if not isinstance(parameters, dict) or not (
-                    "FunctionName" in parameters or "FunctionName.$" in parameters
+            function_name = kind.function_name
+            if kind.kind == "service":
+                integration = self.integration(kind, raw, where)
+                if integration == "invoke" and isinstance(
+                    (raw.get("Parameters") or {}).get("FunctionName"), str
                 ):
-                    self.problem(
-                        "MISSING_FIELD",
-                        "the lambda:invoke integration needs Parameters.FunctionName",
-                        f"{where}/Parameters",
-                    )
-                elif isinstance(parameters.get("FunctionName"), str):
                     # Known before it runs: the shell declares its queue up front.
-                    function_name = function_name_of(parameters["FunctionName"])
-            elif kind.kind in ("integration", "activity"):
-                self.problem("UNSUPPORTED", kind.problem, f"{where}/Resource")
+                    function_name = function_name_of(raw["Parameters"]["FunctionName"])
+            elif kind.kind == "activity":
+                integration = "activity"
             elif kind.kind == "invalid":
                 self.problem("INVALID_RESOURCE", kind.problem, f"{where}/Resource")
         timeout = self.seconds(raw, "TimeoutSeconds", where)
@@ -485,10 +478,34 @@ class _Checker:
             resource=resource if isinstance(resource, str) else "",
             function_name=function_name,
             integration=integration,  # type: ignore[arg-type]
-            wait_for_token=wait_for_token,
+            service=kind.service,
+            action=kind.action,
+            pattern=kind.pattern,
+            region=kind.region,
+            wait_for_token=kind.wait_for_token,
             timeout=timeout,
             heartbeat=heartbeat,
+            credentials=self.template(raw, "Credentials", where),
         )
+
+    def integration(self, kind: resources.Resource, raw: dict[str, Any], where: str) -> str:
+        """``invoke`` for Lambda's invoke integration, else ``service``; a problem for a
+        service, action or pattern AWS does not have."""
+        problem = services.resource_problem(kind.service, kind.action, kind.pattern)
+        if problem is not None:
+            self.problem("INVALID_RESOURCE", problem, f"{where}/Resource")
+        if (kind.service, kind.action) != ("lambda", "invoke"):
+            return "service"
+        parameters = raw.get("Parameters")
+        if not isinstance(parameters, dict) or not (
+            "FunctionName" in parameters or "FunctionName.$" in parameters
+        ):
+            self.problem(
+                "MISSING_FIELD",
+                "the lambda:invoke integration needs Parameters.FunctionName",
+                f"{where}/Parameters",
+            )
+        return "invoke"
 
     def recovery(self, raw: dict[str, Any], where: str, names: set[str]) -> dict[str, Any]:
         """Parameters, ResultSelector, ResultPath, Retry and Catch of Task/Parallel/Map."""

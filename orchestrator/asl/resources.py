@@ -1,11 +1,10 @@
-"""What a Task's ``Resource`` names: a Lambda function, an integration, an activity, or nothing.
+"""What a Task's ``Resource`` names: a Lambda function, a service integration, an activity.
 
-AWS accepts a Lambda function ARN, a service integration (``arn:aws:states:::SERVICE:API``,
-optionally with ``.sync``, ``.sync:2`` or ``.waitForTaskToken``; real-world definitions also
-write a region and account in it), and an activity ARN
-(``arn:aws:states:REGION:ACCOUNT:activity:NAME``). This engine runs Lambda functions and the
-``lambda:invoke`` integration; the other valid forms are named as not supported yet, and only
-text that is none of these is an invalid resource.
+AWS accepts a Lambda function ARN, a service integration (``arn:aws:states:::SERVICE:ACTION``,
+optionally with ``.sync``, ``.sync:2`` or ``.waitForTaskToken``; ``SERVICE`` may be
+``aws-sdk:NAME``), and an activity ARN (``arn:aws:states:REGION:ACCOUNT:activity:NAME``).
+Which services and actions exist, with which patterns, is :mod:`orchestrator.asl.services`'
+business; this module only reads the ARN's shape.
 """
 
 from __future__ import annotations
@@ -23,8 +22,8 @@ LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 WAIT_FOR_TOKEN = ".waitForTaskToken"
 _INTEGRATION = re.compile(
     r"^arn:(?P<partition>aws[\w-]*):states:(?P<region>[a-z0-9-]*):(?P<account>\d*):"
-    r"(?P<service>[a-z][a-z0-9-]*):(?P<api>[A-Za-z][\w-]*(?::[A-Za-z][\w-]*)?)"
-    r"(?P<suffix>\.sync(?::2)?|\.waitForTaskToken)?$"
+    r"(?P<service>(?:aws-sdk:)?[a-z][a-z0-9-]*):(?P<action>[A-Za-z][\w-]*)"
+    r"(?P<pattern>\.sync(?::2)?|\.waitForTaskToken)?$"
 )
 _ACTIVITY = re.compile(
     r"^arn:aws[\w-]*:states:[a-z0-9-]+:\d{12}:activity:(?P<name>[A-Za-z0-9_.~+=@-]{1,80})$"
@@ -32,49 +31,52 @@ _ACTIVITY = re.compile(
 # Names AWS gives the part after "states:REGION:ACCOUNT:" that are not integrations.
 _NOT_SERVICES = {"activity", "stateMachine", "execution", "express", "mapRun"}
 
+Pattern = Literal["", ".sync", ".sync:2", ".waitForTaskToken"]
+
 
 @dataclass(frozen=True)
 class Resource:
     """A classified ``Resource``: ``kind`` says which form it has, ``problem`` why it is refused.
 
-    ``function`` and ``invoke`` run here; ``integration`` and ``activity`` are valid ASL that
-    does not run yet; ``invalid`` is not a resource AWS accepts.
+    ``service`` tasks carry ``service`` (``sqs``, ``aws-sdk:dynamodb``), ``action``
+    (``sendMessage``) and ``pattern`` (``""`` for request-response); ``function`` tasks their
+    ``function_name``; ``activity`` tasks the activity's ``name``.
     """
 
-    kind: Literal["function", "invoke", "integration", "activity", "invalid"]
+    kind: Literal["function", "service", "activity", "invalid"]
     function_name: str = ""
-    wait_for_token: bool = False
+    service: str = ""
+    action: str = ""
+    pattern: Pattern = ""
+    name: str = ""
+    region: str = ""
     problem: str = ""
+
+    @property
+    def wait_for_token(self) -> bool:
+        """Whether the task waits for SendTaskSuccess/Failure with its token."""
+        return self.pattern == WAIT_FOR_TOKEN
 
 
 def classify(resource: str) -> Resource:
     """Which kind of resource ``resource`` is (see :class:`Resource`)."""
-    if resource.removesuffix(WAIT_FOR_TOKEN) == LAMBDA_INVOKE:
-        return Resource("invoke", wait_for_token=resource.endswith(WAIT_FOR_TOKEN))
     if match := LAMBDA_ARN.match(resource):
         return Resource("function", function_name=match.group("name"))
     if match := _ACTIVITY.match(resource):
-        return Resource(
-            "activity",
-            problem=f"activity tasks are not supported yet (activity {match.group('name')!r});"
-            " Lambda functions are",
-        )
+        return Resource("activity", name=match.group("name"))
     match = _INTEGRATION.match(resource)
     if match and match.group("service") not in _NOT_SERVICES:
-        service = resource.split(":", 5)[5]
-        if match.group("region") or match.group("account"):
-            hint = (
-                f"; write {LAMBDA_INVOKE}{match.group('suffix') or ''} to run it"
-                if f"{match.group('service')}:{match.group('api')}" == "lambda:invoke"
-                else ""
-            )
-            problem = (
-                f"the service integration {abbreviate(service)} (written with a region and account) is"
-                f" not supported yet; Lambda functions are{hint}"
-            )
-        else:
-            problem = f"the service integration {abbreviate(service)} is not supported yet; Lambda functions are"
-        return Resource("integration", problem=problem)
+        service, action = match.group("service"), match.group("action")
+        pattern: Pattern = match.group("pattern") or ""  # type: ignore[assignment]
+        # Real-world definitions sometimes write a region (and account) in the ARN; the
+        # region then says where the call goes.
+        return Resource(
+            "service",
+            service=service,
+            action=action,
+            pattern=pattern,
+            region=match.group("region"),
+        )
     return Resource(
         "invalid",
         problem=f"{abbreviate(resource)} is not a Lambda function ARN"

@@ -151,19 +151,6 @@ def test_single_problems(document: object, code: str, pointer: str) -> None:
             },
             "/States/A/ItemProcessor/ProcessorConfig/Mode",
         ),
-        (
-            {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "End": True},
-            "/States/A/Resource",
-        ),
-        (
-            {
-                "Type": "Task",
-                "Resource": "arn:aws:lambda:us-east-1:1:function:F",
-                "Credentials": {},
-                "End": True,
-            },
-            "/States/A/Credentials",
-        ),
         ({"Type": "Pass", "Assign": {"x": 1}, "End": True}, "/States/A/Assign"),
         ({"Type": "Pass", "QueryLanguage": "JSONata", "End": True}, "/States/A/QueryLanguage"),
         (

@@ -195,19 +195,24 @@ def test_richer_codes_become_aws_codes() -> None:
 
 
 def test_valid_asl_not_run_here_is_an_error_named_unsupported() -> None:
-    state = {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "End": True}
+    state = {"Type": "Pass", "Assign": {"x": 1}, "End": True}
     assert diagnose({"StartAt": "A", "States": {"A": state}}) == {
         "result": "FAIL",
         "diagnostics": [
-            error(
-                "UNSUPPORTED",
-                "the service integration 'sqs:sendMessage' is not supported yet;"
-                " Lambda functions are",
-                "/States/A/Resource",
-            )
+            error("UNSUPPORTED", "field 'Assign' is not supported yet", "/States/A/Assign")
         ],
         "truncated": False,
     }
+
+
+def test_a_service_integration_aws_lacks_is_an_invalid_resource() -> None:
+    state = {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.sync", "End": True}
+    (diagnostic,) = diagnose({"StartAt": "A", "States": {"A": state}})["diagnostics"]
+    assert (diagnostic["code"], diagnostic["location"]) == (
+        "INVALID_RESOURCE",
+        "/States/A/Resource",
+    )
+    assert "sqs:sendMessage" in diagnostic["message"]
 
 
 def test_express_machines_refuse_callbacks_and_job_runs() -> None:

@@ -69,41 +69,79 @@ def test_query_language_jsonata_stays_unsupported_and_other_values_are_invalid()
 
 
 @pytest.mark.parametrize(
-    ("resource", "named"),
+    ("resource", "expected"),
     [
-        ("arn:aws:states:us-east-1:123456789012:activity:Approve", "activity 'Approve'"),
-        ("arn:aws:states:us-east-1:123456789012:sqs:sendMessage", "'sqs:sendMessage'"),
-        ("arn:aws:states:us-east-1::sns:publish", "'sns:publish'"),
-        ("arn:aws:states::123456789012:dynamodb:putItem", "'dynamodb:putItem'"),
+        (
+            "arn:aws:states:us-east-1:123456789012:activity:Approve",
+            ("activity", "", "", "", ""),
+        ),
+        (
+            "arn:aws:states:us-east-1:123456789012:sqs:sendMessage",
+            ("service", "sqs", "sendMessage", "", "us-east-1"),
+        ),
+        ("arn:aws:states:::sns:publish", ("service", "sns", "publish", "", "")),
         (
             "arn:aws:states:eu-west-1:123456789012:states:startExecution.sync:2",
-            "'states:startExecution.sync:2'",
+            ("service", "states", "startExecution", ".sync:2", "eu-west-1"),
         ),
-        ("arn:aws:states:::aws-sdk:s3:listBuckets.waitForTaskToken", "'aws-sdk:s3:listBuckets"),
-        ("arn:aws-cn:states:::sqs:sendMessage", "'sqs:sendMessage'"),
-        ("arn:aws:states:::ecs:runTask.sync", "'ecs:runTask.sync'"),
+        (
+            "arn:aws:states:::aws-sdk:s3:listBuckets.waitForTaskToken",
+            ("service", "aws-sdk:s3", "listBuckets", ".waitForTaskToken", ""),
+        ),
+        ("arn:aws-cn:states:::sqs:sendMessage", ("service", "sqs", "sendMessage", "", "")),
+        ("arn:aws:states:::ecs:runTask.sync", ("service", "ecs", "runTask", ".sync", "")),
     ],
 )
-def test_activities_and_integrations_are_unsupported_by_name(resource: str, named: str) -> None:
-    (problem,) = problems(one({"Type": "Task", "Resource": resource, "End": True}))
-    assert (problem.code, problem.pointer) == ("UNSUPPORTED", "/States/A/Resource")
-    assert named in problem.message
-    assert "Lambda function ARN" not in problem.message
-
-
-def test_lambda_invoke_written_with_a_region_says_how_to_write_it() -> None:
-    (problem,) = problems(
-        one(
-            {
-                "Type": "Task",
-                "Resource": "arn:aws:states:us-east-1:123456789012:lambda:invoke",
-                "Parameters": {"FunctionName": "F"},
-                "End": True,
-            }
-        )
+def test_activities_and_integrations_load_with_their_parts(
+    resource: str, expected: tuple[str, ...]
+) -> None:
+    machine = load_definition(
+        json.dumps(
+            {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": resource, "End": True}}}
+        ),
+        name="M",
     )
-    assert problem.code == "UNSUPPORTED"
-    assert "write arn:aws:states:::lambda:invoke" in problem.message
+    task = machine.states["A"]
+    assert isinstance(task, TaskState)
+    assert (task.integration, task.service, task.action, task.pattern, task.region) == expected
+
+
+@pytest.mark.parametrize(
+    ("resource", "named"),
+    [
+        ("arn:aws:states:::sqs:sendMessage.sync", "sqs:sendMessage"),
+        ("arn:aws:states:::dynamodb:scanTable", "dynamodb"),
+        ("arn:aws:states:::nosuchservice:doIt", "nosuchservice"),
+        ("arn:aws:states:::aws-sdk:s3:noSuchAction", "noSuchAction"),
+        ("arn:aws:states:::aws-sdk:s3:getObject.sync", ".sync"),
+    ],
+)
+def test_a_service_action_or_pattern_aws_lacks_is_refused(resource: str, named: str) -> None:
+    (problem,) = problems(one({"Type": "Task", "Resource": resource, "End": True}))
+    assert (problem.code, problem.pointer) == ("INVALID_RESOURCE", "/States/A/Resource")
+    assert named in problem.message
+
+
+def test_lambda_invoke_written_with_a_region_calls_that_region() -> None:
+    machine = load_definition(
+        json.dumps(
+            {
+                "StartAt": "A",
+                "States": {
+                    "A": {
+                        "Type": "Task",
+                        "Resource": "arn:aws:states:eu-west-1:123456789012:lambda:invoke",
+                        "Parameters": {"FunctionName": "F"},
+                        "End": True,
+                    }
+                },
+            }
+        ),
+        name="M",
+    )
+    task = machine.states["A"]
+    assert isinstance(task, TaskState)
+    assert (task.integration, task.function_name, task.region) == ("invoke", "F", "eu-west-1")
 
 
 @pytest.mark.parametrize(
