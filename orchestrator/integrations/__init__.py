@@ -1,0 +1,1 @@
+"""Where Task calls go: routing, and the targets that carry them out."""
