@@ -1,0 +1,1 @@
+"""The ``aws`` target: a Task's service integration carried out against an AWS endpoint."""
