@@ -22,20 +22,23 @@ from jsonpath_ng.ext.parser import parse as parse_jsonpath
 
 from workers.runtime import Function
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "cases.jsonl"
+FOLDER = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
+CORPUS = FOLDER / "cases.jsonl"
 REGION = "us-east-1"
 ACCOUNT = "111111111111"
 ROLE_ARN = "snf_role_arn"
 
 
-def load_cases() -> list[dict[str, Any]]:
-    """Every case; skips (fails under CI) with where it looked when the corpus is absent."""
-    if not CORPUS.is_file():
-        message = f"conformance corpus not found at {CORPUS} (it sits beside the checkout in CI)"
+def load_cases(file: str = "cases.jsonl") -> list[dict[str, Any]]:
+    """Every case of ``file`` (``cases.jsonl`` or ``integrations.jsonl``); skips (fails under
+    CI) with where it looked when the corpus is absent."""
+    corpus = FOLDER / file
+    if not corpus.is_file():
+        message = f"conformance corpus not found at {corpus} (it sits beside the checkout in CI)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    with CORPUS.open(encoding="utf-8") as lines:
+    with corpus.open(encoding="utf-8") as lines:
         return [json.loads(line) for line in lines if line.strip()]
 
 
