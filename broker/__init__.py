@@ -5,6 +5,7 @@ from broker.connection import amqp_url, connect, connect_and_set_up
 from broker.deliveries import Consumer, Delivery, consume
 from broker.publishing import publish_json
 from broker.topology import (
+    CALLS_QUEUE,
     CONTROL_QUEUE,
     DEAD_LETTER_EXCHANGE,
     DEAD_LETTER_SUFFIX,
@@ -19,6 +20,7 @@ from broker.topology import (
 )
 
 __all__ = [
+    "CALLS_QUEUE",
     "CONTROL_QUEUE",
     "DEAD_LETTER_EXCHANGE",
     "DEAD_LETTER_SUFFIX",

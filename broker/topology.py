@@ -30,6 +30,11 @@ DEAD_LETTER_SUFFIX = ".dead-letter"
 REASON_HEADER = "x-dead-letter-reason"
 ORIGINAL_QUEUE_HEADER = "x-original-queue"
 FUNCTION_QUEUE_PREFIX = "lambda."
+INTEGRATION_QUEUE_PREFIX = "integration."
+ACTIVITY_QUEUE_PREFIX = "activity."
+# Service calls the orchestrator carries itself (the aws and mock targets): durable, so a call
+# outlives a crash of the process that was making it.
+CALLS_QUEUE = "orchestrator.calls"
 # A consumer dead-letters a body larger than this unread: far beyond any valid message (the
 # largest, a task result, is bounded by Step Functions' 256 KiB payload limit plus envelope).
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
@@ -48,6 +53,19 @@ def oversized(body: bytes) -> str | None:
 def function_queue(function_name: str) -> str:
     """The durable queue that function ``function_name``'s workers consume."""
     return FUNCTION_QUEUE_PREFIX + function_name
+
+
+def integration_queue(service: str, action: str) -> str:
+    """The durable queue a ``worker`` target's workers consume for ``service``:``action``
+    (all patterns alike): ``integration.dynamodb.putItem``,
+    ``integration.aws-sdk.s3.getObject``."""
+    return f"{INTEGRATION_QUEUE_PREFIX}{service.replace(':', '.')}.{action}"
+
+
+def activity_queue(name: str) -> str:
+    """The durable queue that holds activity ``name``'s scheduled tasks (GetActivityTask
+    takes them from it)."""
+    return ACTIVITY_QUEUE_PREFIX + name
 
 
 class Topology:

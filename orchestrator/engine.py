@@ -18,14 +18,17 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import messages
-from broker.topology import EXECUTIONS_EXCHANGE, TASK_RESULTS_QUEUE, function_queue
+from broker.topology import EXECUTIONS_EXCHANGE
 from orchestrator import metrics
 from orchestrator.arns import Account
 from orchestrator.asl import errors, interpreter
 from orchestrator.asl.definition import StateMachine
 from orchestrator.asl.loader import load_definition
+from orchestrator.integrations.dispatch import dispatch_message
+from orchestrator.integrations.mock_target import MockTarget
+from orchestrator.integrations.routing import Routing
 from orchestrator.store import ExecutionExists, ExecutionRecord, OutboxMessage, Store
-from orchestrator.task_messages import task_event, task_request
+from orchestrator.task_messages import task_event
 
 log = logging.getLogger(__name__)
 # AWS keeps no history of EXPRESS executions (their logs go to CloudWatch, at a level the
@@ -60,8 +63,13 @@ class Engine:
         *,
         account: Account | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        routing: Routing | None = None,
+        mock: MockTarget | None = None,
     ) -> None:
         self.machines = dict(machines)
+        # Where dispatched tasks go (SFN_INTEGRATIONS), and the mocked ones (SFN_MOCK_CONFIG).
+        self.routing = routing or Routing()
+        self.mock = mock
         # The state machines of the definitions folder: their files are their source of truth.
         self.from_folder = frozenset(machines)
         # Role ARNs given at creation (API); others get the role AWS would make for them.
@@ -140,6 +148,7 @@ class Engine:
             time=self.clock(),
             token_prefix=secrets.token_hex(16),
             role_arn=self.role_arn(machine.name),
+            test_case=request.test_case,
         )
         try:
             step = interpreter.step(machine, None, start)
@@ -360,16 +369,7 @@ class Engine:
         if isinstance(command, interpreter.StartTimer | interpreter.CancelTimer):
             return []  # timers are rows the commit writes from the state itself
         if isinstance(command, interpreter.DispatchTask):
-            request = task_request(command, state)
-            return [
-                OutboxMessage(
-                    exchange="",
-                    routing_key=function_queue(command.function_name),
-                    body=request.to_wire(),
-                    correlation_id=command.token,
-                    reply_to=TASK_RESULTS_QUEUE,
-                )
-            ]
+            return [dispatch_message(command, state, self.routing, self.mock)]
         result = execution_result(state)
         body = result.to_wire()
         sent = [

@@ -36,6 +36,7 @@ from orchestrator.asl.errors import DefinitionError
 from orchestrator.asl.execution import ExecutionState
 from orchestrator.asl.loader import load_definition
 from orchestrator.engine import Engine, StartRejected
+from orchestrator.integrations.mock_config import split_test_case
 from orchestrator.service.publisher import OutboxPublisher
 
 __all__ = ["ACTIONS", "SYNC_TIMEOUT_SECONDS", "ApiError", "StepFunctionsApi"]
@@ -358,7 +359,11 @@ class StepFunctionsApi:
             )
 
     async def start_execution(self, params: Params) -> Params:
-        name, _ = self._machine(params["stateMachineArn"])
+        # Step Functions Local's convention: "<stateMachineArn>#<TestCase>" runs a mock test case.
+        machine_arn, test_case = split_test_case(str(params["stateMachineArn"]))
+        if test_case is not None:
+            self._check_test_case(machine_arn, test_case)
+        name, _ = self._machine(machine_arn)
         execution_input = _payload(
             params.get("input", "{}"),
             "InvalidExecutionInput",
@@ -382,6 +387,7 @@ class StepFunctionsApi:
             input=execution_input,
             reply_to=None,
             correlation_id=None,
+            test_case=test_case,
         )
         try:
             ids = self.engine.start(request)
@@ -396,8 +402,23 @@ class StepFunctionsApi:
             "startDate": _epoch(started.state.start_time),
         }
 
+    def _check_test_case(self, machine_arn: str, test_case: str) -> None:
+        """A test case must exist in the mock configuration the orchestrator was started with."""
+        mock = self.engine.mock
+        name = machine_arn.rsplit(":", 1)[-1]
+        if mock is None:
+            raise ApiError(
+                "ValidationException",
+                f"Test case {test_case!r} needs a mock configuration (SFN_MOCK_CONFIG)",
+            )
+        if mock.config.test_case(name, test_case) is None:
+            raise ApiError(
+                "ValidationException",
+                f"No test case {test_case!r} for state machine {name!r} in {mock.config.source}",
+            )
+
     async def start_sync_execution(self, params: Params) -> Params:
-        _, machine = self._machine(params["stateMachineArn"])
+        _, machine = self._machine(split_test_case(str(params["stateMachineArn"]))[0])
         if machine.type != "EXPRESS":
             raise ApiError(
                 "StateMachineTypeNotSupported",

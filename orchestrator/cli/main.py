@@ -103,6 +103,7 @@ def serve(
         api_host=api_host,
         api_port=api_port or None,
         credentials=_credentials(),
+        **_service_settings(),
     )
     try:
         run_service_loop(_serve_until_signalled(config))
@@ -110,6 +111,47 @@ def serve(
         fail(str(exc), exits.NO_BROKER)
     except StoreError as exc:  # the store file cannot be used: one line naming it
         fail(str(exc), exits.INVALID)
+
+
+def _service_settings() -> dict[str, Any]:
+    """The service's settings from the environment; a bad value exits 2 saying which."""
+    missing = (os.environ.get("SFN_MISSING_FUNCTION") or "wait").lower()
+    if missing not in ("wait", "fail"):
+        fail(f"SFN_MISSING_FUNCTION must be 'wait' or 'fail', not {missing!r}")
+    grace_text = os.environ.get("SFN_MISSING_FUNCTION_SECONDS") or "10"
+    try:
+        grace = float(grace_text)
+    except ValueError:
+        grace = -1.0
+    if not 0 <= grace <= 86_400:
+        fail(f"SFN_MISSING_FUNCTION_SECONDS must be seconds from 0 to 86400, not {grace_text!r}")
+    return {
+        "missing_function": missing,
+        "missing_function_grace": grace,
+        "metrics_token": os.environ.get("SFN_METRICS_TOKEN") or None,
+        "metrics_public": os.environ.get("SFN_METRICS_PUBLIC", "").lower() in ("1", "true", "yes"),
+        **_integration_settings(),
+    }
+
+
+def _integration_settings() -> dict[str, Any]:
+    """The routing table (SFN_INTEGRATIONS) and mock configuration (SFN_MOCK_CONFIG), read
+    and checked; a refused file exits 2 with every problem listed."""
+    from orchestrator.integrations.mock_config import MockConfig, MockConfigError
+    from orchestrator.integrations.mock_target import MockTarget
+    from orchestrator.integrations.routing import Routing, RoutingError
+
+    settings: dict[str, Any] = {}
+    try:
+        if path := os.environ.get("SFN_INTEGRATIONS"):
+            settings["routing"] = Routing.load(path)
+        if path := os.environ.get("SFN_MOCK_CONFIG"):
+            settings["mock"] = MockTarget(MockConfig.load(path))
+    except (RoutingError, MockConfigError) as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot read {exc.filename}: {exc.strerror}")
+    return settings
 
 
 def _credentials() -> Credentials | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +18,7 @@ from pathlib import Path
 from aio_pika.abc import AbstractRobustConnection
 
 from broker import (
+    CALLS_QUEUE,
     CONTROL_QUEUE,
     INTAKE_QUEUE,
     TASK_RESULTS_QUEUE,
@@ -36,6 +36,10 @@ from orchestrator.api.sigv4 import Credentials
 from orchestrator.arns import Account
 from orchestrator.asl.definition import StateMachine, TaskState
 from orchestrator.engine import Engine
+from orchestrator.integrations.mock_target import MockTarget
+from orchestrator.integrations.routing import Routing
+from orchestrator.integrations.targets import Targets
+from orchestrator.service.calls import Calls
 from orchestrator.service.clock import SteadyClock
 from orchestrator.service.crash_guard import CrashGuard
 from orchestrator.service.function_queues import FunctionQueues, MissingFunction, fail_unroutable
@@ -63,19 +67,15 @@ class ServiceConfig:
     credentials: Credentials | None = None  # when set, API requests must be signed for them
     # A task whose function no worker serves: "wait" for one, or "fail" after
     # ``missing_function_grace`` seconds with Lambda.ResourceNotFoundException (AWS).
-    missing_function: MissingFunction = field(default_factory=lambda: _missing_function())
-    missing_function_grace: float = field(
-        default_factory=lambda: float(os.environ.get("SFN_MISSING_FUNCTION_SECONDS") or 10)
-    )
+    missing_function: MissingFunction = "wait"
+    missing_function_grace: float = 10.0
     # With access control on, /metrics needs a signed GET or this bearer token, unless public.
-    metrics_token: str | None = field(
-        default_factory=lambda: os.environ.get("SFN_METRICS_TOKEN") or None
-    )
-    metrics_public: bool = field(
-        default_factory=lambda: (
-            os.environ.get("SFN_METRICS_PUBLIC", "").lower() in ("1", "true", "yes")
-        )
-    )
+    metrics_token: str | None = None
+    metrics_public: bool = False
+    # Where service integrations go (SFN_INTEGRATIONS), and the mock configuration
+    # (SFN_MOCK_CONFIG) whose test cases executions may run.
+    routing: Routing = field(default_factory=Routing)
+    mock: MockTarget | None = None
 
 
 def function_names(machines: dict[str, StateMachine]) -> set[str]:
@@ -91,20 +91,21 @@ def function_names(machines: dict[str, StateMachine]) -> set[str]:
     }
 
 
-def _missing_function() -> MissingFunction:
-    value = (os.environ.get("SFN_MISSING_FUNCTION") or "wait").lower()
-    if value not in ("wait", "fail"):
-        raise ValueError(f"SFN_MISSING_FUNCTION must be 'wait' or 'fail', not {value!r}")
-    return "fail" if value == "fail" else "wait"
-
-
 async def run_service(
     config: ServiceConfig, stop: asyncio.Event, ready: asyncio.Event | None = None
 ) -> None:
     """Serve until ``stop`` is set; ``ready`` is set once the consumers are running."""
     store = SqliteStore(config.db_path, checkpoint_in_background=True)  # or StoreError
     clock = SteadyClock()
-    engine = Engine(config.machines, store, account=config.account, clock=clock.datetime)
+    engine = Engine(
+        config.machines,
+        store,
+        account=config.account,
+        clock=clock.datetime,
+        routing=config.routing,
+        mock=config.mock,
+    )
+    targets = Targets(config.routing, config.mock)
     guard = CrashGuard(config.db_path)
     store.forget_unserved()  # what an earlier run saw; the queues are looked at again
     in_flight: set[asyncio.Task[None]] = set()
@@ -116,7 +117,7 @@ async def run_service(
         await topology.executions_exchange()
         for name in sorted(function_names(engine.machines)):
             await topology.work_queue(function_queue(name))
-        for name in (INTAKE_QUEUE, TASK_RESULTS_QUEUE, CONTROL_QUEUE):
+        for name in (INTAKE_QUEUE, TASK_RESULTS_QUEUE, CONTROL_QUEUE, CALLS_QUEUE):
             await topology.work_queue(name)
 
         async def unroutable(row: OutboxMessage) -> None:
@@ -127,10 +128,12 @@ async def run_service(
         if left:
             log.info("published %d outbox message(s) left by the previous run", left)
         handlers = Handlers(engine, publisher, topology, guard=guard, prefetch=config.prefetch)
+        calls = Calls(targets, topology)
         consumers = [
             await consume(channel, INTAKE_QUEUE, _tracked(handlers.on_intake, in_flight)),
             await consume(channel, TASK_RESULTS_QUEUE, _tracked(handlers.on_result, in_flight)),
             await consume(channel, CONTROL_QUEUE, _tracked(handlers.on_control, in_flight)),
+            await consume(channel, CALLS_QUEUE, _tracked(calls.on_call, in_flight)),
         ]
         watcher = FunctionQueues(
             await connection.channel(),

@@ -10,7 +10,14 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
-from broker import DEAD_LETTER_SUFFIX, INTAKE_QUEUE, TASK_RESULTS_QUEUE, Topology, function_queue
+from broker import (
+    CALLS_QUEUE,
+    DEAD_LETTER_SUFFIX,
+    INTAKE_QUEUE,
+    TASK_RESULTS_QUEUE,
+    Topology,
+    function_queue,
+)
 
 FUNCTIONS = (
     "OpenCaseFunction",
@@ -31,7 +38,13 @@ async def purge_function_queues(channel: AbstractChannel, functions: Iterable[st
 async def purge_topology(channel: AbstractChannel) -> Topology:
     """Declare every queue the call-center stack uses and empty it (and its dead letters)."""
     topology = Topology(channel)
-    for name in (INTAKE_QUEUE, TASK_RESULTS_QUEUE, *(function_queue(f) for f in FUNCTIONS)):
+    queues = (
+        INTAKE_QUEUE,
+        TASK_RESULTS_QUEUE,
+        CALLS_QUEUE,
+        *(function_queue(f) for f in FUNCTIONS),
+    )
+    for name in queues:
         queue = await topology.work_queue(name)
         await queue.purge()
         dead = await channel.get_queue(name + DEAD_LETTER_SUFFIX)

@@ -1,0 +1,99 @@
+"""Carries out the calls the orchestrator makes itself: mocked tasks and the ``aws`` target.
+
+Synchronous, for a thread: the in-process runner calls :meth:`Targets.call` directly, and the
+service runs it in a worker thread for each message of the calls queue. Each call answers
+with the task results to apply, in order (a ``.waitForTaskToken`` call with its first answer
+only: the task then waits for its token).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import messages
+from orchestrator.asl import errors
+from orchestrator.integrations.aws.call import AwsCall, AwsCaller
+from orchestrator.integrations.aws.failures import TaskCallFailed
+from orchestrator.integrations.mock_target import MockTarget
+from orchestrator.integrations.routing import Routing
+
+log = logging.getLogger(__name__)
+
+
+class Targets:
+    """The mock configuration (if any) first, then the routing table's ``aws`` target."""
+
+    def __init__(
+        self,
+        routing: Routing | None = None,
+        mock: MockTarget | None = None,
+        aws: Callable[[str | None], AwsCaller] | None = None,
+    ) -> None:
+        self.routing = routing or Routing()
+        self.mock = mock
+        self._aws_factory = aws or (lambda endpoint: AwsCaller(endpoint_url=endpoint))
+        self._aws: dict[str | None, AwsCaller] = {}
+
+    def claims(self, request: messages.IntegrationRequest) -> bool:
+        """Whether this object carries ``request`` (a mocked task, or an ``aws`` route)."""
+        if self.mock is not None and self.mock.claims(request):
+            return True
+        route = self.routing.route(
+            request.integration, request.service, request.action, request.pattern
+        )
+        return route.target == "aws"
+
+    def call(self, request: messages.IntegrationRequest) -> list[messages.AnyTaskResult] | None:
+        """The results of ``request``, or None when another target carries it."""
+        if self.mock is not None:
+            mocked = self.mock.call(request)
+            if mocked is not None:
+                return mocked
+        route = self.routing.route(
+            request.integration, request.service, request.action, request.pattern
+        )
+        if route.target != "aws":
+            return None
+        caller = self._aws.get(route.endpoint_url)
+        if caller is None:
+            caller = self._aws[route.endpoint_url] = self._aws_factory(route.endpoint_url)
+        token, attempt = request.task_token, request.attempt
+        call = AwsCall(
+            service=request.service,
+            action=request.action,
+            pattern=request.pattern,
+            parameters=request.parameters,
+            region=request.region,
+            credentials=request.credentials if isinstance(request.credentials, dict) else None,
+            state_machine_arn=_state_machine_arn(request.execution_arn),
+            execution_arn=request.execution_arn,
+        )
+        try:
+            output = caller.call(call)
+        except TaskCallFailed as failure:
+            return [
+                messages.TaskCallFailed(
+                    task_token=token, attempt=attempt, error=failure.error, cause=failure.cause
+                )
+            ]
+        except Exception as exc:  # a fault of ours: the task fails, the service goes on
+            log.exception("calling %s failed", request.resource)
+            return [
+                messages.TaskCallFailed(
+                    task_token=token,
+                    attempt=attempt,
+                    error=errors.RUNTIME,
+                    cause=f"An internal error occurred while calling {request.resource}:"
+                    f" {type(exc).__name__}: {exc}",
+                )
+            ]
+        if request.pattern == ".waitForTaskToken":
+            return [messages.TaskSubmitted(task_token=token, attempt=attempt, output=output)]
+        return [messages.TaskSucceeded(task_token=token, attempt=attempt, output=output)]
+
+
+def _state_machine_arn(execution_arn: str) -> str:
+    """The state machine of an execution ARN (``...:execution:M:name`` -> ``...:stateMachine:M``)."""
+    head, _, rest = execution_arn.partition(":execution:")
+    return f"{head}:stateMachine:{rest.split(':')[0]}"

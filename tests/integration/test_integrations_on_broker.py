@@ -1,0 +1,302 @@
+"""Service integrations on the real service: the aws target against a moto server process,
+and a mock configuration's test case, driven through boto3.
+
+One orchestrator process serves the API; ``AWS_ENDPOINT_URL`` points its aws target at moto
+(botocore's standard configuration, no routing file); ``SFN_MOCK_CONFIG`` holds a test case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import aio_pika
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests.api.test_boto3 import free_port, wait_done
+from tests.integration.amqp import purge_topology
+from tests.integrations.moto_server import MotoServer, moto_server  # noqa: F401
+from tests.processes import Service, start_orchestrator
+
+pytestmark = pytest.mark.integration
+ROLE = "arn:aws:iam::123456789012:role/test"
+DUMMY_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+MOCKS = {
+    "StateMachines": {
+        "Mocked": {
+            "TestCases": {
+                "HappyPath": {"Charge": "ChargeOk", "Notify": "Notified"},
+                "DeclinedPath": {"Charge": "ChargeDeclined"},
+            }
+        }
+    },
+    "MockedResponses": {
+        "ChargeOk": {"0": {"Return": {"StatusCode": 200, "Payload": {"charged": 42}}}},
+        "ChargeDeclined": {"0": {"Throw": {"Error": "Card.Declined", "Cause": "no funds"}}},
+        "Notified": {"0": {"Return": {"MessageId": "mocked-message"}}},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def aws(moto_server: MotoServer) -> dict[str, Any]:  # noqa: F811
+    """boto3 clients of the moto server, as the test's own view of "AWS"."""
+    kwargs = {"endpoint_url": moto_server.url, "region_name": "us-east-1"}
+    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    return {
+        name: boto3.client(name, **kwargs, **credentials)  # type: ignore[call-overload]
+        for name in ("dynamodb", "s3", "sqs", "sns")
+    }
+
+
+@pytest.fixture(scope="module")
+def sfn(
+    amqp_url: str,
+    moto_server: MotoServer,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Any]:
+    tmp = tmp_path_factory.mktemp("integrations")
+    mocks = tmp / "mocks.json"
+    mocks.write_text(json.dumps(MOCKS))
+    env = {
+        **os.environ,
+        **DUMMY_AWS,
+        "AMQP_URL": amqp_url,
+        "PYTHONUNBUFFERED": "1",
+        "AWS_ENDPOINT_URL": moto_server.url,
+        "SFN_MOCK_CONFIG": str(mocks),
+    }
+    env.pop("SFN_ACCESS_KEY_ID", None)
+    asyncio.run(_purge(amqp_url))
+    port = free_port()
+    service: Service = start_orchestrator(env, tmp, tmp / "sfn.db", api_port=port)
+    try:
+        yield boto3.client(
+            "stepfunctions",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id="anything",
+            aws_secret_access_key="anything",
+            config=Config(inject_host_prefix=False),
+        )
+    finally:
+        service.stop()
+
+
+async def _purge(url: str) -> None:
+    connection = await aio_pika.connect(url)
+    await purge_topology(await connection.channel())
+    await connection.close()
+
+
+def run(sfn: Any, definition: dict[str, Any], data: Any, **start: Any) -> dict[str, Any]:
+    name = f"M{uuid.uuid4().hex[:10]}"
+    arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(data), **start)
+    return wait_done(sfn, execution["executionArn"])
+
+
+def history_types(sfn: Any, execution_arn: str) -> list[str]:
+    events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+    return [event["type"] for event in events]
+
+
+def test_dynamodb_put_then_get_through_the_aws_target(sfn: Any, aws: dict[str, Any]) -> None:
+    table = f"t{uuid.uuid4().hex[:8]}"
+    aws["dynamodb"].create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    definition = {
+        "StartAt": "Put",
+        "States": {
+            "Put": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::dynamodb:putItem",
+                "Parameters": {"TableName": table, "Item": {"id": {"S.$": "$.id"}}},
+                "ResultPath": "$.put",
+                "Next": "Get",
+            },
+            "Get": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:dynamodb:getItem",
+                "Parameters": {"TableName": table, "Key": {"id": {"S.$": "$.id"}}},
+                "End": True,
+            },
+        },
+    }
+    described = run(sfn, definition, {"id": "case-1"})
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == {"Item": {"id": {"S": "case-1"}}}
+    types = history_types(sfn, described["executionArn"])
+    assert types.count("TaskScheduled") == types.count("TaskStarted") == 2
+    assert types.count("TaskSucceeded") == 2
+    item = aws["dynamodb"].get_item(TableName=table, Key={"id": {"S": "case-1"}})["Item"]
+    assert item == {"id": {"S": "case-1"}}
+
+
+def test_an_sdk_error_is_caught_by_its_aws_name(sfn: Any, aws: dict[str, Any]) -> None:
+    bucket = f"b{uuid.uuid4().hex[:8]}"
+    aws["s3"].create_bucket(Bucket=bucket)
+    definition = {
+        "StartAt": "Read",
+        "States": {
+            "Read": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                "Parameters": {"Bucket": bucket, "Key": "missing.json"},
+                "Catch": [{"ErrorEquals": ["S3.NoSuchKeyException"], "Next": "Missing"}],
+                "End": True,
+            },
+            "Missing": {"Type": "Pass", "End": True},
+        },
+    }
+    described = run(sfn, definition, {})
+    assert described["status"] == "SUCCEEDED", described
+    caught = json.loads(described["output"])
+    assert caught["Error"] == "S3.NoSuchKeyException"
+    assert "(Service: S3, Status Code: 404" in caught["Cause"]
+
+
+def test_sqs_wait_for_task_token_completes_with_send_task_success(
+    sfn: Any, aws: dict[str, Any]
+) -> None:
+    queue_url = aws["sqs"].create_queue(QueueName=f"q{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    definition = {
+        "StartAt": "Ask",
+        "States": {
+            "Ask": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {
+                    "QueueUrl": queue_url,
+                    "MessageBody": {"case.$": "$.case", "token.$": "$$.Task.Token"},
+                },
+                "TimeoutSeconds": 60,
+                "End": True,
+            }
+        },
+    }
+    name = f"M{uuid.uuid4().hex[:10]}"
+    arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"case": "7"}))
+    messages = []
+    for _ in range(50):
+        messages = (
+            aws["sqs"].receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages", [])
+        )
+        if messages:
+            break
+    assert messages, "the task's message never reached the queue"
+    body = json.loads(messages[0]["Body"])
+    assert body["case"] == "7"
+    # SQS's answer (TaskSubmitted) reaches the execution on its own way; wait for it, so the
+    # history shows the order AWS's does.
+    for _ in range(100):
+        if "TaskSubmitted" in history_types(sfn, execution["executionArn"]):
+            break
+        time.sleep(0.05)
+    sfn.send_task_success(taskToken=body["token"], output=json.dumps({"approved": True}))
+    described = wait_done(sfn, execution["executionArn"])
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == {"approved": True}
+    types = history_types(sfn, execution["executionArn"])
+    assert types[types.index("TaskScheduled") :][:4] == [
+        "TaskScheduled",
+        "TaskStarted",
+        "TaskSubmitted",
+        "TaskSucceeded",
+    ]
+
+
+def test_an_optimized_error_fails_the_execution_with_its_name(sfn: Any) -> None:
+    definition = {
+        "StartAt": "Notify",
+        "States": {
+            "Notify": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sns:publish",
+                "Parameters": {
+                    "TopicArn": "arn:aws:sns:us-east-1:123456789012:no-such-topic",
+                    "Message": {"hello": "world"},
+                },
+                "End": True,
+            }
+        },
+    }
+    described = run(sfn, definition, {})
+    assert described["status"] == "FAILED"
+    assert described["error"].startswith("SNS.")
+    assert "(Service: AmazonSNS; Status Code: 404" in described["cause"]
+
+
+MOCKED = {
+    "StartAt": "Charge",
+    "States": {
+        "Charge": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "NoSuchFunctionAnywhere", "Payload.$": "$"},
+            "ResultSelector": {"charged.$": "$.Payload.charged"},
+            "Catch": [{"ErrorEquals": ["Card.Declined"], "Next": "Declined"}],
+            "Next": "Notify",
+        },
+        "Notify": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sns:publish",
+            "Parameters": {"TopicArn": "arn:aws:sns:us-east-1:123456789012:t", "Message": "hi"},
+            "ResultPath": "$.notified",
+            "End": True,
+        },
+        "Declined": {"Type": "Fail", "Error": "Declined"},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def mocked_machine(sfn: Any) -> str:
+    arn: str = sfn.create_state_machine(name="Mocked", definition=json.dumps(MOCKED), roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    return arn
+
+
+def test_a_mock_test_case_answers_its_states(sfn: Any, mocked_machine: str) -> None:
+    started = sfn.start_execution(stateMachineArn=f"{mocked_machine}#HappyPath", input="{}")
+    described = wait_done(sfn, started["executionArn"])
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == {
+        "charged": 42,
+        "notified": {"MessageId": "mocked-message"},
+    }
+
+
+def test_a_mocked_throw_is_caught(sfn: Any, mocked_machine: str) -> None:
+    started = sfn.start_execution(stateMachineArn=f"{mocked_machine}#DeclinedPath", input="{}")
+    described = wait_done(sfn, started["executionArn"])
+    assert (described["status"], described["error"]) == ("FAILED", "Declined")
+
+
+def test_an_unknown_test_case_is_refused(sfn: Any, mocked_machine: str) -> None:
+    with pytest.raises(ClientError) as caught:
+        sfn.start_execution(stateMachineArn=f"{mocked_machine}#NoSuchCase", input="{}")
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert "NoSuchCase" in caught.value.response["Error"]["Message"]
