@@ -8,7 +8,13 @@ treat a ``pydantic.ValidationError`` (or ``ValueError``) as a poison message.
 from messages.base import JsonValue, WireModel
 from messages.callcenter import CaseMessage, CaseStatus, OpenCaseInput
 from messages.control import StopExecutionRequest
-from messages.executions import ExecutionResult, ExecutionStatus, IntakeRequest, StartRefused
+from messages.executions import (
+    ExecutionResult,
+    ExecutionStatus,
+    IntakeRequest,
+    ParentLink,
+    StartRefused,
+)
 from messages.tasks import (
     AnyTaskResult,
     CallbackOutcome,
@@ -37,6 +43,7 @@ __all__ = [
     "IntegrationRequest",
     "JsonValue",
     "OpenCaseInput",
+    "ParentLink",
     "StartRefused",
     "StopExecutionRequest",
     "TaskCallFailed",

@@ -33,6 +33,16 @@ class ExecutionStatus(StrEnum):
     ABORTED = "ABORTED"
 
 
+class ParentLink(WireModel):
+    """The Task of a parent execution that started this one (``states:startExecution``):
+    a ``.sync``/``.sync:2`` parent gets the child's end as its task's result."""
+
+    execution_arn: str
+    task_token: str
+    attempt: int = Field(ge=0)
+    pattern: Literal["", ".sync", ".sync:2", ".waitForTaskToken"] = ""
+
+
 class IntakeRequest(WireModel):
     """A request to start one execution, assembled from an intake message's body and headers."""
 
@@ -43,6 +53,7 @@ class IntakeRequest(WireModel):
     correlation_id: str | None = None
     # A mock configuration's test case to run (StartExecution on "<arn>#<TestCase>").
     test_case: str | None = Field(default=None, min_length=1, max_length=80)
+    parent: ParentLink | None = None
 
     @classmethod
     def from_amqp(

@@ -18,12 +18,13 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import messages
-from broker.topology import EXECUTIONS_EXCHANGE
+from broker.topology import CONTROL_QUEUE, EXECUTIONS_EXCHANGE, TASK_RESULTS_QUEUE
 from orchestrator import metrics
 from orchestrator.arns import Account
 from orchestrator.asl import errors, interpreter
 from orchestrator.asl.definition import StateMachine
 from orchestrator.asl.loader import load_definition
+from orchestrator.integrations import nested
 from orchestrator.integrations.dispatch import dispatch_message
 from orchestrator.integrations.mock_target import MockTarget
 from orchestrator.integrations.routing import Routing
@@ -149,6 +150,7 @@ class Engine:
             token_prefix=secrets.token_hex(16),
             role_arn=self.role_arn(machine.name),
             test_case=request.test_case,
+            parent=request.parent.model_dump(by_alias=False) if request.parent else None,
         )
         try:
             step = interpreter.step(machine, None, start)
@@ -166,6 +168,51 @@ class Engine:
             raced = self.store.execution(machine.name, name)
             assert raced is not None
             return self._duplicate(raced, request)
+
+    def start_nested(
+        self, request: messages.IntegrationRequest
+    ) -> tuple[list[messages.AnyTaskResult], list[int]]:
+        """Start the child execution a ``states:startExecution`` task asks for: the results
+        for the parent's task now, and the outbox ids to publish."""
+        try:
+            intake = nested.child_request(request, self.account)
+            existing = self.store.execution(intake.state_machine, intake.execution_name or "")
+            # Not a redelivery of this task's own start: AWS's rule for a name in use applies.
+            if (
+                existing is not None
+                and (existing.state.parent or {}).get("task_token") != request.task_token
+                and (existing.state.status != "RUNNING" or existing.state.input != intake.input)
+            ):
+                arn = existing.state.execution_arn
+                raise nested.failure(
+                    request, "ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'", 400
+                )
+            ids = self.start(intake)
+        except StartRejected as exc:
+            code = exc.error
+            message = (
+                f"State Machine Does Not Exist: '{request.parameters.get('StateMachineArn')}'"  # type: ignore[union-attr]
+                if code == "StateMachineDoesNotExist"
+                else exc.cause
+            )
+            failed = nested.failure(request, code, message, 400)
+            return [self._call_failed(request, failed)], []
+        except nested.StartFailed as failed:
+            return [self._call_failed(request, failed)], []
+        child = self.store.execution(intake.state_machine, intake.execution_name or "")
+        assert child is not None
+        return nested.start_results(request, child.state), ids
+
+    @staticmethod
+    def _call_failed(
+        request: messages.IntegrationRequest, failed: nested.StartFailed
+    ) -> messages.TaskCallFailed:
+        return messages.TaskCallFailed(
+            task_token=request.task_token,
+            attempt=request.attempt,
+            error=failed.error,
+            cause=failed.cause,
+        )
 
     def apply(
         self,
@@ -370,6 +417,13 @@ class Engine:
             return []  # timers are rows the commit writes from the state itself
         if isinstance(command, interpreter.DispatchTask):
             return [dispatch_message(command, state, self.routing, self.mock)]
+        if isinstance(command, interpreter.AbandonTask):  # stop the child a .sync task left
+            stop = messages.StopExecutionRequest(
+                execution_arn=command.job,
+                error="States.Aborted",
+                cause=f"The parent execution's task stopped waiting ({state.execution_arn})",
+            )
+            return [OutboxMessage("", CONTROL_QUEUE, stop.to_wire())]
         result = execution_result(state)
         body = result.to_wire()
         sent = [
@@ -378,6 +432,13 @@ class Engine:
         askers = [(record.reply_to, record.correlation_id)] if record.reply_to else []
         askers += self.store.waiters(state.execution_arn)
         sent += [OutboxMessage("", to, body, correlation_id=key) for to, key in askers]
+        if nested.waits_on_child(state):  # a .sync parent task gets the child's end
+            answer = nested.child_result(state)
+            sent.append(
+                OutboxMessage(
+                    "", TASK_RESULTS_QUEUE, answer.to_wire(), correlation_id=answer.task_token
+                )
+            )
         return sent
 
 

@@ -54,6 +54,7 @@ class Thread:
     effective: JsonValue = None  # the state's effective input (after InputPath/Parameters)
     heartbeat_seconds: int | None = None
     started: bool = False  # an activity's worker took it (ActivityStarted recorded)
+    job: str | None = None  # the child execution a .sync task waits on (from TaskSubmitted)
     timers: list[str] = field(default_factory=list)  # wait/retry/timeout/heartbeat timers
     # A Parallel or Map waiting on its children. Child ``i`` (branch or item index) is thread
     # ``first_child + i``: the ids are set aside when the fan-out starts, so a parent needs
@@ -136,6 +137,7 @@ class ExecutionState(BaseModel):
     pending: tuple[Work, ...] = ()  # work left by the last step, in order
     continuations: int = 0  # ``continue`` timers set so far (they number their ids)
     test_case: str | None = None  # the mock test case it was started with, if any
+    parent: dict[str, JsonValue] | None = None  # the parent's task that started it, if any
     continue_timer: str | None = None  # the one set while work is pending
     output: JsonValue = None
     error: str | None = None
@@ -158,6 +160,7 @@ class StartExecution:
     token_prefix: str
     role_arn: str = ""
     test_case: str | None = None  # a mock configuration's test case (``arn#TestCase``)
+    parent: dict[str, Any] | None = None  # the parent's task that started it (ParentLink)
 
 
 @dataclass(frozen=True)
@@ -327,7 +330,15 @@ class CompleteExecution:
     time: datetime
 
 
-Command = DispatchTask | StartTimer | CancelTimer | CompleteExecution
+@dataclass(frozen=True)
+class AbandonTask:
+    """A ``.sync`` task that waits on child execution ``job`` ended without it (the task
+    timed out, or the execution stopped): stop the child, as AWS does."""
+
+    job: str
+
+
+Command = DispatchTask | StartTimer | CancelTimer | CompleteExecution | AbandonTask
 
 
 @dataclass(frozen=True)

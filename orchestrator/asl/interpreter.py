@@ -46,6 +46,7 @@ from orchestrator.asl.definition import (
 )
 from orchestrator.asl.errors import StatesError
 from orchestrator.asl.execution import (
+    AbandonTask,
     CancelTimer,
     Command,
     CompleteExecution,
@@ -83,6 +84,7 @@ from orchestrator.asl.templates import Template
 __all__ = [
     "MAX_HISTORY_EVENTS",
     "MAX_PAYLOAD_BYTES",
+    "AbandonTask",
     "CancelTimer",
     "Command",
     "CompleteExecution",
@@ -180,6 +182,7 @@ def _initial_state(machine: StateMachine, event: StartExecution, data: Any) -> E
         token_prefix=event.token_prefix,
         threads=PMap({ROOT: Thread(id=ROOT, scope=0)}),
         test_case=event.test_case,
+        parent=event.parent,
     )
 
 
@@ -744,12 +747,16 @@ class _Run:
         if thread.heartbeat_seconds is not None:
             self.start_timer(thread, "heartbeat", float(thread.heartbeat_seconds))
 
-    def end_task(self, thread: Thread) -> None:
-        """The task is over: forget its token and its timers."""
+    def end_task(self, thread: Thread, *, abandoned: bool = False) -> None:
+        """The task is over: forget its token and its timers; an ``abandoned`` task (timed
+        out) has its child execution stopped."""
         if thread.token is not None:
             self.tokens.pop(thread.token, None)
         thread.token = None
         thread.started = False
+        if thread.job is not None and abandoned:
+            self.commands.append(AbandonTask(thread.job))
+        thread.job = None
         for timer in list(thread.timers):
             if self.timers[timer].kind in ("timeout", "heartbeat"):
                 self.cancel_timer(thread, timer)
@@ -803,6 +810,9 @@ class _Run:
             "TaskSubmitted",
             {"output": text, "outputDetails": _UNTRUNCATED, **state.resource_fields},
         )
+        if state.service == "states" and state.pattern in (".sync", ".sync:2"):
+            job = event.output.get("ExecutionArn") if isinstance(event.output, dict) else None
+            thread.job = job if isinstance(job, str) else None
 
     def activity_started(self, thread: Thread, worker_name: str | None) -> None:
         """ActivityStarted, once per attempt (a result may come without GetActivityTask's
@@ -914,7 +924,7 @@ class _Run:
             # AWS fails a service integration whose heartbeat stops with States.Timeout too.
             heartbeat = kind == "heartbeat" and state.integration != "service"
             error = errors.HEARTBEAT_TIMEOUT if heartbeat else errors.TIMEOUT
-            self.end_task(thread)
+            self.end_task(thread, abandoned=True)
             if state.integration in ("invoke", "service"):
                 self.record("TaskTimedOut", {"error": error, **state.resource_fields})
             elif state.integration == "activity":
@@ -1286,6 +1296,10 @@ class _Run:
             self.record(event_type, details)
         for timer in list(self.timers):
             self.commands.append(CancelTimer(timer))
+        for thread_id in self.threads:  # .sync tasks still waiting: their children stop too
+            job = self.threads[thread_id].job
+            if job is not None:
+                self.commands.append(AbandonTask(job))
         self.timers.clear()
         self.tokens.clear()
         self.threads.clear()

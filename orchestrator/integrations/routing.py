@@ -1,7 +1,8 @@
 """Where each Task call goes: the routing table (``SFN_INTEGRATIONS``) and its defaults.
 
 Defaults, with no file: Lambda functions and ``lambda:invoke`` go to worker queues;
-``states:*`` (nested executions) and activities run in the engine; every other integration
+``states:*`` and ``aws-sdk:sfn:startExecution`` (nested executions) and activities run in the
+engine; every other integration
 goes to an AWS-compatible endpoint through botocore's standard configuration
 (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_<SERVICE>``, profiles, the credential chain).
 
@@ -85,7 +86,9 @@ class Routing:
                 return rule.route
         if integration == "invoke":
             return _WORKER
-        return _ENGINE if service == "states" else _AWS
+        if service == "states" or (service, action) == ("aws-sdk:sfn", "startExecution"):
+            return _ENGINE
+        return _AWS
 
     @classmethod
     def parse(cls, text: str, source: str = "<routing file>") -> Routing:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from pydantic import ValidationError
 
@@ -18,6 +19,8 @@ import messages
 from broker import TASK_RESULTS_QUEUE, Delivery, Topology, oversized, publish_json
 from broker.topology import CALLS_QUEUE
 from orchestrator.asl import errors
+from orchestrator.engine import Engine, internal_cause
+from orchestrator.integrations import nested
 from orchestrator.integrations.targets import Targets
 
 log = logging.getLogger(__name__)
@@ -26,11 +29,23 @@ MAX_CONCURRENT_CALLS = 32
 
 
 class Calls:
-    """Consumes :data:`CALLS_QUEUE` and answers each call on the task-results queue."""
+    """Consumes :data:`CALLS_QUEUE` and answers each call on the task-results queue.
 
-    def __init__(self, targets: Targets, topology: Topology) -> None:
+    Nested executions (``states:startExecution``) start in the engine, here on the event
+    loop as the API starts executions; every other call runs in a thread.
+    """
+
+    def __init__(
+        self,
+        targets: Targets,
+        topology: Topology,
+        engine: Engine,
+        publish: Callable[[list[int]], Awaitable[None]],
+    ) -> None:
         self.targets = targets
         self.topology = topology
+        self.engine = engine
+        self.publish = publish
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_CALLS)
 
     async def on_call(self, message: Delivery) -> None:
@@ -46,8 +61,18 @@ class Calls:
             await self.topology.dead_letter(message, CALLS_QUEUE, reason)
             await message.ack()
             return
-        async with self._slots:
-            results = await asyncio.to_thread(self.targets.call, request)
+        results: list[messages.AnyTaskResult] | None
+        mocked = self.targets.mock is not None and self.targets.mock.claims(request)
+        if nested.is_nested(request) and not mocked and self._in_engine(request):
+            try:
+                results, ids = self.engine.start_nested(request)
+            except Exception as exc:  # a fault of ours: the task fails, the service goes on
+                log.exception("starting the nested execution of %s failed", request.execution_arn)
+                results, ids = [self._internal_failure(request, exc)], []
+        else:
+            ids = []
+            async with self._slots:
+                results = await asyncio.to_thread(self.targets.call, request)
         if results is None:
             results = [
                 messages.TaskCallFailed(
@@ -64,4 +89,24 @@ class Calls:
                 routing_key=TASK_RESULTS_QUEUE,
                 correlation_id=request.task_token,
             )
+        # The child's own messages after the parent's TaskSubmitted: a child that ends in its
+        # first step sends its end to the parent's task, which must come second.
+        await self.publish(ids)
         await message.ack()
+
+    def _in_engine(self, request: messages.IntegrationRequest) -> bool:
+        route = self.targets.routing.route(
+            request.integration, request.service, request.action, request.pattern
+        )
+        return route.target == "engine"
+
+    @staticmethod
+    def _internal_failure(
+        request: messages.IntegrationRequest, exc: Exception
+    ) -> messages.TaskCallFailed:
+        return messages.TaskCallFailed(
+            task_token=request.task_token,
+            attempt=request.attempt,
+            error=errors.RUNTIME,
+            cause=internal_cause(f"calling {request.resource}", exc),
+        )

@@ -128,7 +128,7 @@ async def run_service(
         if left:
             log.info("published %d outbox message(s) left by the previous run", left)
         handlers = Handlers(engine, publisher, topology, guard=guard, prefetch=config.prefetch)
-        calls = Calls(targets, topology)
+        calls = Calls(targets, topology, engine, publisher.publish)
         consumers = [
             await consume(channel, INTAKE_QUEUE, _tracked(handlers.on_intake, in_flight)),
             await consume(channel, TASK_RESULTS_QUEUE, _tracked(handlers.on_result, in_flight)),

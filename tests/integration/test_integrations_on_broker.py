@@ -300,3 +300,116 @@ def test_an_unknown_test_case_is_refused(sfn: Any, mocked_machine: str) -> None:
         sfn.start_execution(stateMachineArn=f"{mocked_machine}#NoSuchCase", input="{}")
     assert caught.value.response["Error"]["Code"] == "ValidationException"
     assert "NoSuchCase" in caught.value.response["Error"]["Message"]
+
+
+def _machine(sfn: Any, definition: dict[str, Any]) -> str:
+    name = f"M{uuid.uuid4().hex[:10]}"
+    arn: str = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    return arn
+
+
+def _parent(resource: str, **task: Any) -> dict[str, Any]:
+    return {
+        "StartAt": "Child",
+        "States": {
+            "Child": {
+                "Type": "Task",
+                "Resource": resource,
+                "Parameters": {
+                    "StateMachineArn.$": "$.child",
+                    "Input": {
+                        "n.$": "$.n",
+                        "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id",
+                    },
+                },
+                **task,
+                "End": True,
+            }
+        },
+    }
+
+
+DOUBLE = {
+    "StartAt": "D",
+    "States": {
+        "D": {"Type": "Pass", "Parameters": {"doubled.$": "States.MathAdd($.n, $.n)"}, "End": True}
+    },
+}
+
+
+@pytest.mark.parametrize("pattern", [".sync", ".sync:2"])
+def test_a_nested_execution_returns_its_output(sfn: Any, pattern: str) -> None:
+    child = _machine(sfn, DOUBLE)
+    described = run(
+        sfn, _parent(f"arn:aws:states:::states:startExecution{pattern}"), {"child": child, "n": 21}
+    )
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert output["Status"] == "SUCCEEDED"
+    assert output["StateMachineArn"] == child
+    result = output["Output"] if pattern == ".sync:2" else json.loads(output["Output"])
+    assert result == {"doubled": 42}
+    types = history_types(sfn, described["executionArn"])
+    assert [
+        t for t in types if t.startswith("Task") and not t.startswith("TaskState")
+    ] == ["TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded"]
+    children = sfn.list_executions(stateMachineArn=child)["executions"]
+    assert [c["status"] for c in children] == ["SUCCEEDED"]
+
+
+def test_a_failed_child_fails_the_task_with_its_description(sfn: Any) -> None:
+    child = _machine(
+        sfn, {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Boom", "Cause": "bad"}}}
+    )
+    definition = _parent(
+        "arn:aws:states:::states:startExecution.sync",
+        Catch=[{"ErrorEquals": ["States.TaskFailed"], "Next": "Caught"}],
+    )
+    definition["States"]["Child"].pop("End")
+    definition["States"]["Child"]["Next"] = "Caught"
+    definition["States"]["Caught"] = {"Type": "Pass", "End": True}
+    described = run(sfn, definition, {"child": child, "n": 1})
+    assert described["status"] == "SUCCEEDED", described
+    caught = json.loads(described["output"])
+    assert caught["Error"] == "States.TaskFailed"
+    cause = json.loads(caught["Cause"])
+    assert (cause["Status"], cause["Error"], cause["Cause"]) == ("FAILED", "Boom", "bad")
+
+
+def test_request_response_and_a_missing_machine(sfn: Any) -> None:
+    child = _machine(sfn, DOUBLE)
+    described = run(
+        sfn, _parent("arn:aws:states:::states:startExecution"), {"child": child, "n": 2}
+    )
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert output["ExecutionArn"].startswith(child.replace(":stateMachine:", ":execution:"))
+    assert isinstance(output["StartDate"], int) and "SdkHttpMetadata" in output
+    missing = child + "Gone"
+    failed = run(sfn, _parent("arn:aws:states:::states:startExecution"), {"child": missing, "n": 2})
+    assert failed["status"] == "FAILED"
+    assert failed["error"] == "StepFunctions.StateMachineDoesNotExistException"
+    assert f"State Machine Does Not Exist: '{missing}'" in failed["cause"]
+
+
+def test_stopping_a_parent_stops_its_sync_child(sfn: Any) -> None:
+    child = _machine(
+        sfn, {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 300, "End": True}}}
+    )
+    parent = _machine(sfn, _parent("arn:aws:states:::states:startExecution.sync:2"))
+    started = sfn.start_execution(
+        stateMachineArn=parent, input=json.dumps({"child": child, "n": 0})
+    )
+    for _ in range(100):
+        if sfn.list_executions(stateMachineArn=child)["executions"]:
+            break
+        time.sleep(0.05)
+    for _ in range(100):
+        if "TaskSubmitted" in history_types(sfn, started["executionArn"]):
+            break
+        time.sleep(0.05)
+    sfn.stop_execution(executionArn=started["executionArn"])
+    (running,) = sfn.list_executions(stateMachineArn=child)["executions"]
+    assert wait_done(sfn, running["executionArn"])["status"] == "ABORTED"

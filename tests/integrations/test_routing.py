@@ -29,6 +29,8 @@ from tests.processes import REPO
         (("invoke", "lambda", "invoke", ""), "worker"),
         (("activity", "", "", ""), "engine"),
         (("service", "states", "startExecution", ".sync:2"), "engine"),
+        (("service", "aws-sdk:sfn", "startExecution", ""), "engine"),
+        (("service", "aws-sdk:sfn", "describeExecution", ""), "aws"),
         (("service", "dynamodb", "putItem", ""), "aws"),
         (("service", "aws-sdk:s3", "getObject", ""), "aws"),
         (("service", "sqs", "sendMessage", ".waitForTaskToken"), "aws"),
