@@ -15,6 +15,7 @@ from messages.executions import (
     ParentLink,
     StartRefused,
 )
+from messages.status_events import StatusChangeEvent
 from messages.tasks import (
     AnyTaskResult,
     CallbackOutcome,
@@ -45,6 +46,7 @@ __all__ = [
     "OpenCaseInput",
     "ParentLink",
     "StartRefused",
+    "StatusChangeEvent",
     "StopExecutionRequest",
     "TaskCallFailed",
     "TaskCallbackFailure",

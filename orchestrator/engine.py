@@ -8,6 +8,7 @@ async service around it publishes the outbox and acks the inbound message afterw
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import re
 import secrets
@@ -19,6 +20,13 @@ from typing import Literal
 
 import messages
 from broker.topology import CONTROL_QUEUE, EXECUTIONS_EXCHANGE, TASK_RESULTS_QUEUE
+from messages.status_events import (
+    Details,
+    StatusChangeDetail,
+    StatusChangeEvent,
+    event_time,
+)
+from messages.status_events import routing_key as status_routing_key
 from orchestrator import metrics
 from orchestrator.arns import Account
 from orchestrator.asl import errors, interpreter
@@ -362,6 +370,8 @@ class Engine:
     ) -> list[int]:
         outbox = [m for command in step.commands for m in self._messages(record, command)]
         outbox.extend(answer)
+        if step.history and step.history[0].type == "ExecutionStarted":
+            outbox.insert(0, self._status_change(record.state, "RUNNING"))
         history = step.history
         if history and history[-1].id > EXPRESS_HISTORY_KEPT and self._express(record):
             history = [e for e in history if e.id <= EXPRESS_HISTORY_KEPT or _final(e)]
@@ -427,7 +437,8 @@ class Engine:
         result = execution_result(state)
         body = result.to_wire()
         sent = [
-            OutboxMessage(EXECUTIONS_EXCHANGE, f"{state.state_machine_name}.{state.status}", body)
+            OutboxMessage(EXECUTIONS_EXCHANGE, f"{state.state_machine_name}.{state.status}", body),
+            self._status_change(state, state.status),
         ]
         askers = [(record.reply_to, record.correlation_id)] if record.reply_to else []
         askers += self.store.waiters(state.execution_arn)
@@ -440,6 +451,34 @@ class Engine:
                 )
             )
         return sent
+
+    def _status_change(self, state: interpreter.ExecutionState, status: str) -> OutboxMessage:
+        """The EventBridge-shaped status-change event of ``state`` (see messages.status_events)."""
+        ended = status != "RUNNING"
+        detail = StatusChangeDetail(
+            executionArn=state.execution_arn,
+            stateMachineArn=state.state_machine_arn,
+            name=state.execution_name,
+            status=status,  # type: ignore[arg-type]
+            startDate=int(state.start_time.timestamp() * 1000),
+            stopDate=int(state.stop_time.timestamp() * 1000) if ended and state.stop_time else None,
+            input=json.dumps(state.input, separators=(",", ":")),
+            output=json.dumps(state.output, separators=(",", ":"))
+            if status == "SUCCEEDED"
+            else None,
+            outputDetails=Details() if status == "SUCCEEDED" else None,
+            error=state.error if ended else None,
+            cause=state.cause if ended else None,
+        )
+        event = StatusChangeEvent(
+            account=self.account.account,
+            time=event_time(state.stop_time if ended and state.stop_time else state.start_time),
+            region=self.account.region,
+            resources=[state.execution_arn],
+            detail=detail,
+        )
+        key = status_routing_key(state.state_machine_name, status)
+        return OutboxMessage(EXECUTIONS_EXCHANGE, key, event.to_wire())
 
 
 def internal_cause(doing: str, exc: BaseException) -> str:

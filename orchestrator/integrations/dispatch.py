@@ -9,6 +9,8 @@ calls the orchestrator makes itself (``aws``, and ``engine`` ones) go to the cal
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from broker.topology import (
     CALLS_QUEUE,
     TASK_RESULTS_QUEUE,
@@ -17,6 +19,7 @@ from broker.topology import (
     integration_queue,
 )
 from orchestrator.asl import interpreter
+from orchestrator.asl.definition import StateMachine, TaskState
 from orchestrator.integrations.mock_target import MockTarget
 from orchestrator.integrations.routing import Routing
 from orchestrator.store import OutboxMessage
@@ -31,18 +34,20 @@ def dispatch_message(
 ) -> OutboxMessage:
     """The outbox message that carries ``command`` of execution ``state`` to its target."""
     request = integration_request(command, state)
-    mocked = mock is not None and mock.claims(request)
-    route = routing.route(command.integration, command.service, command.action, command.pattern)
-    if not mocked and route.target == "worker":
-        if command.integration in ("function", "invoke"):
-            body = task_request(command, state).to_wire()
-            queue = function_queue(command.function_name)
-        else:
-            body, queue = request.to_wire(), integration_queue(command.service, command.action)
-    elif not mocked and command.integration == "activity":
-        body, queue = request.to_wire(), activity_queue(command.resource.rsplit(":", 1)[-1])
-    else:
+    if mock is not None and mock.claims(request):
         body, queue = request.to_wire(), CALLS_QUEUE
+    else:
+        queue = queue_for(
+            routing,
+            command.integration,
+            command.service,
+            command.action,
+            command.resource,
+            command.function_name,
+            command.pattern,
+        )
+        legacy = command.integration in ("function", "invoke") and queue != CALLS_QUEUE
+        body = task_request(command, state).to_wire() if legacy else request.to_wire()
     return OutboxMessage(
         exchange="",
         routing_key=queue,
@@ -50,3 +55,50 @@ def dispatch_message(
         correlation_id=command.token,
         reply_to=TASK_RESULTS_QUEUE,
     )
+
+
+def queue_for(
+    routing: Routing,
+    integration: str,
+    service: str,
+    action: str,
+    resource: str,
+    function_name: str,
+    pattern: str = "",
+) -> str:
+    """The queue a task of this kind is published to (its route decides)."""
+    route = routing.route(integration, service, action, pattern)
+    if integration == "activity":
+        return activity_queue(resource.rsplit(":", 1)[-1])
+    if route.target != "worker":
+        return CALLS_QUEUE
+    if integration in ("function", "invoke"):
+        return function_queue(function_name)
+    return integration_queue(service, action)
+
+
+def task_queues(machines: Iterable[StateMachine], routing: Routing) -> set[str]:
+    """The queues the Tasks of ``machines`` are published to, known before they run (the
+    service declares them, so a task waits there for its worker; a ``lambda:invoke`` whose
+    FunctionName is a path has none until it runs)."""
+    queues = set()
+    for machine in machines:
+        for scope in machine.scopes:
+            for task in scope.states.values():
+                if not isinstance(task, TaskState):
+                    continue
+                if task.integration in ("function", "invoke") and not task.function_name:
+                    continue
+                queues.add(
+                    queue_for(
+                        routing,
+                        task.integration,
+                        task.service,
+                        task.action,
+                        task.resource,
+                        task.function_name,
+                        task.pattern,
+                    )
+                )
+    queues.discard(CALLS_QUEUE)
+    return queues

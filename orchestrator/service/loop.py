@@ -27,7 +27,6 @@ from broker import (
     Topology,
     connect_and_set_up,
     consume,
-    function_queue,
 )
 from orchestrator.api.actions import StepFunctionsApi
 from orchestrator.api.app import create_app
@@ -36,6 +35,7 @@ from orchestrator.api.sigv4 import Credentials
 from orchestrator.arns import Account
 from orchestrator.asl.definition import StateMachine, TaskState
 from orchestrator.engine import Engine
+from orchestrator.integrations.dispatch import task_queues
 from orchestrator.integrations.mock_target import MockTarget
 from orchestrator.integrations.routing import Routing
 from orchestrator.integrations.targets import Targets
@@ -115,8 +115,8 @@ async def run_service(
         await channel.set_qos(prefetch_count=config.prefetch)
         topology = Topology(channel)
         await topology.executions_exchange()
-        for name in sorted(function_names(engine.machines)):
-            await topology.work_queue(function_queue(name))
+        for queue in sorted(task_queues(engine.machines.values(), config.routing)):
+            await topology.work_queue(queue)
         for name in (INTAKE_QUEUE, TASK_RESULTS_QUEUE, CONTROL_QUEUE, CALLS_QUEUE):
             await topology.work_queue(name)
 
@@ -179,8 +179,8 @@ async def run_service(
         if config.api_port is not None:
 
             async def prepare(machine: StateMachine) -> None:
-                for name in sorted(function_names({machine.name: machine})):
-                    await topology.work_queue(function_queue(name))
+                for queue in sorted(task_queues([machine], config.routing)):
+                    await topology.work_queue(queue)
 
             api = StepFunctionsApi(engine, publisher, account=config.account, prepare=prepare)
             app = create_app(

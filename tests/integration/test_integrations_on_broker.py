@@ -352,9 +352,12 @@ def test_a_nested_execution_returns_its_output(sfn: Any, pattern: str) -> None:
     result = output["Output"] if pattern == ".sync:2" else json.loads(output["Output"])
     assert result == {"doubled": 42}
     types = history_types(sfn, described["executionArn"])
-    assert [
-        t for t in types if t.startswith("Task") and not t.startswith("TaskState")
-    ] == ["TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded"]
+    assert [t for t in types if t.startswith("Task") and not t.startswith("TaskState")] == [
+        "TaskScheduled",
+        "TaskStarted",
+        "TaskSubmitted",
+        "TaskSucceeded",
+    ]
     children = sfn.list_executions(stateMachineArn=child)["executions"]
     assert [c["status"] for c in children] == ["SUCCEEDED"]
 
@@ -413,3 +416,42 @@ def test_stopping_a_parent_stops_its_sync_child(sfn: Any) -> None:
     sfn.stop_execution(executionArn=started["executionArn"])
     (running,) = sfn.list_executions(stateMachineArn=child)["executions"]
     assert wait_done(sfn, running["executionArn"])["status"] == "ABORTED"
+
+
+def test_status_changes_are_published_as_eventbridge_events(sfn: Any, amqp_url: str) -> None:
+    machine = _machine(sfn, DOUBLE)
+    name = machine.rsplit(":", 1)[-1]
+
+    async def watch() -> list[dict[str, Any]]:
+        connection = await aio_pika.connect(amqp_url)
+        channel = await connection.channel()
+        exchange = await channel.get_exchange("executions")
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(exchange, routing_key=f"status-change.{name}.*")
+        await asyncio.to_thread(
+            sfn.start_execution, stateMachineArn=machine, input=json.dumps({"n": 4})
+        )
+        events = []
+        async with queue.iterator(timeout=20) as messages:
+            async for message in messages:
+                await message.ack()
+                events.append({"key": message.routing_key, **json.loads(message.body)})
+                if len(events) == 2:
+                    break
+        await connection.close()
+        return events
+
+    running, succeeded = asyncio.run(watch())
+    assert (running["key"], succeeded["key"]) == (
+        f"status-change.{name}.RUNNING",
+        f"status-change.{name}.SUCCEEDED",
+    )
+    for event in (running, succeeded):
+        assert event["detail-type"] == "Step Functions Execution Status Change"
+        assert event["source"] == "aws.states"
+        assert event["resources"] == [event["detail"]["executionArn"]]
+        assert event["detail"]["stateMachineArn"] == machine
+        assert json.loads(event["detail"]["input"]) == {"n": 4}
+    assert running["detail"]["stopDate"] is None and running["detail"]["output"] is None
+    assert json.loads(succeeded["detail"]["output"]) == {"doubled": 8}
+    assert succeeded["detail"]["stopDate"] >= succeeded["detail"]["startDate"]
