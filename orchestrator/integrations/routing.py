@@ -2,7 +2,8 @@
 
 Defaults, with no file: Lambda functions and ``lambda:invoke`` go to worker queues;
 ``states:*`` and ``aws-sdk:sfn:startExecution`` (nested executions) and activities run in the
-engine; every other integration
+engine; the HTTP Task (``http:invoke``) and ``apigateway:invoke`` are HTTP requests the
+orchestrator makes (``http``), with the ``Connections`` of the file for authentication; every other integration
 goes to an AWS-compatible endpoint through botocore's standard configuration
 (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_<SERVICE>``, profiles, the credential chain).
 
@@ -13,7 +14,8 @@ A routing file overrides them per service or resource pattern (JSON)::
         {"Resource": "aws-sdk:s3:*", "Target": "aws", "EndpointUrl": "http://127.0.0.1:9000"}
     ]}
 
-``Resource`` is a glob (``fnmatch``) over ``SERVICE:ACTION`` with the pattern suffix
+``Connections`` holds the HTTP Task's connections by name (see
+:mod:`orchestrator.integrations.http_target` for their format). ``Resource`` is a glob (``fnmatch``) over ``SERVICE:ACTION`` with the pattern suffix
 (``sqs:sendMessage.waitForTaskToken``); ``sqs:sendMessage*`` matches every pattern. The first
 route that matches wins. A test case of a mock configuration (``SFN_MOCK_CONFIG``) answers
 its mocked states before any route applies.
@@ -24,14 +26,15 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from messages import limits
+from orchestrator.integrations.http_target import Connection, parse_connections
 
-Target = Literal["worker", "aws", "engine"]
-TARGETS: tuple[str, ...] = ("worker", "aws", "engine")
+Target = Literal["worker", "aws", "engine", "http"]
+TARGETS: tuple[str, ...] = ("worker", "aws", "engine", "http")
 # The largest routing file read: far beyond any hand-written table.
 MAX_ROUTING_BYTES = 1024 * 1024
 _ROUTE_FIELDS = {"Resource", "Target", "EndpointUrl"}
@@ -65,13 +68,16 @@ class Rule:
 _WORKER = Route("worker")
 _ENGINE = Route("engine")
 _AWS = Route("aws")
+_HTTP = Route("http")
 
 
 @dataclass(frozen=True)
 class Routing:
-    """The routing table: the file's rules, then the defaults."""
+    """The routing table: the file's rules, then the defaults; and the file's connections
+    (the HTTP Task's ``Authentication.ConnectionArn`` names one)."""
 
     rules: tuple[Rule, ...] = ()
+    connections: Mapping[str, Connection] = field(default_factory=dict)
 
     def route(self, integration: str, service: str, action: str, pattern: str) -> Route:
         """The route of one task (``integration`` as :class:`~orchestrator.asl.definition.
@@ -88,6 +94,8 @@ class Routing:
             return _WORKER
         if service == "states" or (service, action) == ("aws-sdk:sfn", "startExecution"):
             return _ENGINE
+        if (service, action) in (("http", "invoke"), ("apigateway", "invoke")):
+            return _HTTP
         return _AWS
 
     @classmethod
@@ -102,8 +110,8 @@ class Routing:
         if not isinstance(document, dict):
             raise RoutingError(source, ["the file must hold a JSON object with 'Routes'"])
         for key in document:
-            if key != "Routes":
-                problems.append(f"/{key}: unknown field (the file has 'Routes')")
+            if key not in ("Routes", "Connections"):
+                problems.append(f"/{key}: unknown field (the file has 'Routes' and 'Connections')")
         routes = document.get("Routes", [])
         if not isinstance(routes, list):
             problems.append("/Routes: must be a list of routes")
@@ -112,9 +120,10 @@ class Routing:
             rule = _rule(raw, f"/Routes/{index}", problems)
             if rule is not None:
                 rules.append(rule)
+        connections = parse_connections(document.get("Connections", {}), "/Connections", problems)
         if problems:
             raise RoutingError(source, problems)
-        return cls(tuple(rules))
+        return cls(tuple(rules), connections)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Routing:

@@ -1,4 +1,5 @@
-"""Carries out the calls the orchestrator makes itself: mocked tasks and the ``aws`` target.
+"""Carries out the calls the orchestrator makes itself: mocked tasks and the ``aws`` and
+``http`` targets.
 
 Synchronous, for a thread: the in-process runner calls :meth:`Targets.call` directly, and the
 service runs it in a worker thread for each message of the calls queue. Each call answers
@@ -15,6 +16,7 @@ import messages
 from orchestrator.asl import errors
 from orchestrator.integrations.aws.call import AwsCall, AwsCaller
 from orchestrator.integrations.aws.failures import TaskCallFailed
+from orchestrator.integrations.http_target import HttpTarget
 from orchestrator.integrations.mock_target import MockTarget
 from orchestrator.integrations.routing import Routing
 
@@ -22,7 +24,8 @@ log = logging.getLogger(__name__)
 
 
 class Targets:
-    """The mock configuration (if any) first, then the routing table's ``aws`` target."""
+    """The mock configuration (if any) first, then the routing table's ``aws`` and ``http``
+    targets."""
 
     def __init__(
         self,
@@ -32,6 +35,7 @@ class Targets:
     ) -> None:
         self.routing = routing or Routing()
         self.mock = mock
+        self.http = HttpTarget(self.routing.connections)
         self._aws_factory = aws or (lambda endpoint: AwsCaller(endpoint_url=endpoint))
         self._aws: dict[str | None, AwsCaller] = {}
 
@@ -42,7 +46,7 @@ class Targets:
         route = self.routing.route(
             request.integration, request.service, request.action, request.pattern
         )
-        return route.target == "aws"
+        return route.target in ("aws", "http")
 
     def call(self, request: messages.IntegrationRequest) -> list[messages.AnyTaskResult] | None:
         """The results of ``request``, or None when another target carries it."""
@@ -53,6 +57,8 @@ class Targets:
         route = self.routing.route(
             request.integration, request.service, request.action, request.pattern
         )
+        if route.target == "http":
+            return self.http.call(request)
         if route.target != "aws":
             return None
         caller = self._aws.get(route.endpoint_url)

@@ -8,8 +8,10 @@ One orchestrator process serves the API; ``AWS_ENDPOINT_URL`` points its aws tar
 from __future__ import annotations
 
 import asyncio
+import http.server
 import json
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -49,6 +51,20 @@ MOCKS = {
     },
 }
 
+ROUTES = {
+    "Connections": {
+        "echo": {
+            "AuthorizationType": "API_KEY",
+            "AuthParameters": {
+                "ApiKeyAuthParameters": {
+                    "ApiKeyName": "x-api-key",
+                    "ApiKeyValue": {"Env": "ECHO_API_KEY"},
+                }
+            },
+        }
+    }
+}
+
 
 @pytest.fixture(scope="module")
 def aws(moto_server: MotoServer) -> dict[str, Any]:  # noqa: F811
@@ -61,6 +77,35 @@ def aws(moto_server: MotoServer) -> dict[str, Any]:  # noqa: F811
     }
 
 
+class _Echo(http.server.BaseHTTPRequestHandler):
+    """Answers with what it was sent: method, path, the API key header and the JSON body."""
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        answer = json.dumps(
+            {"method": "POST", "path": self.path, "key": self.headers.get("x-api-key"), "got": body}
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def echo_url() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
 @pytest.fixture(scope="module")
 def sfn(
     amqp_url: str,
@@ -70,6 +115,8 @@ def sfn(
     tmp = tmp_path_factory.mktemp("integrations")
     mocks = tmp / "mocks.json"
     mocks.write_text(json.dumps(MOCKS))
+    routes = tmp / "routes.json"
+    routes.write_text(json.dumps(ROUTES))
     env = {
         **os.environ,
         **DUMMY_AWS,
@@ -77,6 +124,8 @@ def sfn(
         "PYTHONUNBUFFERED": "1",
         "AWS_ENDPOINT_URL": moto_server.url,
         "SFN_MOCK_CONFIG": str(mocks),
+        "SFN_INTEGRATIONS": str(routes),
+        "ECHO_API_KEY": "k-123",
     }
     env.pop("SFN_ACCESS_KEY_ID", None)
     asyncio.run(_purge(amqp_url))
@@ -455,3 +504,30 @@ def test_status_changes_are_published_as_eventbridge_events(sfn: Any, amqp_url: 
     assert running["detail"]["stopDate"] is None and running["detail"]["output"] is None
     assert json.loads(succeeded["detail"]["output"]) == {"doubled": 8}
     assert succeeded["detail"]["stopDate"] >= succeeded["detail"]["startDate"]
+
+
+def test_an_http_task_calls_the_endpoint_with_its_connection(sfn: Any, echo_url: str) -> None:
+    definition = {
+        "StartAt": "Call",
+        "States": {
+            "Call": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::http:invoke",
+                "Parameters": {
+                    "ApiEndpoint": f"{echo_url}/orders",
+                    "Method": "POST",
+                    "Authentication": {
+                        "ConnectionArn": "arn:aws:events:us-east-1:123456789012:connection/echo/0d1b"
+                    },
+                    "RequestBody": {"id.$": "$.id"},
+                },
+                "ResultSelector": {"status.$": "$.StatusCode", "body.$": "$.ResponseBody"},
+                "End": True,
+            }
+        },
+    }
+    described = run(sfn, definition, {"id": 9})
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert output["status"] == 200
+    assert output["body"] == {"method": "POST", "path": "/orders", "key": "k-123", "got": {"id": 9}}
