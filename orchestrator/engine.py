@@ -74,11 +74,14 @@ class Engine:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         routing: Routing | None = None,
         mock: MockTarget | None = None,
+        time_scale: float = 1.0,
     ) -> None:
         self.machines = dict(machines)
         # Where dispatched tasks go (SFN_INTEGRATIONS), and the mocked ones (SFN_MOCK_CONFIG).
         self.routing = routing or Routing()
         self.mock = mock
+        # Step Functions Local's WAIT_TIME_SCALE: the timers of executions started here.
+        self.time_scale = time_scale
         # The state machines of the definitions folder: their files are their source of truth.
         self.from_folder = frozenset(machines)
         # Role ARNs given at creation (API); others get the role AWS would make for them.
@@ -159,6 +162,7 @@ class Engine:
             role_arn=self.role_arn(machine.name),
             test_case=request.test_case,
             parent=request.parent.model_dump(by_alias=False) if request.parent else None,
+            time_scale=self.time_scale,
         )
         try:
             step = interpreter.step(machine, None, start)

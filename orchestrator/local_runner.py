@@ -124,11 +124,13 @@ def run_local(
     clock: Clock | None = None,
     caller: Caller | None = None,
     test_case: str | None = None,
+    time_scale: float = 1.0,
 ) -> LocalResult:
     """Run ``machine`` on ``execution_input`` to its end, calling ``functions`` by name.
 
     ``caller`` carries service integrations and activities (and any task it claims, such as
-    a mocked one); ``test_case`` is the mock test case the execution runs (``arn#TestCase``).
+    a mocked one); ``test_case`` is the mock test case the execution runs (``arn#TestCase``);
+    ``time_scale`` multiplies every wait, backoff and timeout (WAIT_TIME_SCALE).
     """
     account = account or Account()
     clock = clock or RealClock()
@@ -148,6 +150,7 @@ def run_local(
         token_prefix=secrets.token_hex(16),
         role_arn=role_arn if role_arn is not None else account.role_arn(machine.name),
         test_case=test_case,
+        time_scale=time_scale,
     )
     step = interpreter.step(machine, None, start)
     history = list(step.history)
@@ -217,8 +220,9 @@ def _carry_out(
                     command.token,
                     command.attempt,
                     "States.Runtime",
-                    f"No target carries {command.resource} in this run: give run_local a"
-                    " caller for service integrations and activities",
+                    f"{command.resource} does not run in-process (activities and nested"
+                    " executions need the service); mock the state in a test case, or run"
+                    " the execution on the service",
                     clock.now(),
                 )
             )

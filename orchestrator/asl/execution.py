@@ -138,6 +138,7 @@ class ExecutionState(BaseModel):
     continuations: int = 0  # ``continue`` timers set so far (they number their ids)
     test_case: str | None = None  # the mock test case it was started with, if any
     parent: dict[str, JsonValue] | None = None  # the parent's task that started it, if any
+    time_scale: float = 1.0  # its timers last this times their seconds (WAIT_TIME_SCALE)
     continue_timer: str | None = None  # the one set while work is pending
     output: JsonValue = None
     error: str | None = None
@@ -161,6 +162,7 @@ class StartExecution:
     role_arn: str = ""
     test_case: str | None = None  # a mock configuration's test case (``arn#TestCase``)
     parent: dict[str, Any] | None = None  # the parent's task that started it (ParentLink)
+    time_scale: float = 1.0  # waits, backoffs and timeouts last this times as long (tests)
 
 
 @dataclass(frozen=True)

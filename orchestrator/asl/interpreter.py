@@ -183,6 +183,7 @@ def _initial_state(machine: StateMachine, event: StartExecution, data: Any) -> E
         threads=PMap({ROOT: Thread(id=ROOT, scope=0)}),
         test_case=event.test_case,
         parent=event.parent,
+        time_scale=event.time_scale,
     )
 
 
@@ -872,7 +873,10 @@ class _Run:
         timer, never a date beyond datetime's range)."""
         timer = f"{tokens.timer_key(self.base.token_prefix)}.t{self.next_seq()}"
         try:
-            due = self.now + timedelta(seconds=bounds.timer_seconds(seconds))
+            # A wait-time scale (tests) shortens every wait; the history keeps the seconds
+            # the definition asked for.
+            scaled = bounds.timer_seconds(seconds) * self.base.time_scale
+            due = self.now + timedelta(seconds=scaled)
         except OverflowError:
             due = datetime.max.replace(tzinfo=UTC)
         self.timers[timer] = TimerRef(thread=thread.id, kind=kind, due=due)

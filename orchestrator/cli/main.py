@@ -126,12 +126,26 @@ def _service_settings() -> dict[str, Any]:
     if not 0 <= grace <= 86_400:
         fail(f"SFN_MISSING_FUNCTION_SECONDS must be seconds from 0 to 86400, not {grace_text!r}")
     return {
+        "time_scale": _time_scale(),
         "missing_function": missing,
         "missing_function_grace": grace,
         "metrics_token": os.environ.get("SFN_METRICS_TOKEN") or None,
         "metrics_public": os.environ.get("SFN_METRICS_PUBLIC", "").lower() in ("1", "true", "yes"),
         **_integration_settings(),
     }
+
+
+def _time_scale() -> float:
+    """WAIT_TIME_SCALE (Step Functions Local's name): waits, backoffs and timeouts last this
+    times their seconds; exits 2 on a value that is not a factor from 0 to 1000."""
+    text = os.environ.get("WAIT_TIME_SCALE") or "1"
+    try:
+        scale = float(text)
+    except ValueError:
+        scale = -1.0
+    if not 0 <= scale <= 1000:
+        fail(f"WAIT_TIME_SCALE must be a factor from 0 to 1000, not {text!r}")
+    return scale
 
 
 def _integration_settings() -> dict[str, Any]:
@@ -201,10 +215,16 @@ def run(
     ] = None,
     name: Annotated[str, typer.Option(help="Execution name.")] = "local",
     history: Annotated[bool, typer.Option(help="Also print the execution history.")] = False,
+    test_case: Annotated[
+        str | None,
+        typer.Option(help="Run this test case of the mock configuration ($SFN_MOCK_CONFIG)."),
+    ] = None,
 ) -> None:
     """Run one execution in-process (no broker) and print its result as JSON.
 
     The five call-center functions are built in; --handler adds or replaces functions.
+    Service integrations go where SFN_INTEGRATIONS routes them (by default an AWS-compatible
+    endpoint: AWS_ENDPOINT_URL...); with --test-case, SFN_MOCK_CONFIG answers its states.
     """
     try:
         machine = load_definition_file(file)
@@ -216,8 +236,25 @@ def run(
     for spec in handler or []:
         function = _load_handler(spec)
         functions[function.name] = function
+    from orchestrator.integrations.targets import Targets
+
+    settings = _integration_settings()
+    mock = settings.get("mock")
+    if test_case is not None and (
+        mock is None or mock.config.test_case(machine.name, test_case) is None
+    ):
+        where = mock.config.source if mock is not None else "no SFN_MOCK_CONFIG"
+        fail(f"no test case {test_case!r} for state machine {machine.name!r} ({where})")
+    targets = Targets(settings.get("routing"), mock)
     result = run_local(
-        machine, execution_input, functions, execution_name=name, account=Account.from_env()
+        machine,
+        execution_input,
+        functions,
+        execution_name=name,
+        account=Account.from_env(),
+        caller=targets.call,
+        test_case=test_case,
+        time_scale=_time_scale(),
     )
     summary: dict[str, Any] = json.loads(execution_result(result.state).to_wire())
     if history:
@@ -231,15 +268,21 @@ def validate(
     files: Annotated[list[Path], typer.Argument(help="Definitions to check.")],
 ) -> None:
     """Check definitions; print every problem with its location, exit 2 when there are any."""
+    from orchestrator.integrations.dispatch import describe_routes
+    from orchestrator.integrations.routing import Routing
+
     failed = False
+    routing = _integration_settings().get("routing") or Routing()
     for file in files:
         try:
-            load_definition_file(file)
+            machine = load_definition_file(file)
         except DefinitionError as exc:
             failed = True
             typer.echo(str(exc), err=True)
         else:
             typer.echo(f"{file}: valid")
+            for line in describe_routes(machine, routing):
+                typer.echo(f"  {line}")
     raise typer.Exit(INVALID if failed else 0)
 
 

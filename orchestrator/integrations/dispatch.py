@@ -102,3 +102,38 @@ def task_queues(machines: Iterable[StateMachine], routing: Routing) -> set[str]:
                 )
     queues.discard(CALLS_QUEUE)
     return queues
+
+
+def describe_routes(machine: StateMachine, routing: Routing) -> list[str]:
+    """Where each Task of ``machine`` sends its calls, a line each (for ``validate``)."""
+    lines = []
+    for scope in machine.scopes:
+        for task in scope.states.values():
+            if not isinstance(task, TaskState):
+                continue
+            route = routing.route(task.integration, task.service, task.action, task.pattern)
+            if task.integration in ("function", "invoke") and not task.function_name:
+                where = "worker queue lambda.<FunctionName at run time>"
+            elif route.target == "worker" or task.integration == "activity":
+                queue = queue_for(
+                    routing,
+                    task.integration,
+                    task.service,
+                    task.action,
+                    task.resource,
+                    task.function_name,
+                    task.pattern,
+                )
+                where = (
+                    f"{'activity' if task.integration == 'activity' else 'worker'} queue {queue}"
+                )
+            elif route.target == "aws":
+                where = (
+                    f"aws ({route.endpoint_url or 'botocore configuration: AWS_ENDPOINT_URL...'})"
+                )
+            elif route.target == "engine":
+                where = "engine (nested execution)"
+            else:
+                where = route.target
+            lines.append(f"{task.name}: {task.resource} -> {where}")
+    return lines

@@ -76,6 +76,8 @@ class ServiceConfig:
     # (SFN_MOCK_CONFIG) whose test cases executions may run.
     routing: Routing = field(default_factory=Routing)
     mock: MockTarget | None = None
+    # Waits, Retry backoffs and timeouts last this times as long (WAIT_TIME_SCALE, for tests).
+    time_scale: float = 1.0
 
 
 def function_names(machines: dict[str, StateMachine]) -> set[str]:
@@ -104,6 +106,7 @@ async def run_service(
         clock=clock.datetime,
         routing=config.routing,
         mock=config.mock,
+        time_scale=config.time_scale,
     )
     targets = Targets(config.routing, config.mock)
     guard = CrashGuard(config.db_path)

@@ -150,3 +150,78 @@ def test_worker_routes_and_mocks_override_the_defaults() -> None:
     assert dispatch_message(command, step.state, workers, MockTarget(mocks)).routing_key == (
         CALLS_QUEUE
     )
+
+
+def test_validate_says_where_each_tasks_calls_go(tmp_path: Path) -> None:
+    definition = {
+        "StartAt": "Put",
+        "States": {
+            "Put": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem", "Next": "Ask"},
+            "Ask": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:us-east-1:123456789012:activity:Approve",
+                "Next": "Open",
+            },
+            "Open": {
+                "Type": "Task",
+                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:Open",
+                "End": True,
+            },
+        },
+    }
+    file = tmp_path / "m.asl.json"
+    file.write_text(json.dumps(definition))
+    routes = tmp_path / "routes.json"
+    routes.write_text('{"Routes": [{"Resource": "dynamodb:*", "Target": "worker"}]}')
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "validate", str(file)],
+        cwd=REPO,
+        env={**os.environ, "SFN_INTEGRATIONS": str(routes)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        "Put: arn:aws:states:::dynamodb:putItem -> worker queue integration.dynamodb.putItem"
+        in (done.stdout)
+    )
+    assert "-> activity queue activity.Approve" in done.stdout
+    assert (
+        "Open: arn:aws:lambda:us-east-1:123456789012:function:Open -> worker queue lambda.Open"
+        in (done.stdout)
+    )
+
+
+def test_run_answers_a_test_case_in_process(tmp_path: Path) -> None:
+    definition = {
+        "StartAt": "Put",
+        "States": {
+            "Put": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::dynamodb:getItem",
+                "Parameters": {"TableName": "t", "Key": {"id": {"S": "1"}}},
+                "ResultSelector": {"name.$": "$.Item.name.S"},
+                "End": True,
+            }
+        },
+    }
+    file = tmp_path / "Orders.asl.json"
+    file.write_text(json.dumps(definition))
+    mocks = tmp_path / "mocks.json"
+    mocks.write_text(
+        json.dumps(
+            {
+                "StateMachines": {"Orders": {"TestCases": {"Found": {"Put": "Item"}}}},
+                "MockedResponses": {"Item": {"0": {"Return": {"Item": {"name": {"S": "Ada"}}}}}},
+            }
+        )
+    )
+    env = {**os.environ, "SFN_MOCK_CONFIG": str(mocks)}
+    command = [sys.executable, "-m", "orchestrator", "run", str(file), "--test-case"]
+    done = subprocess.run([*command, "Found"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["output"] == {"name": "Ada"}
+    missing = subprocess.run([*command, "Lost"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert missing.returncode == 2
+    assert "no test case 'Lost' for state machine 'Orders'" in missing.stderr

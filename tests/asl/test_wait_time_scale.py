@@ -1,0 +1,78 @@
+"""WAIT_TIME_SCALE: waits, Retry backoffs and timeouts scaled; the history keeps the seconds
+the definition asked for."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from orchestrator.asl.loader import load_definition
+from orchestrator.local_runner import FakeClock, run_local
+from tests.processes import REPO
+from workers.runtime import Function
+
+LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:"
+
+
+def test_waits_backoffs_and_timeouts_are_scaled() -> None:
+    attempts: list[int] = []
+
+    def flaky(event: Any, context: Any) -> Any:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise RuntimeError("again")
+        return event
+
+    machine = load_definition(
+        json.dumps(
+            {
+                "StartAt": "W",
+                "States": {
+                    "W": {"Type": "Wait", "Seconds": 1000, "Next": "T"},
+                    "T": {
+                        "Type": "Task",
+                        "Resource": LAMBDA + "Flaky",
+                        "TimeoutSeconds": 3600,
+                        "Retry": [
+                            {
+                                "ErrorEquals": ["States.ALL"],
+                                "IntervalSeconds": 100,
+                                "BackoffRate": 2,
+                            }
+                        ],
+                        "End": True,
+                    },
+                },
+            }
+        ),
+        name="M",
+    )
+    clock = FakeClock()
+    start = clock.now()
+    result = run_local(
+        machine, {}, {"Flaky": Function("Flaky", flaky)}, clock=clock, time_scale=0.01
+    )
+    assert result.state.status == "SUCCEEDED"
+    # 1000 s of Wait and 100 + 200 s of backoff, at a hundredth: 13 s.
+    assert clock.now() - start == timedelta(seconds=13)
+    scheduled = [e.details for e in result.history if e.type == "LambdaFunctionScheduled"]
+    assert [d["timeoutInSeconds"] for d in scheduled if d] == [3600, 3600, 3600]
+
+
+def test_serve_refuses_a_bad_scale(tmp_path: Path) -> None:
+    env = {**os.environ, "WAIT_TIME_SCALE": "fast", "AMQP_URL": "amqp://127.0.0.1:1/"}
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "--db", str(tmp_path / "sfn.db")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "WAIT_TIME_SCALE must be a factor from 0 to 1000, not 'fast'" in done.stderr
