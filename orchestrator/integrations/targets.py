@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import messages
 from orchestrator.asl import errors
 from orchestrator.integrations.aws.call import AwsCall, AwsCaller
 from orchestrator.integrations.aws.failures import TaskCallFailed
+from orchestrator.integrations.aws.jobs import run_job
 from orchestrator.integrations.http_target import HttpTarget
 from orchestrator.integrations.mock_target import MockTarget
 from orchestrator.integrations.routing import Routing
@@ -48,8 +50,16 @@ class Targets:
         )
         return route.target in ("aws", "http")
 
-    def call(self, request: messages.IntegrationRequest) -> list[messages.AnyTaskResult] | None:
-        """The results of ``request``, or None when another target carries it."""
+    def call(
+        self,
+        request: messages.IntegrationRequest,
+        emit: Callable[[messages.AnyTaskResult], None] | None = None,
+    ) -> list[messages.AnyTaskResult] | None:
+        """The results of ``request``, or None when another target carries it.
+
+        A ``.sync`` job's first answer (TaskSubmitted) goes to ``emit`` as soon as the job has
+        started, when given (the service publishes it at once); else it leads the results.
+        """
         if self.mock is not None:
             mocked = self.mock.call(request)
             if mocked is not None:
@@ -75,13 +85,26 @@ class Targets:
             state_machine_arn=_state_machine_arn(request.execution_arn),
             execution_arn=request.execution_arn,
         )
+        early: list[messages.AnyTaskResult] = []
+
+        def submitted(answer: Any) -> None:
+            result = messages.TaskSubmitted(task_token=token, attempt=attempt, output=answer)
+            if emit is not None:
+                emit(result)
+            else:
+                early.append(result)
+
         try:
-            output = caller.call(call)
+            if request.pattern in (".sync", ".sync:2"):
+                output = run_job(caller, call, submitted=submitted, should_stop=lambda: False)
+            else:
+                output = caller.call(call)
         except TaskCallFailed as failure:
             return [
+                *early,
                 messages.TaskCallFailed(
                     task_token=token, attempt=attempt, error=failure.error, cause=failure.cause
-                )
+                ),
             ]
         except Exception as exc:  # a fault of ours: the task fails, the service goes on
             log.exception("calling %s failed", request.resource)
@@ -96,7 +119,7 @@ class Targets:
             ]
         if request.pattern == ".waitForTaskToken":
             return [messages.TaskSubmitted(task_token=token, attempt=attempt, output=output)]
-        return [messages.TaskSucceeded(task_token=token, attempt=attempt, output=output)]
+        return [*early, messages.TaskSucceeded(task_token=token, attempt=attempt, output=output)]
 
 
 def _state_machine_arn(execution_arn: str) -> str:

@@ -71,8 +71,15 @@ class Calls:
                 results, ids = [self._internal_failure(request, exc)], []
         else:
             ids = []
+            loop = asyncio.get_running_loop()
+
+            def emit(result: messages.AnyTaskResult) -> None:  # from the call's thread
+                asyncio.run_coroutine_threadsafe(
+                    self._answer(message, request, result), loop
+                ).result()
+
             async with self._slots:
-                results = await asyncio.to_thread(self.targets.call, request)
+                results = await asyncio.to_thread(self.targets.call, request, emit)
         if results is None:
             results = [
                 messages.TaskCallFailed(
@@ -83,12 +90,7 @@ class Calls:
                 )
             ]
         for result in results:
-            await publish_json(
-                message.channel,
-                result.to_wire(),
-                routing_key=TASK_RESULTS_QUEUE,
-                correlation_id=request.task_token,
-            )
+            await self._answer(message, request, result)
         # The child's own messages after the parent's TaskSubmitted: a child that ends in its
         # first step sends its end to the parent's task, which must come second.
         await self.publish(ids)
@@ -109,4 +111,15 @@ class Calls:
             attempt=request.attempt,
             error=errors.RUNTIME,
             cause=internal_cause(f"calling {request.resource}", exc),
+        )
+
+    @staticmethod
+    async def _answer(
+        message: Delivery, request: messages.IntegrationRequest, result: messages.AnyTaskResult
+    ) -> None:
+        await publish_json(
+            message.channel,
+            result.to_wire(),
+            routing_key=TASK_RESULTS_QUEUE,
+            correlation_id=request.task_token,
         )

@@ -95,10 +95,11 @@ def test_moto_server_starts_within_seconds(moto_server: MotoServer) -> None:  # 
     assert moto_server.startup_seconds < 10
 
 
-def test_calls_are_bounded() -> None:
+def test_calls_are_bounded(caller: AwsCaller) -> None:
+    caller.call(AwsCall("aws-sdk:sqs", "listQueues", "", {}, "us-east-1"))  # makes a client
     assert DEFAULT_CONFIG.connect_timeout == 5
     assert DEFAULT_CONFIG.read_timeout == 60
-    assert DEFAULT_CONFIG.retries == {"mode": "standard", "max_attempts": 3}
+    assert DEFAULT_CONFIG.retries == {"mode": "standard", "total_max_attempts": 3}
 
 
 # -- SQS ----------------------------------------------------------------------------------------

@@ -38,7 +38,8 @@ from orchestrator.integrations.aws.failures import TaskCallFailed, UnsupportedCa
 DEFAULT_CONFIG = Config(
     connect_timeout=5,
     read_timeout=60,
-    retries={"mode": "standard", "max_attempts": 3},
+    # Three attempts in all (botocore would turn "max_attempts" into one more than given).
+    retries={"mode": "standard", "total_max_attempts": 3},
     # The service judges the request, as with the Java SDKs: requests.py checks what
     # botocore could not send at all, and leaves a missing required member to the service.
     parameter_validation=False,
