@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 from aiormq.exceptions import DeliveryError, PublishError
@@ -32,7 +34,7 @@ from broker import (
     oversized,
     publish_json,
 )
-from messages import TaskFailed, TaskRequest, TaskSucceeded
+from messages import TaskFailed, TaskRequest, TaskSucceeded, WireModel
 from workers.runtime import Function, invoke
 
 __all__ = ["DEFAULT_PREFETCH", "Worker", "serve"]
@@ -41,6 +43,8 @@ DEFAULT_PREFETCH = 10
 log = logging.getLogger(__name__)
 # What a worker holds once subscribed: its channel, topology and consumer.
 _Subscription = tuple[AbstractRobustChannel, Topology, Consumer]
+# A parsed request: its task token, and how to run it (to the results to reply, in order).
+Prepared = tuple[str, Callable[[], Awaitable[Sequence[WireModel]]]]
 
 
 class Worker:
@@ -189,40 +193,46 @@ class Worker:
             await self._dead_letter(message, topology, too_large)
             return
         try:
-            request = TaskRequest.from_wire(message.body)
+            task_token, run = self._prepare(message.body)
         except ValidationError as exc:
             await self._dead_letter(message, topology, _parse_failure(exc))
             return
         if not message.reply_to:
-            reason = (
-                f"request has no reply_to: nowhere to send the result of task {request.task_token}"
-            )
+            reason = f"request has no reply_to: nowhere to send the result of task {task_token}"
             await self._dead_letter(message, topology, reason)
             return
+        results = await run()
+        try:
+            for result in results:
+                await _reply(channel, message.reply_to, task_token, result)
+        except PublishError:
+            reason = f"reply queue {message.reply_to!r} does not exist: result was unroutable"
+            await self._dead_letter(message, topology, reason)
+            return
+        except DeliveryError:
+            log.error("broker refused the result of task %s; requeueing", task_token)
+            await _requeue(message)
+            return
+        await message.ack()
+
+    def _prepare(self, body: bytes) -> Prepared:
+        """Parse a request (``ValidationError`` when the body is not one): its task token and
+        how to run it. A worker of other requests overrides this (``IntegrationWorker``)."""
+        request = TaskRequest.from_wire(body)
         if request.function_name != self.function.name:
             # Routing is by queue; a mismatch is an orchestrator bug worth seeing, not a
             # reason to refuse the work.
             log.warning(
                 "request addressed to %s arrived on %s", request.function_name, self.queue_name
             )
+        return request.task_token, functools.partial(self._invoke, request)
 
+    async def _invoke(self, request: TaskRequest) -> list[TaskSucceeded | TaskFailed]:
         # A handler that may block runs in a thread, so the connection's heartbeats keep
         # flowing meanwhile; one that never waits is cheaper to call here.
         if self.function.blocks:
-            result = await asyncio.to_thread(invoke, self.function, request)
-        else:
-            result = invoke(self.function, request)
-        try:
-            await _reply(channel, message.reply_to, request.task_token, result)
-        except PublishError:
-            reason = f"reply queue {message.reply_to!r} does not exist: result was unroutable"
-            await self._dead_letter(message, topology, reason)
-            return
-        except DeliveryError:
-            log.error("broker refused the result of task %s; requeueing", request.task_token)
-            await _requeue(message)
-            return
-        await message.ack()
+            return [await asyncio.to_thread(invoke, self.function, request)]
+        return [invoke(self.function, request)]
 
     async def _dead_letter(self, message: Delivery, topology: Topology, reason: str) -> None:
         """Move ``message`` to the dead-letter queue with ``reason``, then ack it."""
@@ -248,7 +258,7 @@ async def _reply(
     channel: AbstractRobustChannel,
     reply_to: str,
     task_token: str,
-    result: TaskSucceeded | TaskFailed,
+    result: WireModel,
 ) -> None:
     """Publish ``result`` to ``reply_to`` and wait for the broker's confirm.
 
@@ -276,4 +286,5 @@ def _parse_failure(exc: ValidationError) -> str:
         f"{'.'.join(str(part) for part in error['loc']) or '(body)'}: {error['msg']}"
         for error in errors
     )
-    return f"body is not a TaskRequest: {details}"
+    article = "an" if exc.title[:1] in "AEIOU" else "a"  # the model's name: TaskRequest...
+    return f"body is not {article} {exc.title}: {details}"

@@ -1,0 +1,1 @@
+"""Runnable examples of worker modules (``python -m workers.integrations_main MODULE``)."""
