@@ -37,7 +37,7 @@ from orchestrator.integrations.dispatch import dispatch_message
 from orchestrator.integrations.mock_target import MockTarget
 from orchestrator.integrations.routing import Routing
 from orchestrator.store import ExecutionExists, ExecutionRecord, OutboxMessage, Store
-from orchestrator.task_messages import task_event
+from orchestrator.task_messages import integration_request, task_event
 
 log = logging.getLogger(__name__)
 # AWS keeps no history of EXPRESS executions (their logs go to CloudWatch, at a level the
@@ -430,6 +430,19 @@ class Engine:
         if isinstance(command, interpreter.StartTimer | interpreter.CancelTimer):
             return []  # timers are rows the commit writes from the state itself
         if isinstance(command, interpreter.DispatchTask):
+            if command.integration == "activity" and not self._activity_exists(command, state):
+                # AWS fails the execution when a Task names an activity that does not exist.
+                failed = messages.TaskCallFailed(
+                    task_token=command.token,
+                    attempt=command.attempt,
+                    error=errors.RUNTIME,
+                    cause=f"The activity {command.resource} does not exist.",
+                )
+                return [
+                    OutboxMessage(
+                        "", TASK_RESULTS_QUEUE, failed.to_wire(), correlation_id=command.token
+                    )
+                ]
             return [dispatch_message(command, state, self.routing, self.mock)]
         if isinstance(command, interpreter.AbandonTask):  # stop the child a .sync task left
             stop = messages.StopExecutionRequest(
@@ -455,6 +468,14 @@ class Engine:
                 )
             )
         return sent
+
+    def _activity_exists(
+        self, command: interpreter.DispatchTask, state: interpreter.ExecutionState
+    ) -> bool:
+        """Whether the activity a task names was created (a mocked one needs not be)."""
+        if self.mock is not None and self.mock.claims(integration_request(command, state)):
+            return True
+        return self.store.activity_exists(command.resource.rsplit(":", 1)[-1])
 
     def _status_change(self, state: interpreter.ExecutionState, status: str) -> OutboxMessage:
         """The EventBridge-shaped status-change event of ``state`` (see messages.status_events)."""

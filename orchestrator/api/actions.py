@@ -121,6 +121,10 @@ class StepFunctionsApi:
         self._changing = asyncio.Lock()  # create, update and delete, one at a time
         self._loading = asyncio.Semaphore(1)  # definitions compiled in a thread, one at a time
         self.handlers: dict[str, Handler] = {name: getattr(self, _snake(name)) for name in ACTIONS}
+        from orchestrator.api.activities import Activities  # it imports this module
+
+        self.activities = Activities(self)
+        self.handlers.update(self.activities.handlers())
 
     async def call(self, action: str, params: Params) -> Params:
         """Run ``action`` with ``params``; raises :class:`ApiError`."""
@@ -570,7 +574,8 @@ class StepFunctionsApi:
     # -- tags ----------------------------------------------------------------------------------
 
     def _tagged(self, arn: str) -> str:
-        """``arn``, if it names one of our state machines or executions; else AWS's error."""
+        """``arn``, if it names one of our state machines, executions or activities; else
+        AWS's error."""
         parsed = _parsed_arn(arn)
         names = parsed.names
         found = self.account.owns(parsed) and (
@@ -583,6 +588,11 @@ class StepFunctionsApi:
                 parsed.resource == "execution"
                 and len(names) == 2
                 and self.store.execution(names[0], names[1]) is not None
+            )
+            or (
+                parsed.resource == "activity"
+                and len(names) == 1
+                and self.store.activity(names[0]) is not None
             )
         )
         if not found:

@@ -27,6 +27,7 @@ from starlette.routing import Route
 from messages import limits
 from orchestrator import metrics
 from orchestrator.api.actions import StepFunctionsApi
+from orchestrator.api.activities import client_gone
 from orchestrator.api.errors import INTERNAL_FAILURE, INTERNAL_FAILURE_MESSAGE, ApiError
 from orchestrator.api.sigv4 import AuthFailure, Credentials, verify
 
@@ -117,6 +118,7 @@ def create_app(
         if not target.startswith(TARGET_PREFIX):
             return _error("UnknownOperationException", f"Unknown operation {target!r}", 400)
         action = target.removeprefix(TARGET_PREFIX)
+        client_gone.set(request.is_disconnected)  # a long poll stops for a client that left
         try:
             params = _parse(body)
             result = await api.call(action, params)

@@ -662,6 +662,7 @@ class _Run:
         InputPath and Parameters are evaluated for every attempt, as AWS does: a retry sees
         its own ``$$.State.RetryCount``.
         """
+        thread.started = False  # this attempt's worker has not taken it yet
         effective = self.read(state.input_path, thread, state, thread.input)
         if state.parameters is not None:
             effective = self.render(state.parameters, "Parameters", effective, thread, state)
@@ -754,7 +755,6 @@ class _Run:
         if thread.token is not None:
             self.tokens.pop(thread.token, None)
         thread.token = None
-        thread.started = False
         if thread.job is not None and abandoned:
             self.commands.append(AbandonTask(thread.job))
         thread.job = None

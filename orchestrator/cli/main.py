@@ -125,6 +125,12 @@ def _service_settings() -> dict[str, Any]:
         grace = -1.0
     if not 0 <= grace <= 86_400:
         fail(f"SFN_MISSING_FUNCTION_SECONDS must be seconds from 0 to 86400, not {grace_text!r}")
+    from orchestrator.api.activities import poll_seconds_from_env
+
+    try:
+        poll_seconds_from_env()  # the API reads it; a bad value stops the start here
+    except ValueError as exc:
+        fail(str(exc))
     return {
         "time_scale": _time_scale(),
         "missing_function": missing,

@@ -6,6 +6,7 @@ state is kept cheap to read and to write; ``wal_checkpointer`` keeps its log sho
 """
 
 from orchestrator.store.records import (
+    ActivityRecord,
     ExecutionExists,
     ExecutionRecord,
     ExecutionSummary,
@@ -22,6 +23,7 @@ __all__ = [
     "CACHED_EXECUTIONS",
     "MAX_WAITERS",
     "SCHEMA_VERSION",
+    "ActivityRecord",
     "ExecutionExists",
     "ExecutionRecord",
     "ExecutionSummary",

@@ -38,6 +38,14 @@ class StateMachineRecord:
 
 
 @dataclass(frozen=True)
+class ActivityRecord:
+    """An activity as stored: its name and when it was created (epoch seconds)."""
+
+    name: str
+    created: float
+
+
+@dataclass(frozen=True)
 class ExecutionSummary:
     """An execution as a list shows it: read from the row's columns, not its state."""
 
@@ -79,6 +87,11 @@ class Store(Protocol):
         self, name: str, text: str, machine_type: str, role_arn: str | None
     ) -> StateMachineRecord: ...
     def delete_state_machine(self, name: str) -> None: ...
+    def create_activity(self, name: str) -> tuple[ActivityRecord, bool]: ...
+    def activity(self, name: str) -> ActivityRecord | None: ...
+    def activities(self) -> list[ActivityRecord]: ...
+    def delete_activity(self, name: str) -> bool: ...
+    def activity_exists(self, name: str) -> bool: ...
     def tags(self, resource_arn: str) -> dict[str, str]: ...
     def set_tags(
         self, resource_arn: str, tags: dict[str, str], remove: Iterable[str] = ()

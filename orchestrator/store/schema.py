@@ -6,7 +6,7 @@ lacks, each in a transaction of its own.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE executions (
@@ -154,6 +154,14 @@ MIGRATIONS: dict[int, str] = {
     CREATE TABLE unserved (
         function TEXT PRIMARY KEY,
         since REAL NOT NULL
+    ) WITHOUT ROWID;
+    """,
+    # Activities created through the API (their tags are in ``tags``, by ARN, as a state
+    # machine's are; the ARN is built from the name, as a state machine's is).
+    9: """
+    CREATE TABLE activities (
+        name TEXT PRIMARY KEY,
+        created REAL NOT NULL
     ) WITHOUT ROWID;
     """,
 }

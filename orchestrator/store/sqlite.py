@@ -24,6 +24,7 @@ from orchestrator.asl.interpreter import ExecutionState, HistoryEvent
 from orchestrator.store import rows as state_rows
 from orchestrator.store.cache import StagedCache
 from orchestrator.store.records import (
+    ActivityRecord,
     ExecutionExists,
     ExecutionRecord,
     ExecutionSummary,
@@ -263,6 +264,37 @@ class SqliteStore:
         """Forget state machine ``name`` (its executions and definitions stay)."""
         with self._transaction():
             self._db.execute("DELETE FROM state_machines WHERE name=?", (name,))
+
+    def create_activity(self, name: str) -> tuple[ActivityRecord, bool]:
+        """Create activity ``name`` unless it exists: (the activity, whether it is new)."""
+        with self._transaction():
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO activities (name, created) VALUES (?,?)", (name, time.time())
+            )
+            record = self.activity(name)
+        assert record is not None
+        return record, cursor.rowcount == 1
+
+    def activity(self, name: str) -> ActivityRecord | None:
+        """The activity ``name``, if it exists."""
+        row = self._db.execute("SELECT name, created FROM activities WHERE name=?", (name,))
+        found = row.fetchone()
+        return ActivityRecord(*found) if found else None
+
+    def activities(self) -> list[ActivityRecord]:
+        """Every activity, by name."""
+        rows = self._db.execute("SELECT name, created FROM activities ORDER BY name")
+        return [ActivityRecord(*row) for row in rows]
+
+    def delete_activity(self, name: str) -> bool:
+        """Forget activity ``name``; whether it existed."""
+        with self._transaction():
+            cursor = self._db.execute("DELETE FROM activities WHERE name=?", (name,))
+        return cursor.rowcount == 1
+
+    def activity_exists(self, name: str) -> bool:
+        """Whether activity ``name`` exists (a Task naming one that does not fails)."""
+        return self.activity(name) is not None
 
     def tags(self, resource_arn: str) -> dict[str, str]:
         """The tags of a resource."""
