@@ -33,8 +33,8 @@ from typing import Any, Literal
 from messages import limits
 from orchestrator.integrations.http_target import Connection, parse_connections
 
-Target = Literal["worker", "aws", "engine", "http"]
-TARGETS: tuple[str, ...] = ("worker", "aws", "engine", "http")
+Target = Literal["worker", "aws", "engine", "http", "rabbitmq"]
+TARGETS: tuple[str, ...] = ("worker", "aws", "engine", "http", "rabbitmq")
 # The largest routing file read: far beyond any hand-written table.
 MAX_ROUTING_BYTES = 1024 * 1024
 _ROUTE_FIELDS = {"Resource", "Target", "EndpointUrl"}

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from aio_pika.abc import AbstractRobustChannel
 from pydantic import ValidationError
 
 import messages
@@ -21,6 +22,7 @@ from broker.topology import CALLS_QUEUE
 from orchestrator.asl import errors
 from orchestrator.engine import Engine, internal_cause
 from orchestrator.integrations import nested
+from orchestrator.integrations.rabbitmq_target import RabbitMqTarget
 from orchestrator.integrations.targets import Targets
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,8 @@ class Calls:
     """Consumes :data:`CALLS_QUEUE` and answers each call on the task-results queue.
 
     Nested executions (``states:startExecution``) start in the engine, here on the event
-    loop as the API starts executions; every other call runs in a thread.
+    loop as the API starts executions; the rabbitmq target publishes on its own channel;
+    every other call runs in a thread.
     """
 
     def __init__(
@@ -41,12 +44,15 @@ class Calls:
         topology: Topology,
         engine: Engine,
         publish: Callable[[list[int]], Awaitable[None]],
+        rabbit_channel: AbstractRobustChannel | None = None,
     ) -> None:
         self.targets = targets
         self.topology = topology
         self.engine = engine
         self.publish = publish
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_CALLS)
+        self._rabbit_channel = rabbit_channel
+        self._rabbit: RabbitMqTarget | None = None
 
     async def on_call(self, message: Delivery) -> None:
         """Carry out one call; see the module's docstring."""
@@ -62,15 +68,18 @@ class Calls:
             await message.ack()
             return
         results: list[messages.AnyTaskResult] | None
+        ids: list[int] = []
         mocked = self.targets.mock is not None and self.targets.mock.claims(request)
-        if nested.is_nested(request) and not mocked and self._in_engine(request):
+        target = None if mocked else self._target(request)
+        if target == "rabbitmq":
+            results = await (await self._rabbit_target()).call(request)
+        elif nested.is_nested(request) and target == "engine":
             try:
                 results, ids = self.engine.start_nested(request)
             except Exception as exc:  # a fault of ours: the task fails, the service goes on
                 log.exception("starting the nested execution of %s failed", request.execution_arn)
                 results, ids = [self._internal_failure(request, exc)], []
         else:
-            ids = []
             loop = asyncio.get_running_loop()
 
             def emit(result: messages.AnyTaskResult) -> None:  # from the call's thread
@@ -96,11 +105,20 @@ class Calls:
         await self.publish(ids)
         await message.ack()
 
-    def _in_engine(self, request: messages.IntegrationRequest) -> bool:
+    def _target(self, request: messages.IntegrationRequest) -> str:
         route = self.targets.routing.route(
             request.integration, request.service, request.action, request.pattern
         )
-        return route.target == "engine"
+        return route.target
+
+    async def _rabbit_target(self) -> RabbitMqTarget:
+        """The rabbitmq target on the current channel (a reopened channel gets a new one)."""
+        if self._rabbit_channel is None:
+            raise RuntimeError("the rabbitmq target has no channel")
+        underlay = await self._rabbit_channel.get_underlay_channel()
+        if self._rabbit is None or self._rabbit.channel is not underlay:
+            self._rabbit = RabbitMqTarget(underlay, Topology(self._rabbit_channel))
+        return self._rabbit
 
     @staticmethod
     def _internal_failure(

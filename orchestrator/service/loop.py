@@ -29,6 +29,7 @@ from broker import (
     consume,
 )
 from orchestrator.api.actions import StepFunctionsApi
+from orchestrator.api.activities import declare_activity_queues
 from orchestrator.api.app import create_app
 from orchestrator.api.server import ApiServer
 from orchestrator.api.sigv4 import Credentials
@@ -122,6 +123,7 @@ async def run_service(
             await topology.work_queue(queue)
         for name in (INTAKE_QUEUE, TASK_RESULTS_QUEUE, CONTROL_QUEUE, CALLS_QUEUE):
             await topology.work_queue(name)
+        await declare_activity_queues(topology, store)
 
         async def unroutable(row: OutboxMessage) -> None:
             await fail_unroutable(engine, publisher.publish, row)
@@ -131,7 +133,10 @@ async def run_service(
         if left:
             log.info("published %d outbox message(s) left by the previous run", left)
         handlers = Handlers(engine, publisher, topology, guard=guard, prefetch=config.prefetch)
-        calls = Calls(targets, topology, engine, publisher.publish)
+        # The rabbitmq target declares users' queues and exchanges on a channel of its own:
+        # a declaration the broker refuses closes that channel, not the service's.
+        rabbit_channel = await connection.channel(publisher_confirms=True)
+        calls = Calls(targets, topology, engine, publisher.publish, rabbit_channel)
         consumers = [
             await consume(channel, INTAKE_QUEUE, _tracked(handlers.on_intake, in_flight)),
             await consume(channel, TASK_RESULTS_QUEUE, _tracked(handlers.on_result, in_flight)),
@@ -217,6 +222,7 @@ async def run_service(
         await handlers.acks.flush()
         publisher.forget_confirmed()
         if server is not None:
+            await api.activities.close()  # pending GetActivityTask polls answer now
             await server.stop()
         sweeper.cancel()
         timers.cancel()

@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 from tests.api.test_boto3 import free_port, wait_done
 from tests.integration.amqp import purge_topology
 from tests.integrations.moto_server import MotoServer, moto_server  # noqa: F401
-from tests.processes import Service, start_orchestrator
+from tests.processes import Service, start, start_orchestrator
 
 pytestmark = pytest.mark.integration
 ROLE = "arn:aws:iam::123456789012:role/test"
@@ -52,6 +52,12 @@ MOCKS = {
 }
 
 ROUTES = {
+    "Routes": [
+        {"Resource": "dynamodb:putItem", "Target": "worker"},
+        {"Resource": "dynamodb:getItem", "Target": "worker"},
+        {"Resource": "sqs:sendMessage*", "Target": "rabbitmq"},
+        {"Resource": "events:putEvents", "Target": "rabbitmq"},
+    ],
     "Connections": {
         "echo": {
             "AuthorizationType": "API_KEY",
@@ -62,7 +68,7 @@ ROUTES = {
                 }
             },
         }
-    }
+    },
 }
 
 
@@ -131,6 +137,10 @@ def sfn(
     asyncio.run(_purge(amqp_url))
     port = free_port()
     service: Service = start_orchestrator(env, tmp, tmp / "sfn.db", api_port=port)
+    table = start(
+        "table-worker", ["workers.integrations_main", "workers.examples.dynamodb_table"], env, tmp
+    )
+    table.wait_for("serving 2 integration queues")
     try:
         yield boto3.client(
             "stepfunctions",
@@ -141,6 +151,7 @@ def sfn(
             config=Config(inject_host_prefix=False),
         )
     finally:
+        table.stop()
         service.stop()
 
 
@@ -177,7 +188,7 @@ def test_dynamodb_put_then_get_through_the_aws_target(sfn: Any, aws: dict[str, A
         "States": {
             "Put": {
                 "Type": "Task",
-                "Resource": "arn:aws:states:::dynamodb:putItem",
+                "Resource": "arn:aws:states:::aws-sdk:dynamodb:putItem",
                 "Parameters": {"TableName": table, "Item": {"id": {"S.$": "$.id"}}},
                 "ResultPath": "$.put",
                 "Next": "Get",
@@ -223,7 +234,7 @@ def test_an_sdk_error_is_caught_by_its_aws_name(sfn: Any, aws: dict[str, Any]) -
     assert "(Service: S3, Status Code: 404" in caught["Cause"]
 
 
-def test_sqs_wait_for_task_token_completes_with_send_task_success(
+def test_an_sdk_wait_for_task_token_completes_with_send_task_success(
     sfn: Any, aws: dict[str, Any]
 ) -> None:
     queue_url = aws["sqs"].create_queue(QueueName=f"q{uuid.uuid4().hex[:8]}")["QueueUrl"]
@@ -232,7 +243,7 @@ def test_sqs_wait_for_task_token_completes_with_send_task_success(
         "States": {
             "Ask": {
                 "Type": "Task",
-                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Resource": "arn:aws:states:::aws-sdk:sqs:sendMessage.waitForTaskToken",
                 "Parameters": {
                     "QueueUrl": queue_url,
                     "MessageBody": {"case.$": "$.case", "token.$": "$$.Task.Token"},
@@ -531,3 +542,160 @@ def test_an_http_task_calls_the_endpoint_with_its_connection(sfn: Any, echo_url:
     output = json.loads(described["output"])
     assert output["status"] == 200
     assert output["body"] == {"method": "POST", "path": "/orders", "key": "k-123", "got": {"id": 9}}
+
+
+def test_routed_calls_reach_an_integration_worker(sfn: Any) -> None:
+    definition = {
+        "StartAt": "Put",
+        "States": {
+            "Put": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::dynamodb:putItem",
+                "Parameters": {
+                    "TableName": "cases",
+                    "Item": {"id": {"S.$": "$.id"}, "status": {"S": "open"}},
+                    "ConditionExpression": "attribute_not_exists(id)",
+                },
+                "ResultPath": None,
+                "Next": "PutAgain",
+            },
+            "PutAgain": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::dynamodb:putItem",
+                "Parameters": {
+                    "TableName": "cases",
+                    "Item": {"id": {"S.$": "$.id"}},
+                    "ConditionExpression": "attribute_not_exists(id)",
+                },
+                "Catch": [
+                    {
+                        "ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"],
+                        "ResultPath": None,
+                        "Next": "Get",
+                    }
+                ],
+                "Next": "Get",
+            },
+            "Get": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::dynamodb:getItem",
+                "Parameters": {"TableName": "cases", "Key": {"id": {"S.$": "$.id"}}},
+                "End": True,
+            },
+        },
+    }
+    case = uuid.uuid4().hex
+    described = run(sfn, definition, {"id": case})
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == {"Item": {"id": {"S": case}, "status": {"S": "open"}}}
+
+
+async def _next_message(amqp_url: str, declare: Any, start: Any) -> Any:
+    """Declare a queue with ``declare(channel)``, run ``start()`` in a thread, and return the
+    first message that reaches the queue."""
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        queue = await declare(channel)
+        await asyncio.to_thread(start)
+        async with queue.iterator(timeout=20) as messages:
+            async for message in messages:
+                await message.ack()
+                return message
+    finally:
+        await connection.close()
+    raise AssertionError("no message came")
+
+
+def test_human_approval_on_rabbitmq_alone(sfn: Any, amqp_url: str) -> None:
+    """sqs:sendMessage.waitForTaskToken routed to the rabbitmq target: the message lands on a
+    RabbitMQ queue named from the QueueUrl, and SendTaskSuccess with its token goes on."""
+    queue_name = f"approvals-{uuid.uuid4().hex[:8]}"
+    definition = {
+        "StartAt": "Ask",
+        "States": {
+            "Ask": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {
+                    "QueueUrl": f"https://sqs.us-east-1.amazonaws.com/123456789012/{queue_name}",
+                    "MessageBody": {"case.$": "$.case", "token.$": "$$.Task.Token"},
+                },
+                "TimeoutSeconds": 60,
+                "End": True,
+            }
+        },
+    }
+    arn = _machine(sfn, definition)
+    started: dict[str, Any] = {}
+
+    async def declare(channel: Any) -> Any:
+        from broker import Topology
+
+        return await Topology(channel).work_queue(queue_name)
+
+    def start() -> None:
+        started.update(sfn.start_execution(stateMachineArn=arn, input=json.dumps({"case": "7"})))
+
+    message = asyncio.run(_next_message(amqp_url, declare, start))
+    body = json.loads(message.body)
+    assert body["case"] == "7"
+    sfn.send_task_success(taskToken=body["token"], output=json.dumps({"approved": True}))
+    described = wait_done(sfn, started["executionArn"])
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == {"approved": True}
+
+
+def test_put_events_on_rabbitmq(sfn: Any, amqp_url: str) -> None:
+    source = f"orders{uuid.uuid4().hex[:6]}"
+    definition = {
+        "StartAt": "Tell",
+        "States": {
+            "Tell": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::events:putEvents",
+                "Parameters": {
+                    "Entries": [
+                        {"Source": source, "DetailType": "Placed", "Detail": {"id.$": "$.id"}}
+                    ]
+                },
+                "End": True,
+            }
+        },
+    }
+    arn = _machine(sfn, definition)
+    started: dict[str, Any] = {}
+
+    async def declare(channel: Any) -> Any:
+        exchange = await channel.declare_exchange(
+            "events.default", aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(exchange, routing_key=f"{source}.#")
+        return queue
+
+    def start() -> None:
+        started.update(sfn.start_execution(stateMachineArn=arn, input=json.dumps({"id": 3})))
+
+    message = asyncio.run(_next_message(amqp_url, declare, start))
+    event = json.loads(message.body)
+    assert (event["source"], event["detail-type"], event["detail"]) == (source, "Placed", {"id": 3})
+    assert started["executionArn"] in event["resources"]
+    described = wait_done(sfn, started["executionArn"])
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert output["FailedEntryCount"] == 0 and len(output["Entries"]) == 1
+
+
+def test_an_activity_that_does_not_exist_fails_the_execution(sfn: Any) -> None:
+    activity = "arn:aws:states:us-east-1:123456789012:activity:NeverCreated"
+    definition = {
+        "StartAt": "A",
+        "States": {"A": {"Type": "Task", "Resource": activity, "End": True}},
+    }
+    described = run(sfn, definition, {})
+    assert (described["status"], described["error"]) == ("FAILED", "States.Runtime")
+    assert described["cause"] == (
+        "An error occurred while executing the state 'A' (entered at the event id #2)."
+        f" The activity {activity} does not exist."
+    )
