@@ -43,7 +43,7 @@ def integration_request(
         task_token=command.token,
         attempt=command.attempt,
         invocation=command.invocation,
-        parameters=command.payload,
+        parameters=command.parameters,
         credentials=command.credentials,
         test_case=state.test_case,
     )

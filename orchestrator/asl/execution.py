@@ -287,7 +287,8 @@ class DispatchTask:
     a function (``function_name``), a service integration (``service``, ``action``,
     ``pattern``, ``region``, whose parameters are ``payload``) or an activity. ``credentials``
     is the rendered ``Credentials`` field; ``invocation`` counts the calls of this state in
-    the execution before this one (from 0), as mock configurations number them.
+    the execution before this one (from 0), as mock configurations number them;
+    ``parameters`` is the call's whole request (``payload`` is what a function receives).
     """
 
     token: str
@@ -304,6 +305,7 @@ class DispatchTask:
     region: str = ""
     credentials: Any = None
     invocation: int = 0
+    parameters: Any = None  # what TaskScheduled shows (lambda:invoke's payload is in it)
 
 
 @dataclass(frozen=True)

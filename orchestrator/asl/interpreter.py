@@ -729,6 +729,7 @@ class _Run:
                 region=state.region or self.region,
                 credentials=credentials,
                 invocation=calls,
+                parameters=effective,
             )
         )
         if timeout is not None:

@@ -67,7 +67,7 @@ def queue_for(
     pattern: str = "",
 ) -> str:
     """The queue a task of this kind is published to (its route decides)."""
-    route = routing.route(integration, service, action, pattern)
+    route = routing.route(integration, service, action, pattern, function_name)
     if integration == "activity":
         return activity_queue(resource.rsplit(":", 1)[-1])
     if route.target != "worker":
@@ -111,7 +111,9 @@ def describe_routes(machine: StateMachine, routing: Routing) -> list[str]:
         for task in scope.states.values():
             if not isinstance(task, TaskState):
                 continue
-            route = routing.route(task.integration, task.service, task.action, task.pattern)
+            route = routing.route(
+                task.integration, task.service, task.action, task.pattern, task.function_name
+            )
             if task.integration in ("function", "invoke") and not task.function_name:
                 where = "worker queue lambda.<FunctionName at run time>"
             elif route.target == "worker" or task.integration == "activity":

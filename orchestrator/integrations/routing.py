@@ -16,7 +16,8 @@ A routing file overrides them per service or resource pattern (JSON)::
 
 ``Connections`` holds the HTTP Task's connections by name (see
 :mod:`orchestrator.integrations.http_target` for their format). ``Resource`` is a glob (``fnmatch``) over ``SERVICE:ACTION`` with the pattern suffix
-(``sqs:sendMessage.waitForTaskToken``); ``sqs:sendMessage*`` matches every pattern. The first
+(``sqs:sendMessage.waitForTaskToken``); ``sqs:sendMessage*`` matches every pattern. A Task
+whose Resource is a function ARN is ``lambda:function:NAME`` (``lambda:*`` covers both forms). The first
 route that matches wins. A test case of a mock configuration (``SFN_MOCK_CONFIG``) answers
 its mocked states before any route applies.
 """
@@ -33,8 +34,10 @@ from typing import Any, Literal
 from messages import limits
 from orchestrator.integrations.http_target import Connection, parse_connections
 
-Target = Literal["worker", "aws", "engine", "http", "rabbitmq"]
-TARGETS: tuple[str, ...] = ("worker", "aws", "engine", "http", "rabbitmq")
+Target = Literal["worker", "aws", "engine", "http", "rabbitmq", "lambda"]
+TARGETS: tuple[str, ...] = ("worker", "aws", "engine", "http", "rabbitmq", "lambda")
+# Targets a route may give an endpoint of its own.
+_ENDPOINT_TARGETS = ("aws", "lambda")
 # The largest routing file read: far beyond any hand-written table.
 MAX_ROUTING_BYTES = 1024 * 1024
 _ROUTE_FIELDS = {"Resource", "Target", "EndpointUrl"}
@@ -51,7 +54,8 @@ class RoutingError(ValueError):
 
 @dataclass(frozen=True)
 class Route:
-    """Where a call goes: ``target``, and for ``aws`` an endpoint of its own (or None)."""
+    """Where a call goes: ``target``, and for ``aws`` and ``lambda`` an endpoint of its own
+    (or None)."""
 
     target: Target
     endpoint_url: str | None = None
@@ -79,18 +83,22 @@ class Routing:
     rules: tuple[Rule, ...] = ()
     connections: Mapping[str, Connection] = field(default_factory=dict)
 
-    def route(self, integration: str, service: str, action: str, pattern: str) -> Route:
+    def route(
+        self, integration: str, service: str, action: str, pattern: str, function: str = ""
+    ) -> Route:
         """The route of one task (``integration`` as :class:`~orchestrator.asl.definition.
-        TaskState` names it)."""
-        if integration == "function":
-            return _WORKER
+        TaskState` names it; ``function`` the function a function-ARN task calls)."""
         if integration == "activity":
             return _ENGINE
-        key = f"{service}:{action}{pattern}"
+        key = (
+            f"lambda:function:{function}"
+            if integration == "function"
+            else (f"{service}:{action}{pattern}")
+        )
         for rule in self.rules:
             if fnmatch.fnmatchcase(key, rule.pattern):
                 return rule.route
-        if integration == "invoke":
+        if integration in ("function", "invoke"):
             return _WORKER
         if service == "states" or (service, action) == ("aws-sdk:sfn", "startExecution"):
             return _ENGINE
@@ -155,8 +163,8 @@ def _rule(raw: Any, where: str, problems: list[str]) -> Rule | None:
         problems.append(
             f"{where}/Target: {json.dumps(target)} is not a target; targets: {', '.join(TARGETS)}"
         )
-    if endpoint is not None and (not isinstance(endpoint, str) or target != "aws"):
-        problems.append(f"{where}/EndpointUrl: a URL string, for the 'aws' target only")
+    if endpoint is not None and (not isinstance(endpoint, str) or target not in _ENDPOINT_TARGETS):
+        problems.append(f"{where}/EndpointUrl: a URL string, for the 'aws' and 'lambda' targets")
     if len(problems) > before:
         return None
     assert isinstance(pattern, str)

@@ -15,6 +15,7 @@ from typing import Any
 
 import messages
 from orchestrator.asl import errors
+from orchestrator.asl.resources import function_name_of
 from orchestrator.integrations.aws.call import AwsCall, AwsCaller
 from orchestrator.integrations.aws.failures import TaskCallFailed
 from orchestrator.integrations.aws.jobs import run_job
@@ -46,9 +47,13 @@ class Targets:
         if self.mock is not None and self.mock.claims(request):
             return True
         route = self.routing.route(
-            request.integration, request.service, request.action, request.pattern
+            request.integration,
+            request.service,
+            request.action,
+            request.pattern,
+            function_name_of(request.resource),
         )
-        return route.target in ("aws", "http")
+        return route.target in ("aws", "http", "lambda")
 
     def call(
         self,
@@ -65,21 +70,28 @@ class Targets:
             if mocked is not None:
                 return mocked
         route = self.routing.route(
-            request.integration, request.service, request.action, request.pattern
+            request.integration,
+            request.service,
+            request.action,
+            request.pattern,
+            function_name_of(request.resource),
         )
         if route.target == "http":
             return self.http.call(request)
-        if route.target != "aws":
+        if route.target not in ("aws", "lambda"):
             return None
         caller = self._aws.get(route.endpoint_url)
         if caller is None:
             caller = self._aws[route.endpoint_url] = self._aws_factory(route.endpoint_url)
         token, attempt = request.task_token, request.attempt
+        function = request.integration == "function"  # a function ARN: Lambda's Invoke API
         call = AwsCall(
-            service=request.service,
-            action=request.action,
+            service="lambda" if function else request.service,
+            action="invoke" if function else request.action,
             pattern=request.pattern,
-            parameters=request.parameters,
+            parameters={"FunctionName": request.resource, "Payload": request.parameters}
+            if function
+            else request.parameters,
             region=request.region,
             credentials=request.credentials if isinstance(request.credentials, dict) else None,
             state_machine_arn=_state_machine_arn(request.execution_arn),
@@ -119,7 +131,17 @@ class Targets:
             ]
         if request.pattern == ".waitForTaskToken":
             return [messages.TaskSubmitted(task_token=token, attempt=attempt, output=output)]
-        return [*early, messages.TaskSucceeded(task_token=token, attempt=attempt, output=output)]
+        if function:  # the function's own result, as a worker would return it
+            output = output.get("Payload") if isinstance(output, dict) else output
+        return [
+            *early,
+            messages.TaskSucceeded(
+                task_token=token,
+                attempt=attempt,
+                output=output,
+                response=request.integration == "invoke",  # already Invoke's whole response
+            ),
+        ]
 
 
 def _state_machine_arn(execution_arn: str) -> str:

@@ -20,6 +20,7 @@ import messages
 from broker import TASK_RESULTS_QUEUE, Delivery, Topology, oversized, publish_json
 from broker.topology import CALLS_QUEUE
 from orchestrator.asl import errors
+from orchestrator.asl.resources import function_name_of
 from orchestrator.engine import Engine, internal_cause
 from orchestrator.integrations import nested
 from orchestrator.integrations.rabbitmq_target import RabbitMqTarget
@@ -107,7 +108,11 @@ class Calls:
 
     def _target(self, request: messages.IntegrationRequest) -> str:
         route = self.targets.routing.route(
-            request.integration, request.service, request.action, request.pattern
+            request.integration,
+            request.service,
+            request.action,
+            request.pattern,
+            function_name_of(request.resource),
         )
         return route.target
 
