@@ -75,6 +75,7 @@ class Engine:
         routing: Routing | None = None,
         mock: MockTarget | None = None,
         time_scale: float = 1.0,
+        status_events: bool = True,
     ) -> None:
         self.machines = dict(machines)
         # Where dispatched tasks go (SFN_INTEGRATIONS), and the mocked ones (SFN_MOCK_CONFIG).
@@ -82,6 +83,9 @@ class Engine:
         self.mock = mock
         # Step Functions Local's WAIT_TIME_SCALE: the timers of executions started here.
         self.time_scale = time_scale
+        # EventBridge-shaped status changes on the executions exchange (two messages per
+        # execution; SFN_STATUS_EVENTS=off saves them).
+        self.status_events = status_events
         # The state machines of the definitions folder: their files are their source of truth.
         self.from_folder = frozenset(machines)
         # Role ARNs given at creation (API); others get the role AWS would make for them.
@@ -374,7 +378,7 @@ class Engine:
     ) -> list[int]:
         outbox = [m for command in step.commands for m in self._messages(record, command)]
         outbox.extend(answer)
-        if step.history and step.history[0].type == "ExecutionStarted":
+        if self.status_events and step.history and step.history[0].type == "ExecutionStarted":
             outbox.insert(0, self._status_change(record.state, "RUNNING"))
         history = step.history
         if history and history[-1].id > EXPRESS_HISTORY_KEPT and self._express(record):
@@ -454,9 +458,10 @@ class Engine:
         result = execution_result(state)
         body = result.to_wire()
         sent = [
-            OutboxMessage(EXECUTIONS_EXCHANGE, f"{state.state_machine_name}.{state.status}", body),
-            self._status_change(state, state.status),
+            OutboxMessage(EXECUTIONS_EXCHANGE, f"{state.state_machine_name}.{state.status}", body)
         ]
+        if self.status_events:
+            sent.append(self._status_change(state, state.status))
         askers = [(record.reply_to, record.correlation_id)] if record.reply_to else []
         askers += self.store.waiters(state.execution_arn)
         sent += [OutboxMessage("", to, body, correlation_id=key) for to, key in askers]

@@ -131,7 +131,11 @@ def _service_settings() -> dict[str, Any]:
         poll_seconds_from_env()  # the API reads it; a bad value stops the start here
     except ValueError as exc:
         fail(str(exc))
+    events = (os.environ.get("SFN_STATUS_EVENTS") or "on").lower()
+    if events not in ("on", "off"):
+        fail(f"SFN_STATUS_EVENTS must be 'on' or 'off', not {events!r}")
     return {
+        "status_events": events == "on",
         "time_scale": _time_scale(),
         "missing_function": missing,
         "missing_function_grace": grace,

@@ -79,6 +79,8 @@ class ServiceConfig:
     mock: MockTarget | None = None
     # Waits, Retry backoffs and timeouts last this times as long (WAIT_TIME_SCALE, for tests).
     time_scale: float = 1.0
+    # Publish EventBridge-shaped status changes on the executions exchange (SFN_STATUS_EVENTS).
+    status_events: bool = True
 
 
 def function_names(machines: dict[str, StateMachine]) -> set[str]:
@@ -108,6 +110,7 @@ async def run_service(
         routing=config.routing,
         mock=config.mock,
         time_scale=config.time_scale,
+        status_events=config.status_events,
     )
     targets = Targets(config.routing, config.mock)
     guard = CrashGuard(config.db_path)

@@ -11,6 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from orchestrator.asl.loader import load_definition
 from orchestrator.local_runner import FakeClock, run_local
 from tests.processes import REPO
@@ -64,8 +66,15 @@ def test_waits_backoffs_and_timeouts_are_scaled() -> None:
     assert [d["timeoutInSeconds"] for d in scheduled if d] == [3600, 3600, 3600]
 
 
-def test_serve_refuses_a_bad_scale(tmp_path: Path) -> None:
-    env = {**os.environ, "WAIT_TIME_SCALE": "fast", "AMQP_URL": "amqp://127.0.0.1:1/"}
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("WAIT_TIME_SCALE", "fast", "WAIT_TIME_SCALE must be a factor from 0 to 1000, not 'fast'"),
+        ("SFN_STATUS_EVENTS", "maybe", "SFN_STATUS_EVENTS must be 'on' or 'off', not 'maybe'"),
+    ],
+)
+def test_serve_refuses_a_bad_setting(tmp_path: Path, name: str, value: str, message: str) -> None:
+    env = {**os.environ, name: value, "AMQP_URL": "amqp://127.0.0.1:1/"}
     done = subprocess.run(
         [sys.executable, "-m", "orchestrator", "--db", str(tmp_path / "sfn.db")],
         cwd=REPO,
@@ -75,4 +84,4 @@ def test_serve_refuses_a_bad_scale(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 2
-    assert "WAIT_TIME_SCALE must be a factor from 0 to 1000, not 'fast'" in done.stderr
+    assert message in done.stderr
