@@ -24,7 +24,8 @@ def store(tmp_path: Path) -> SqliteStore:
 
 @pytest.fixture
 def engine(store: SqliteStore) -> Engine:
-    return Engine(load_definitions(DEFINITIONS), store)
+    # The status-change events are tested on their own below; here the outbox holds the rest.
+    return Engine(load_definitions(DEFINITIONS), store, status_events=False)
 
 
 def intake(name: str | None = "case-1", **extra: object) -> messages.IntakeRequest:
@@ -168,11 +169,11 @@ def test_a_failed_task_maps_lambda_errors(engine: Engine, store: SqliteStore) ->
 
 def test_the_store_survives_reopening(tmp_path: Path) -> None:
     path = tmp_path / "sfn.db"
-    first = Engine(load_definitions(DEFINITIONS), SqliteStore(path))
+    first = Engine(load_definitions(DEFINITIONS), SqliteStore(path), status_events=False)
     request = only_request(first.store, first.start(intake()))  # type: ignore[arg-type]
     first.store.close()
     reopened = SqliteStore(path)
-    again = Engine(load_definitions(DEFINITIONS), reopened)
+    again = Engine(load_definitions(DEFINITIONS), reopened, status_events=False)
     assert reopened.pending_outbox()  # the unsent request is still there to publish
     ids = again.apply(
         messages.TaskSucceeded(
@@ -250,7 +251,7 @@ def test_askers_of_a_running_execution_all_get_its_result(
 
 def test_a_running_execution_keeps_the_definition_it_started_with(tmp_path: Path) -> None:
     path = tmp_path / "sfn.db"
-    first = Engine(load_definitions(DEFINITIONS), SqliteStore(path))
+    first = Engine(load_definitions(DEFINITIONS), SqliteStore(path), status_events=False)
     request = only_request(first.store, first.start(intake()))  # type: ignore[arg-type]
     first.store.close()
     # The folder changes while the execution waits: Assign Case is renamed.
@@ -259,7 +260,7 @@ def test_a_running_execution_keeps_the_definition_it_started_with(tmp_path: Path
     text = (DEFINITIONS / "CallCenterStateMachine.asl.json").read_text()
     (changed / "CallCenterStateMachine.asl.json").write_text(text.replace("Assign Case", "Triage"))
     store = SqliteStore(path)
-    restarted = Engine(load_definitions(changed), store)
+    restarted = Engine(load_definitions(changed), store, status_events=False)
     ids = restarted.apply(
         messages.TaskSucceeded(
             task_token=request.task_token, attempt=0, output={"Case": "001", "Message": "m"}
@@ -438,3 +439,20 @@ def test_causes_and_errors_are_cut_to_aws_lengths(engine: Engine, store: SqliteS
     assert state.error is not None and len(state.error) == 256
     assert state.cause is not None and len(state.cause) == 32_768
     assert state.cause.endswith("...(truncated)")
+
+
+def test_status_changes_go_to_the_executions_exchange(store: SqliteStore) -> None:
+    engine = Engine(load_definitions(DEFINITIONS), store)
+    rows = store.outbox_messages(engine.start(intake()))
+    running = [row for row in rows if row.routing_key.startswith("status-change.")]
+    assert [row.routing_key for row in running] == ["status-change.CallCenterStateMachine.RUNNING"]
+    event = messages.StatusChangeEvent.from_wire(running[0].body)
+    assert (event.detail.status, event.detail.stopDate, event.source) == (
+        "RUNNING",
+        None,
+        "aws.states",
+    )
+    assert event.resources == [event.detail.executionArn]
+    quiet = Engine(load_definitions(DEFINITIONS), store, status_events=False)
+    rows = store.outbox_messages(quiet.start(intake("case-2")))
+    assert not [row for row in rows if row.routing_key.startswith("status-change.")]
