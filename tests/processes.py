@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -131,3 +132,17 @@ def call_center_stack(env: dict[str, str], tmp: Path, *, db: Path | None = None)
     finally:
         for service in stack.services:
             service.stop()
+
+
+def serve_with(settings: dict[str, str], tmp: Path) -> subprocess.CompletedProcess[str]:
+    """Start the service with ``settings`` in its environment and no broker to reach: a
+    setting it refuses ends it at once (exit 2), before it connects."""
+    env = {**os.environ, **settings, "AMQP_URL": "amqp://127.0.0.1:1/"}
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", "--db", str(tmp / "sfn.db")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

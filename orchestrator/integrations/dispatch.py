@@ -9,7 +9,7 @@ calls the orchestrator makes itself (``aws``, and ``engine`` ones) go to the cal
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from broker.topology import (
     CALLS_QUEUE,
@@ -77,65 +77,57 @@ def queue_for(
     return integration_queue(service, action)
 
 
-def task_queues(machines: Iterable[StateMachine], routing: Routing) -> set[str]:
-    """The queues the Tasks of ``machines`` are published to, known before they run (the
-    service declares them, so a task waits there for its worker; a ``lambda:invoke`` whose
-    FunctionName is a path has none until it runs)."""
-    queues = set()
+def _tasks(machines: Iterable[StateMachine]) -> Iterator[TaskState]:
     for machine in machines:
         for scope in machine.scopes:
-            for task in scope.states.values():
-                if not isinstance(task, TaskState):
-                    continue
-                if task.integration in ("function", "invoke") and not task.function_name:
-                    continue
-                queues.add(
-                    queue_for(
-                        routing,
-                        task.integration,
-                        task.service,
-                        task.action,
-                        task.resource,
-                        task.function_name,
-                        task.pattern,
-                    )
-                )
-    queues.discard(CALLS_QUEUE)
-    return queues
+            for state in scope.states.values():
+                if isinstance(state, TaskState):
+                    yield state
+
+
+def _queue_of(routing: Routing, task: TaskState) -> str | None:
+    """The queue ``task`` is published to; None for a ``lambda:invoke`` whose FunctionName
+    is a path (its queue is known when it runs)."""
+    if task.integration in ("function", "invoke") and not task.function_name:
+        return None
+    return queue_for(
+        routing,
+        task.integration,
+        task.service,
+        task.action,
+        task.resource,
+        task.function_name,
+        task.pattern,
+    )
+
+
+def task_queues(machines: Iterable[StateMachine], routing: Routing) -> set[str]:
+    """The queues the Tasks of ``machines`` are published to, known before they run (the
+    service declares them, so a task waits there for its worker)."""
+    queues = {_queue_of(routing, task) for task in _tasks(machines)}
+    return {queue for queue in queues if queue is not None and queue != CALLS_QUEUE}
 
 
 def describe_routes(machine: StateMachine, routing: Routing) -> list[str]:
     """Where each Task of ``machine`` sends its calls, a line each (for ``validate``)."""
     lines = []
-    for scope in machine.scopes:
-        for task in scope.states.values():
-            if not isinstance(task, TaskState):
-                continue
-            route = routing.route(
-                task.integration, task.service, task.action, task.pattern, task.function_name
-            )
-            if task.integration in ("function", "invoke") and not task.function_name:
-                where = "worker queue lambda.<FunctionName at run time>"
-            elif route.target == "worker" or task.integration == "activity":
-                queue = queue_for(
-                    routing,
-                    task.integration,
-                    task.service,
-                    task.action,
-                    task.resource,
-                    task.function_name,
-                    task.pattern,
-                )
-                where = (
-                    f"{'activity' if task.integration == 'activity' else 'worker'} queue {queue}"
-                )
-            elif route.target == "aws":
-                where = (
-                    f"aws ({route.endpoint_url or 'botocore configuration: AWS_ENDPOINT_URL...'})"
-                )
-            elif route.target == "engine":
-                where = "engine (nested execution)"
-            else:
-                where = route.target
-            lines.append(f"{task.name}: {task.resource} -> {where}")
+    for task in _tasks([machine]):
+        route = routing.route(
+            task.integration, task.service, task.action, task.pattern, task.function_name
+        )
+        queue = _queue_of(routing, task)
+        if queue is None:
+            where = "worker queue lambda.<FunctionName at run time>"
+        elif task.integration == "activity":
+            where = f"activity queue {queue}"
+        elif route.target == "worker":
+            where = f"worker queue {queue}"
+        elif route.target in ("aws", "lambda"):
+            endpoint = route.endpoint_url or "botocore configuration: AWS_ENDPOINT_URL..."
+            where = f"{route.target} ({endpoint})"
+        elif route.target == "engine":
+            where = "engine (nested execution)"
+        else:
+            where = route.target
+        lines.append(f"{task.name}: {task.resource} -> {where}")
     return lines

@@ -4,9 +4,6 @@ the definition asked for."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +12,7 @@ import pytest
 
 from orchestrator.asl.loader import load_definition
 from orchestrator.local_runner import FakeClock, run_local
-from tests.processes import REPO
+from tests.processes import serve_with
 from workers.runtime import Function
 
 LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:"
@@ -74,14 +71,6 @@ def test_waits_backoffs_and_timeouts_are_scaled() -> None:
     ],
 )
 def test_serve_refuses_a_bad_setting(tmp_path: Path, name: str, value: str, message: str) -> None:
-    env = {**os.environ, name: value, "AMQP_URL": "amqp://127.0.0.1:1/"}
-    done = subprocess.run(
-        [sys.executable, "-m", "orchestrator", "--db", str(tmp_path / "sfn.db")],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = serve_with({name: value}, tmp_path)
     assert done.returncode == 2
     assert message in done.stderr

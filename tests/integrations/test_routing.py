@@ -19,7 +19,7 @@ from orchestrator.integrations.mock_config import MockConfig
 from orchestrator.integrations.mock_target import MockTarget
 from orchestrator.integrations.routing import Route, Routing, RoutingError
 from orchestrator.local_runner import FakeClock
-from tests.processes import REPO
+from tests.processes import REPO, serve_with
 
 
 @pytest.mark.parametrize(
@@ -86,15 +86,7 @@ def test_a_bad_file_lists_every_problem() -> None:
 def test_serve_refuses_a_bad_routing_file_before_connecting(tmp_path: Path) -> None:
     routes = tmp_path / "routes.json"
     routes.write_text('{"Routes": [{"Resource": "x", "Target": "nowhere"}]}')
-    env = {**os.environ, "SFN_INTEGRATIONS": str(routes), "AMQP_URL": "amqp://127.0.0.1:1/"}
-    done = subprocess.run(
-        [sys.executable, "-m", "orchestrator", "--db", str(tmp_path / "sfn.db")],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = serve_with({"SFN_INTEGRATIONS": str(routes)}, tmp_path)
     assert done.returncode == 2, done.stderr
     assert "/Routes/0/Target" in done.stderr and "nowhere" in done.stderr
 
