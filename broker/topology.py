@@ -5,6 +5,8 @@ delivery limit: a message whose consumer keeps dying is dead-lettered by the bro
 of looping forever. Each has a dead-letter queue ``<name>.dead-letter`` behind the
 ``dead-letter`` exchange. A consumer that rejects a message itself (unparseable, invalid)
 republishes it there with the reason in the ``x-dead-letter-reason`` header, then acks it.
+The calls queue's delay queues (``orchestrator.calls.delay.<ms>``) hold the next polls of the
+jobs the orchestrator runs, and send them back when they expire.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ ACTIVITY_QUEUE_PREFIX = "activity."
 # Service calls the orchestrator carries itself (the aws and mock targets): durable, so a call
 # outlives a crash of the process that was making it.
 CALLS_QUEUE = "orchestrator.calls"
+# A ``.sync`` job's next poll waits in ``orchestrator.calls.delay.<ms>`` until its TTL (the
+# queue's, all its messages alike) sends it back to the calls queue; see calls_delay_queue.
+CALLS_DELAY_PREFIX = CALLS_QUEUE + ".delay."
 # A consumer dead-letters a body larger than this unread: far beyond any valid message (the
 # largest, a task result, is bounded by Step Functions' 256 KiB payload limit plus envelope).
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
@@ -60,6 +65,16 @@ def integration_queue(service: str, action: str) -> str:
     (all patterns alike): ``integration.dynamodb.putItem``,
     ``integration.aws-sdk.s3.getObject``."""
     return f"{INTEGRATION_QUEUE_PREFIX}{service.replace(':', '.')}.{action}"
+
+
+def calls_delay_queue(seconds: float) -> str:
+    """The delay queue whose messages go back to :data:`CALLS_QUEUE` ``seconds`` after they
+    were published: ``orchestrator.calls.delay.5000`` (milliseconds)."""
+    return f"{CALLS_DELAY_PREFIX}{_milliseconds(seconds)}"
+
+
+def _milliseconds(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
 
 
 def activity_queue(name: str) -> str:
@@ -108,8 +123,35 @@ class Topology:
         self._queues[name] = queue
         return queue
 
+    async def calls_delay_queue(self, seconds: float) -> AbstractQueue:
+        """Declare (once) the delay queue of ``seconds`` (:func:`calls_delay_queue`).
+
+        RabbitMQ's delayed-retry idiom: nothing consumes it; a message expires after the
+        queue's ``x-message-ttl`` and is dead-lettered through the default exchange to the
+        calls queue. One queue per delay, because a queue expires messages only from its
+        head: with per-message TTLs in one queue, a poll due in 5 s would wait behind one
+        due in 60 s. Quorum queues (RabbitMQ 3.10+) take a TTL, and dead-letter
+        ``at-least-once`` (which needs ``reject-publish`` overflow): an expired message leaves
+        only once the calls queue has confirmed it, so a poll is never lost on the way.
+        """
+        name = calls_delay_queue(seconds)
+        if name not in self._queues:
+            arguments: dict[str, Any] = {
+                "x-queue-type": "quorum",
+                "x-message-ttl": _milliseconds(seconds),
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": CALLS_QUEUE,
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+            }
+            self._queues[name] = await self.channel.declare_queue(
+                name, durable=True, arguments=arguments
+            )
+        return self._queues[name]
+
     def work_queues(self) -> list[str]:
-        """The work queues declared on this channel so far (not their dead-letter queues)."""
+        """The work queues (and calls delay queues) declared on this channel so far, not the
+        dead-letter queues: the queues whose depth /metrics shows."""
         return [name for name in self._queues if not name.endswith(DEAD_LETTER_SUFFIX)]
 
     async def dead_letter(

@@ -17,9 +17,11 @@ from messages.executions import (
 )
 from messages.status_events import StatusChangeEvent
 from messages.tasks import (
+    AnyCall,
     AnyTaskResult,
     CallbackOutcome,
     IntegrationRequest,
+    JobPoll,
     TaskCallbackFailure,
     TaskCallbackHeartbeat,
     TaskCallbackSuccess,
@@ -30,10 +32,12 @@ from messages.tasks import (
     TaskStarted,
     TaskSubmitted,
     TaskSucceeded,
+    parse_call,
     parse_task_result,
 )
 
 __all__ = [
+    "AnyCall",
     "AnyTaskResult",
     "CallbackOutcome",
     "CaseMessage",
@@ -42,6 +46,7 @@ __all__ = [
     "ExecutionStatus",
     "IntakeRequest",
     "IntegrationRequest",
+    "JobPoll",
     "JsonValue",
     "OpenCaseInput",
     "ParentLink",
@@ -59,5 +64,6 @@ __all__ = [
     "TaskSubmitted",
     "TaskSucceeded",
     "WireModel",
+    "parse_call",
     "parse_task_result",
 ]

@@ -7,9 +7,9 @@ make the result idempotent: the orchestrator applies a (token, attempt) pair at 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter
+from pydantic import Discriminator, Field, Tag, TypeAdapter
 
 from messages.base import JsonValue, WireModel
 
@@ -116,6 +116,47 @@ class IntegrationRequest(WireModel):
     parameters: JsonValue
     credentials: JsonValue = None
     test_case: str | None = None
+
+
+class JobPoll(WireModel):
+    """The next poll of a ``.sync`` job the orchestrator runs itself (the ``aws`` target).
+
+    It waits in a delay queue, then comes back to the calls queue, where one describe call is
+    made: the job's end answers ``request``'s task, else the next JobPoll is published, to
+    wait ``next_delay_seconds``. ``submitted`` is the job's start answer (the task's
+    TaskSubmitted output, which names the job); ``polls`` counts the polls made before this
+    one; ``misses`` the polls in a row that got no usable answer (throttled, a server error).
+    ``kind`` tells it apart from an IntegrationRequest on the same queue.
+    """
+
+    version: Literal[1] = 1
+    kind: Literal["jobPoll"] = "jobPoll"
+    request: IntegrationRequest
+    submitted: JsonValue
+    polls: int = Field(ge=0, default=0)
+    misses: int = Field(ge=0, default=0)
+    next_delay_seconds: float = Field(gt=0, le=3600)
+
+
+def _call_kind(value: Any) -> str:
+    """A calls-queue message's kind: ``jobPoll`` when it says so, else an IntegrationRequest."""
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    return "jobPoll" if kind == "jobPoll" else "request"
+
+
+AnyCall = IntegrationRequest | JobPoll
+_call_adapter: TypeAdapter[AnyCall] = TypeAdapter(
+    Annotated[
+        Annotated[IntegrationRequest, Tag("request")] | Annotated[JobPoll, Tag("jobPoll")],
+        Discriminator(_call_kind),
+    ]
+)
+
+
+def parse_call(body: bytes | str) -> AnyCall:
+    """Parse a message of the calls queue (an IntegrationRequest or a JobPoll); raises
+    ``pydantic.ValidationError`` when invalid."""
+    return _call_adapter.validate_json(body)
 
 
 class TaskCallbackSuccess(WireModel):

@@ -134,7 +134,16 @@ def _service_settings() -> dict[str, Any]:
     events = (os.environ.get("SFN_STATUS_EVENTS") or "on").lower()
     if events not in ("on", "off"):
         fail(f"SFN_STATUS_EVENTS must be 'on' or 'off', not {events!r}")
+    # A .sync job's first poll (then half as long again each time, up to a minute).
+    job_poll_text = os.environ.get("SFN_JOB_POLL_SECONDS") or "5"
+    try:
+        job_poll = float(job_poll_text)
+    except ValueError:
+        job_poll = -1.0
+    if not 0.05 <= job_poll <= 3600:
+        fail(f"SFN_JOB_POLL_SECONDS must be seconds from 0.05 to 3600, not {job_poll_text!r}")
     return {
+        "job_poll_seconds": job_poll,
         "status_events": events == "on",
         "time_scale": _time_scale(),
         "missing_function": missing,

@@ -5,6 +5,19 @@ worker; this consumer carries it out in a thread (botocore is synchronous), publ
 results to the task-results queue with confirms, then acks. A crash in between redelivers
 the call, which is made again (at least once, as AWS's own retries of a call may be); the
 engine applies a (token, attempt) result once. A bad message is dead-lettered with its reason.
+
+A ``.sync`` job of the ``aws`` target is run in steps, so that no delivery stays unacked (nor
+thread held) for longer than one call, whatever the job's length (RabbitMQ's
+``consumer_timeout`` would close the channel, and the call would come back and start the job
+again): the request starts the job, publishes TaskSubmitted and the first
+:class:`messages.JobPoll` to a delay queue, then is acked. The poll comes back to this queue
+when its delay is over: if the task still waits for the job (the engine, in this process,
+says), one describe call either answers the task or publishes the next poll, with the
+backoff of :mod:`~orchestrator.integrations.aws.jobs`; if not (the task timed out, the
+execution ended), the job is asked to stop, as AWS does. Each is acked once the next message
+is confirmed. A crash may at worst repeat one step (a start whose poll was not yet published:
+the job starts again; a poll whose successor was published: two polls of the job go on, their
+duplicate results dropped by the engine).
 """
 
 from __future__ import annotations
@@ -23,12 +36,15 @@ from orchestrator.asl import errors
 from orchestrator.asl.resources import function_name_of
 from orchestrator.engine import Engine, internal_cause
 from orchestrator.integrations import nested
+from orchestrator.integrations.aws.jobs import JobPending, next_poll_delay
 from orchestrator.integrations.rabbitmq_target import RabbitMqTarget
 from orchestrator.integrations.targets import Targets
 
 log = logging.getLogger(__name__)
 # Calls carried out at once; each holds a thread while its service answers.
 MAX_CONCURRENT_CALLS = 32
+# The first poll of a .sync job, as Step Functions' (it then backs off to a minute).
+DEFAULT_JOB_POLL_SECONDS = 5.0
 
 
 class Calls:
@@ -36,7 +52,8 @@ class Calls:
 
     Nested executions (``states:startExecution``) start in the engine, here on the event
     loop as the API starts executions; the rabbitmq target publishes on its own channel;
-    every other call runs in a thread.
+    every other call runs in a thread, and an ``aws`` ``.sync`` job in steps of one call
+    (see the module's docstring).
     """
 
     def __init__(
@@ -46,8 +63,12 @@ class Calls:
         engine: Engine,
         publish: Callable[[list[int]], Awaitable[None]],
         rabbit_channel: AbstractRobustChannel | None = None,
+        job_poll_seconds: float = DEFAULT_JOB_POLL_SECONDS,
     ) -> None:
         self.targets = targets
+        # A .sync job's first poll comes this long after its start; then half as long again
+        # each time, up to a minute (SFN_JOB_POLL_SECONDS, small in tests).
+        self.job_poll_seconds = job_poll_seconds
         self.topology = topology
         self.engine = engine
         self.publish = publish
@@ -56,17 +77,26 @@ class Calls:
         self._rabbit: RabbitMqTarget | None = None
 
     async def on_call(self, message: Delivery) -> None:
-        """Carry out one call; see the module's docstring."""
+        """Carry out one call, or one poll of a job; see the module's docstring."""
         reason = oversized(message.body)
+        call: messages.AnyCall | None = None
         if reason is None:
             try:
-                request = messages.IntegrationRequest.from_wire(message.body)
+                call = messages.parse_call(message.body)
             except (ValidationError, ValueError) as exc:
-                reason = f"body is not an IntegrationRequest: {exc}"[:2000]
-        if reason is not None:
+                reason = f"body is not an IntegrationRequest or a JobPoll: {exc}"[:2000]
+        if call is None:
+            reason = reason or "body is not a call"
             log.warning("dead-lettering a message of %s: %s", CALLS_QUEUE, reason)
             await self.topology.dead_letter(message, CALLS_QUEUE, reason)
             await message.ack()
+            return
+        if isinstance(call, messages.JobPoll):
+            await self._poll_job(message, call)
+            return
+        request = call
+        if self.targets.runs_job(request):
+            await self._start_job(message, request)
             return
         results: list[messages.AnyTaskResult] | None
         ids: list[int] = []
@@ -105,6 +135,80 @@ class Calls:
         # first step sends its end to the parent's task, which must come second.
         await self.publish(ids)
         await message.ack()
+
+    # -- a .sync job, one step per message ---------------------------------------------------
+
+    async def _start_job(self, message: Delivery, request: messages.IntegrationRequest) -> None:
+        """Start the job; TaskSubmitted and its first poll (or the task's failure), then ack."""
+        async with self._slots:
+            started = await asyncio.to_thread(self.targets.start_job, request)
+        await self._answer(message, request, started)
+        if isinstance(started, messages.TaskSubmitted):
+            first = self.job_poll_seconds
+            poll = messages.JobPoll(
+                request=request,
+                submitted=started.output,
+                next_delay_seconds=next_poll_delay(first, self.job_poll_seconds),
+            )
+            await self._publish_poll(message, poll, first)
+        await message.ack()
+
+    async def _poll_job(self, message: Delivery, poll: messages.JobPoll) -> None:
+        """One poll: stop the job when its task no longer waits, else describe it once and
+        answer the task or publish the next poll; then ack."""
+        request = poll.request
+        if not self._still_waits(request):
+            log.info(
+                "the task of %s (%s) no longer waits for its job; stopping it",
+                request.execution_arn,
+                request.state_name,
+            )
+            async with self._slots:
+                await asyncio.to_thread(self.targets.stop_job, request, poll.submitted)
+            await message.ack()
+            return
+        async with self._slots:
+            progress = await asyncio.to_thread(
+                self.targets.poll_job, request, poll.submitted, poll.misses
+            )
+        if isinstance(progress, JobPending):
+            delay = poll.next_delay_seconds
+            following = poll.model_copy(
+                update={
+                    "polls": poll.polls + 1,
+                    "misses": progress.misses,
+                    "next_delay_seconds": next_poll_delay(delay, self.job_poll_seconds),
+                }
+            )
+            await self._publish_poll(message, following, delay)
+        else:
+            await self._answer(message, request, progress)
+        await message.ack()
+
+    def _still_waits(self, request: messages.IntegrationRequest) -> bool:
+        """Whether ``request``'s task still waits for its job: its execution runs, and the
+        task's token is in flight at the request's attempt (not timed out, not retried)."""
+        record = self.engine.store.execution_by_arn(request.execution_arn)
+        if record is None or record.state.status != "RUNNING":
+            return False
+        thread = record.state.threads.get(record.state.tokens.get(request.task_token, -1))
+        return (
+            thread is not None
+            and thread.token == request.task_token
+            and thread.attempt == request.attempt
+        )
+
+    async def _publish_poll(self, message: Delivery, poll: messages.JobPoll, delay: float) -> None:
+        """Publish ``poll`` to the delay queue of ``delay`` seconds, with a confirm."""
+        queue = await self.topology.calls_delay_queue(delay)
+        routed = await publish_json(
+            message.channel,
+            poll.to_wire(),
+            routing_key=queue.name,
+            correlation_id=poll.request.task_token,
+        )
+        if not routed:  # the queue was deleted under us: leave the message unacked
+            raise RuntimeError(f"the delay queue {queue.name} is gone; the poll was not sent")
 
     def _target(self, request: messages.IntegrationRequest) -> str:
         route = self.targets.routing.route(

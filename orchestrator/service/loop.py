@@ -36,11 +36,12 @@ from orchestrator.api.sigv4 import Credentials
 from orchestrator.arns import Account
 from orchestrator.asl.definition import StateMachine, TaskState
 from orchestrator.engine import Engine
+from orchestrator.integrations.aws.jobs import poll_delays
 from orchestrator.integrations.dispatch import task_queues
 from orchestrator.integrations.mock_target import MockTarget
 from orchestrator.integrations.routing import Routing
 from orchestrator.integrations.targets import Targets
-from orchestrator.service.calls import Calls
+from orchestrator.service.calls import DEFAULT_JOB_POLL_SECONDS, Calls
 from orchestrator.service.clock import SteadyClock
 from orchestrator.service.crash_guard import CrashGuard
 from orchestrator.service.function_queues import FunctionQueues, MissingFunction, fail_unroutable
@@ -81,6 +82,9 @@ class ServiceConfig:
     time_scale: float = 1.0
     # Publish EventBridge-shaped status changes on the executions exchange (SFN_STATUS_EVENTS).
     status_events: bool = True
+    # A .sync job's first poll, in seconds; then half as long again each time, up to a
+    # minute (SFN_JOB_POLL_SECONDS, small in tests).
+    job_poll_seconds: float = DEFAULT_JOB_POLL_SECONDS
 
 
 def function_names(machines: dict[str, StateMachine]) -> set[str]:
@@ -126,6 +130,8 @@ async def run_service(
             await topology.work_queue(queue)
         for name in (INTAKE_QUEUE, TASK_RESULTS_QUEUE, CONTROL_QUEUE, CALLS_QUEUE):
             await topology.work_queue(name)
+        for delay in poll_delays(config.job_poll_seconds):  # where .sync jobs' polls wait
+            await topology.calls_delay_queue(delay)
         await declare_activity_queues(topology, store)
 
         async def unroutable(row: OutboxMessage) -> None:
@@ -139,7 +145,14 @@ async def run_service(
         # The rabbitmq target declares users' queues and exchanges on a channel of its own:
         # a declaration the broker refuses closes that channel, not the service's.
         rabbit_channel = await connection.channel(publisher_confirms=True)
-        calls = Calls(targets, topology, engine, publisher.publish, rabbit_channel)
+        calls = Calls(
+            targets,
+            topology,
+            engine,
+            publisher.publish,
+            rabbit_channel,
+            job_poll_seconds=config.job_poll_seconds,
+        )
         consumers = [
             await consume(channel, INTAKE_QUEUE, _tracked(handlers.on_intake, in_flight)),
             await consume(channel, TASK_RESULTS_QUEUE, _tracked(handlers.on_result, in_flight)),

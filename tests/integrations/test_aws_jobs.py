@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.model import Shape
 
+import messages
 from orchestrator.asl import errors
 from orchestrator.asl.services import OPTIMIZED_INTEGRATIONS, RUN_JOB
 from orchestrator.integrations.aws import jobs
@@ -35,6 +37,10 @@ from orchestrator.integrations.aws.jobs import (
     poller_for,
     run_job,
 )
+from orchestrator.integrations.mock_config import MockConfig
+from orchestrator.integrations.mock_target import MockTarget
+from orchestrator.integrations.routing import Routing
+from orchestrator.integrations.targets import Targets
 from tests.integrations.moto_server import MotoServer, moto_server  # noqa: F401
 
 REGION = "us-east-1"
@@ -404,6 +410,231 @@ def test_a_job_past_max_seconds_is_stopped_and_times_out(caller: AwsCaller, clie
     assert sum(run.sleeps) == 100
     job = client("bedrock").get_model_customization_job(jobIdentifier=name)
     assert job["status"] == "Stopped"
+
+
+# -- the steps, one call each (the service's durable polling) -----------------------------------
+
+
+def athena_call(query: dict[str, Any] = QUERY) -> AwsCall:
+    return AwsCall("athena", "startQueryExecution", ".sync", query, REGION)
+
+
+@pytest.mark.usefixtures("athena_progression")
+def test_athena_query_in_steps_is_pending_then_done(caller: AwsCaller) -> None:
+    call = athena_call()
+    started = jobs.start_job(caller, call)
+    assert "SdkHttpMetadata" in started and started["QueryExecutionId"]
+    # moto moves the query one state per describe: RUNNING, then SUCCEEDED.
+    assert jobs.poll_job(caller, call, started) == jobs.JobPending(0)
+    done = jobs.poll_job(caller, call, started)
+    assert isinstance(done, jobs.JobDone)
+    execution = done.output["QueryExecution"]
+    assert (execution["QueryExecutionId"], execution["Status"]["State"]) == (
+        started["QueryExecutionId"],
+        "SUCCEEDED",
+    )
+    assert isinstance(execution["Status"]["SubmissionDateTime"], int)  # epoch millis
+
+
+@pytest.mark.usefixtures("athena_progression")
+def test_the_steps_answer_as_run_job_does(caller: AwsCaller) -> None:
+    run = Run(caller, "athena", "startQueryExecution", QUERY)
+    call = athena_call()
+    started = jobs.start_job(caller, call)
+    progress = jobs.poll_job(caller, call, started)
+    while isinstance(progress, jobs.JobPending):
+        progress = jobs.poll_job(caller, call, started)
+    assert shape(started) == shape(run.submitted[0])
+    assert shape(progress.output) == shape(run.result)
+    assert progress.output["QueryExecution"]["Status"]["State"] == "SUCCEEDED"
+
+
+def shape(value: Any) -> Any:
+    """The keys of ``value``, in order, all the way down."""
+    if isinstance(value, dict):
+        return [(key, shape(item)) for key, item in value.items()]
+    return type(value).__name__
+
+
+@pytest.mark.usefixtures("athena_progression")
+def test_stop_job_cancels_the_query(caller: AwsCaller, client: Client) -> None:
+    call = athena_call()
+    started = jobs.start_job(caller, call)
+    assert jobs.poll_job(caller, call, started) == jobs.JobPending(0)
+    jobs.stop_job(caller, call, started)
+    answer = client("athena").get_query_execution(QueryExecutionId=started["QueryExecutionId"])
+    assert answer["QueryExecution"]["Status"]["State"] == "CANCELLED"
+    with pytest.raises(TaskCallFailed) as failed:  # the next poll sees it ended badly
+        jobs.poll_job(caller, call, started)
+    assert failed.value.error == errors.TASK_FAILED
+    assert json.loads(failed.value.cause)["QueryExecution"]["Status"]["State"] == "CANCELLED"
+
+
+def test_stop_job_of_a_job_that_is_gone_is_logged_not_raised(
+    caller: AwsCaller, caplog: pytest.LogCaptureFixture
+) -> None:
+    jobs.stop_job(caller, athena_call(), {"QueryExecutionId": "no-such-query"})
+    assert "could not stop a job with StopQueryExecution" in caplog.text
+
+
+def test_start_job_failure_is_the_services_error(caller: AwsCaller) -> None:
+    call = AwsCall("glue", "startJobRun", ".sync", {"JobName": unique("missing")}, REGION)
+    with pytest.raises(TaskCallFailed) as failed:
+        jobs.start_job(caller, call)
+    assert failed.value.error == "Glue.EntityNotFoundException"
+
+
+def test_glue_job_in_steps(caller: AwsCaller, client: Client) -> None:
+    job = unique("job")
+    client("glue").create_job(
+        Name=job, Role=ROLE, Command={"Name": "glueetl", "ScriptLocation": "s3://b/s.py"}
+    )
+    call = AwsCall("glue", "startJobRun", ".sync", {"JobName": job}, REGION)
+    started = jobs.start_job(caller, call)
+    assert started["JobName"] == job
+    progress = jobs.poll_job(caller, call, started)
+    while isinstance(progress, jobs.JobPending):
+        progress = jobs.poll_job(caller, call, started)
+    assert (progress.output["Id"], progress.output["JobRunState"]) == (
+        started["JobRunId"],
+        "SUCCEEDED",
+    )
+    assert len(client("glue").get_job_runs(JobName=job)["JobRuns"]) == 1
+
+
+def test_unanswered_polls_are_pending_until_the_limit(session: botocore.session.Session) -> None:
+    # Nothing listens there: each describe gets no answer at all (one attempt, no retries).
+    unreachable = AwsCaller(
+        session, f"http://127.0.0.1:{closed_port()}", Config(retries={"total_max_attempts": 1})
+    )
+    call = athena_call()
+    started = {"QueryExecutionId": "q"}
+    assert jobs.poll_job(unreachable, call, started) == jobs.JobPending(1)
+    limit = jobs._MAX_MISSES
+    assert jobs.poll_job(unreachable, call, started, limit - 2) == jobs.JobPending(limit - 1)
+    with pytest.raises(Unanswered):
+        jobs.poll_job(unreachable, call, started, limit - 1)
+
+
+def closed_port() -> int:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        return int(free.getsockname()[1])
+
+
+@pytest.mark.usefixtures("athena_progression")
+def test_a_visible_job_resets_the_misses(caller: AwsCaller) -> None:
+    call = athena_call()
+    started = jobs.start_job(caller, call)
+    assert jobs.poll_job(caller, call, started, misses=5) == jobs.JobPending(0)
+
+
+def test_the_steps_refuse_what_they_do_not_run(caller: AwsCaller) -> None:
+    call = AwsCall("eks", "runJob", ".sync", {}, REGION)
+    assert not jobs.runs_job(call)
+    assert not jobs.runs_job(AwsCall("athena", "startQueryExecution", "", {}, REGION))
+    assert jobs.runs_job(athena_call())
+    assert jobs.runs_job(AwsCall("glue", "startJobRun", ".sync:2", {}, REGION))
+    for step in (
+        lambda: jobs.start_job(caller, call),
+        lambda: jobs.poll_job(caller, call, {}),
+        lambda: jobs.stop_job(caller, call, {}),
+    ):
+        with pytest.raises(UnsupportedCall):
+            step()
+
+
+def test_poll_delays_back_off_to_a_minute() -> None:
+    assert jobs.poll_delays(5) == [5, 7.5, 11.25, 16.875, 25.3125, 37.96875, 56.953125, 60]
+    assert jobs.poll_delays(120) == [120]  # never shorter than the first
+    assert jobs.next_poll_delay(60, 5) == 60
+    small = jobs.poll_delays(0.2)
+    assert small[:3] == [0.2, pytest.approx(0.3), pytest.approx(0.45)] and small[-1] == 60
+
+
+# -- the steps through Targets, as the service takes them ----------------------------------------
+
+
+def job_request(
+    service: str, action: str, parameters: Any, pattern: str = ".sync", **fields: Any
+) -> messages.IntegrationRequest:
+    return messages.IntegrationRequest(
+        execution_arn="arn:aws:states:us-east-1:123456789012:execution:M:e",
+        execution_name="e",
+        state_machine_name="M",
+        state_name="Job",
+        resource=f"arn:aws:states:::{service}:{action}{pattern}",
+        service=service,
+        action=action,
+        pattern=pattern,  # type: ignore[arg-type]
+        region=REGION,
+        task_token=unique("token"),
+        attempt=2,
+        parameters=parameters,
+        **fields,
+    )
+
+
+@pytest.fixture(scope="module")
+def targets(caller: AwsCaller) -> Targets:
+    return Targets(aws=lambda endpoint: caller)
+
+
+@pytest.mark.usefixtures("athena_progression")
+def test_targets_run_a_job_in_steps_with_task_results(targets: Targets) -> None:
+    request = job_request("athena", "startQueryExecution", QUERY)
+    assert targets.runs_job(request)
+    started = targets.start_job(request)
+    assert isinstance(started, messages.TaskSubmitted)
+    assert (started.task_token, started.attempt) == (request.task_token, 2)
+    assert targets.poll_job(request, started.output) == jobs.JobPending(0)
+    done = targets.poll_job(request, started.output)
+    assert isinstance(done, messages.TaskSucceeded)
+    assert (done.task_token, done.attempt, done.response) == (request.task_token, 2, False)
+    assert done.output["QueryExecution"]["Status"]["State"] == "SUCCEEDED"  # type: ignore[index, call-overload]
+
+
+@pytest.mark.usefixtures("athena_progression")
+def test_targets_stop_a_job_and_its_next_poll_fails_the_task(
+    targets: Targets, client: Client
+) -> None:
+    request = job_request("athena", "startQueryExecution", QUERY)
+    started = targets.start_job(request)
+    assert isinstance(started, messages.TaskSubmitted) and isinstance(started.output, dict)
+    targets.stop_job(request, started.output)
+    query = client("athena").get_query_execution(
+        QueryExecutionId=started.output["QueryExecutionId"]
+    )
+    assert query["QueryExecution"]["Status"]["State"] == "CANCELLED"
+    failed = targets.poll_job(request, started.output)
+    assert isinstance(failed, messages.TaskCallFailed) and failed.error == errors.TASK_FAILED
+
+
+def test_targets_start_failure_is_the_tasks_failure(targets: Targets) -> None:
+    failed = targets.start_job(job_request("glue", "startJobRun", {"JobName": unique("gone")}))
+    assert isinstance(failed, messages.TaskCallFailed)
+    assert (failed.error, failed.attempt) == ("Glue.EntityNotFoundException", 2)
+
+
+def test_targets_run_in_steps_only_the_aws_targets_jobs(caller: AwsCaller) -> None:
+    routing = Routing.parse(json.dumps({"Routes": [{"Resource": "glue:*", "Target": "worker"}]}))
+    mocks = MockConfig.parse(
+        json.dumps(
+            {
+                "StateMachines": {"M": {"TestCases": {"Mocked": {"Job": "Done"}}}},
+                "MockedResponses": {"Done": {"0": {"Return": {}}}},
+            }
+        )
+    )
+    targets = Targets(routing, MockTarget(mocks), aws=lambda endpoint: caller)
+    assert targets.runs_job(job_request("athena", "startQueryExecution", QUERY))
+    assert targets.runs_job(job_request("athena", "startQueryExecution", QUERY, ".sync:2"))
+    assert not targets.runs_job(job_request("athena", "startQueryExecution", QUERY, ""))
+    assert not targets.runs_job(job_request("glue", "startJobRun", {}))  # a worker's
+    assert not targets.runs_job(job_request("eks", "runJob", {}))  # no poller: call() refuses it
+    assert not targets.runs_job(job_request("states", "startExecution", {}))  # the engine's
+    mocked = job_request("athena", "startQueryExecution", QUERY, test_case="Mocked")
+    assert not targets.runs_job(mocked)
 
 
 # -- the recorded runs of ecs:runTask.sync ------------------------------------------------------

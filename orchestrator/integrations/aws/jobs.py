@@ -9,6 +9,11 @@ both). When the Task stops waiting (it timed out, or its execution ended), Step 
 stops the job on a best-effort basis (ECS StopTask, Batch TerminateJob, Glue
 BatchStopJobRun, ...); EMR clusters are left running, as AWS documents.
 
+The job runs in steps of one call each: :func:`start_job`, :func:`poll_job` (once per
+poll) and :func:`stop_job`. The service runs them between messages (its polls wait in
+RabbitMQ, so no thread or delivery is held while a job runs); :func:`run_job` runs them in a
+loop in one thread, for the in-process runner.
+
 Each job kind is a row of :data:`_POLLERS` (describe call, where the job's id comes from,
 status path, terminal states, stop call), not a class per service. Describe results are
 shaped as the optimized integrations shape results (SDK v1: PascalCase, keys in order,
@@ -138,6 +143,76 @@ def poller_for(service: str, action: str) -> JobPoller | None:
     return _POLLERS.get((service, action))
 
 
+@dataclass(frozen=True)
+class JobDone:
+    """The job ended well: ``output`` is the Task's result."""
+
+    output: Any
+
+
+@dataclass(frozen=True)
+class JobPending:
+    """The job has not ended; ``misses`` counts the polls in a row that got no usable
+    answer (pass it to the next :func:`poll_job`)."""
+
+    misses: int = 0
+
+
+JobProgress = JobDone | JobPending
+
+
+def poll_delays(poll_seconds: float) -> list[float]:
+    """Every pause between polls, in order: ``poll_seconds``, half as long again each time,
+    up to a minute (the last repeats from then on)."""
+    delays = [poll_seconds]
+    while (following := next_poll_delay(delays[-1], poll_seconds)) != delays[-1]:
+        delays.append(following)
+    return delays
+
+
+def next_poll_delay(delay: float, poll_seconds: float) -> float:
+    """The pause after a poll that came ``delay`` seconds after the one before."""
+    return min(delay * _BACKOFF, max(_MAX_POLL_SECONDS, poll_seconds))
+
+
+def runs_job(call: AwsCall) -> bool:
+    """Whether this module runs ``call``'s job (a ``.sync`` pattern it has a poller for)."""
+    return (
+        call.pattern in (".sync", ".sync:2") and poller_for(call.service, call.action) is not None
+    )
+
+
+# -- the steps of a job, one call each (the service's durable polling) ---------------------------
+
+
+def start_job(caller: AwsCaller, call: AwsCall) -> Any:
+    """Start ``call``'s job; the start call's answer (TaskSubmitted's output), or
+    TaskCallFailed (UnsupportedCall when this module does not run it)."""
+    poller = _poller(call)
+    return _start(_BotocoreJob(caller, call, poller), poller)
+
+
+def poll_job(caller: AwsCaller, call: AwsCall, started: Any, misses: int = 0) -> JobProgress:
+    """Describe the job ``call`` started (``started``: its start answer) once.
+
+    JobDone with the Task's result once it ended well; JobPending while it runs (or while
+    the describe gets no usable answer, fewer than the limit of times in a row); raises
+    TaskCallFailed when it ended badly or the service refused the describe.
+    """
+    poller = _poller(call)
+    return _poll(_BotocoreJob(caller, call, poller), poller, call.parameters, started, misses)
+
+
+def stop_job(caller: AwsCaller, call: AwsCall, started: Any) -> None:
+    """Ask the job ``call`` started to stop, as AWS does when the Task stops waiting for it;
+    best effort (a refusal is logged, not raised; EMR clusters are left running)."""
+    poller = _poller(call)
+    _stop(_BotocoreJob(caller, call, poller), poller, _sources(call.parameters, started))
+
+
+# -- the in-process runner: the steps in a loop, in one thread -----------------------------------
+
+
 def run_job(
     caller: AwsCaller,
     call: AwsCall,
@@ -156,12 +231,7 @@ def run_job(
     stop and JobStopped is raised; past ``max_seconds`` of waiting the job is stopped and the
     Task fails with States.Timeout. Synchronous: run it in a thread.
     """
-    poller = poller_for(call.service, call.action)
-    if poller is None:
-        raise UnsupportedCall(
-            f"The {call.pattern} integration pattern of {call.service}:{call.action} is not"
-            " supported"
-        )
+    poller = _poller(call)
     return follow_job(
         _BotocoreJob(caller, call, poller),
         poller,
@@ -186,15 +256,10 @@ def follow_job(
     max_seconds: float = 366 * 24 * 3600,
 ) -> Any:
     """:func:`run_job` over any :class:`JobService` (the seam the tests fake)."""
-    started = service.start()
-    if poller.start_failures and isinstance(started, dict) and started.get("Failures"):
-        # "If a non-empty Failures field is encountered, the task is failed with an
-        # AmazonECS.Unknown error" (AWS's ECS integration page).
-        raise TaskCallFailed("AmazonECS.Unknown", to_json(started["Failures"]))
+    started = _start(service, poller)
     submitted(started)
-    sources = {"Request": parameters if isinstance(parameters, dict) else {}, "Response": started}
-    describe_request = _fill(poller.describe_request, sources)
-    what = f"the job {to_json(describe_request)}"
+    sources = _sources(parameters, started)
+    what = f"the job {to_json(_fill(poller.describe_request, sources))}"
     waited = 0.0
     delay = poll_seconds
     misses = 0
@@ -207,23 +272,56 @@ def follow_job(
             _stop(service, poller, sources)
             raise JobStopped(what)
         waited += pause
-        delay = min(delay * _BACKOFF, max(_MAX_POLL_SECONDS, poll_seconds))
-        try:
-            described = service.request(poller.describe, describe_request)
-        except Unanswered:
-            misses += 1
-            if misses >= _MAX_MISSES:
-                raise
-            continue
-        status = _at(described, poller.status)
-        if status in poller.done:
-            return _outcome(poller, started, described)
-        if status is None:
-            misses += 1  # the job is not visible yet, or no longer
-            if misses >= _MAX_MISSES:
-                raise TaskCallFailed(errors.TASK_FAILED, to_json(described))
-        else:
-            misses = 0
+        delay = next_poll_delay(delay, poll_seconds)
+        progress = _poll(service, poller, parameters, started, misses)
+        if isinstance(progress, JobDone):
+            return progress.output
+        misses = progress.misses
+
+
+def _poller(call: AwsCall) -> JobPoller:
+    poller = poller_for(call.service, call.action)
+    if poller is None:
+        raise UnsupportedCall(
+            f"The {call.pattern} integration pattern of {call.service}:{call.action} is not"
+            " supported"
+        )
+    return poller
+
+
+def _start(service: JobService, poller: JobPoller) -> Any:
+    started = service.start()
+    if poller.start_failures and isinstance(started, dict) and started.get("Failures"):
+        # "If a non-empty Failures field is encountered, the task is failed with an
+        # AmazonECS.Unknown error" (AWS's ECS integration page).
+        raise TaskCallFailed("AmazonECS.Unknown", to_json(started["Failures"]))
+    return started
+
+
+def _poll(
+    service: JobService, poller: JobPoller, parameters: Any, started: Any, misses: int
+) -> JobProgress:
+    """One describe: the job's progress, or TaskCallFailed (see :func:`poll_job`)."""
+    describe_request = _fill(poller.describe_request, _sources(parameters, started))
+    try:
+        described = service.request(poller.describe, describe_request)
+    except Unanswered:
+        if misses + 1 >= _MAX_MISSES:
+            raise
+        return JobPending(misses + 1)
+    status = _at(described, poller.status)
+    if status in poller.done:
+        return JobDone(_outcome(poller, started, described))
+    if status is None:  # the job is not visible yet, or no longer
+        if misses + 1 >= _MAX_MISSES:
+            raise TaskCallFailed(errors.TASK_FAILED, to_json(described))
+        return JobPending(misses + 1)
+    return JobPending(0)
+
+
+def _sources(parameters: Any, started: Any) -> dict[str, Any]:
+    """What a request template's references read: the Task's parameters, the start answer."""
+    return {"Request": parameters if isinstance(parameters, dict) else {}, "Response": started}
 
 
 def _outcome(poller: JobPoller, started: Any, described: Any) -> Any:
