@@ -102,6 +102,7 @@ import messages
 from messages import limits
 from orchestrator.asl import errors
 from orchestrator.asl.intrinsics.java import to_json
+from orchestrator.integrations.answers import answered, failed, internal_failure
 from orchestrator.integrations.aws.failures import TaskCallFailed
 
 log = logging.getLogger(__name__)
@@ -527,7 +528,6 @@ class HttpTarget:
         """The results of ``request``, or None when it is not an HTTP or API Gateway call."""
         if request.action != "invoke" or request.service not in ("http", "apigateway"):
             return None
-        token, attempt = request.task_token, request.attempt
         try:
             if request.service == "http":
                 if request.pattern:
@@ -546,25 +546,10 @@ class HttpTarget:
                     )
                 output = self._apigateway(request)
         except TaskCallFailed as failure:
-            return [
-                messages.TaskCallFailed(
-                    task_token=token, attempt=attempt, error=failure.error, cause=failure.cause
-                )
-            ]
-        except Exception as exc:  # a fault of ours: the task fails, the service goes on
-            log.exception("calling %s failed", request.resource)
-            return [
-                messages.TaskCallFailed(
-                    task_token=token,
-                    attempt=attempt,
-                    error=errors.RUNTIME,
-                    cause=f"An internal error occurred while calling {request.resource}:"
-                    f" {type(exc).__name__}",
-                )
-            ]
-        if request.pattern == ".waitForTaskToken":
-            return [messages.TaskSubmitted(task_token=token, attempt=attempt, output=output)]
-        return [messages.TaskSucceeded(task_token=token, attempt=attempt, output=output)]
+            return [failed(request, failure.error, failure.cause)]
+        except Exception as exc:  # a fault of ours: no message, which may hold a secret
+            return [internal_failure(request, exc, detail=False)]
+        return [answered(request, output)]
 
     # -- http:invoke ---------------------------------------------------------------------------
 

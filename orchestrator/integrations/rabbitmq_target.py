@@ -58,7 +58,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import logging
 import re
 import struct
 import time
@@ -79,10 +78,10 @@ import messages
 from broker.publishing import PERSISTENT
 from broker.topology import INTAKE_QUEUE, Topology
 from orchestrator.asl import errors
+from orchestrator.integrations.answers import answered, failed, internal_failure
 from orchestrator.integrations.aws import requests, responses
 from orchestrator.integrations.aws.failures import TaskCallFailed, client_failure, failed_entries
 
-log = logging.getLogger(__name__)
 # The longest exchange name or routing key AMQP carries (a short string).
 _AMQP_NAME_BYTES = 255
 # The longest header name pamqp writes (it cuts longer ones).
@@ -177,31 +176,15 @@ class RabbitMqTarget:
         action = self._actions.get((request.service, request.action))
         if request.integration != "service" or request.pattern not in _PATTERNS or not action:
             return None
-        token, attempt = request.task_token, request.attempt
         try:
             output = await action(request)
         except TaskCallFailed as failure:
-            return [
-                messages.TaskCallFailed(
-                    task_token=token, attempt=attempt, error=failure.error, cause=failure.cause
-                )
-            ]
+            return [failed(request, failure.error, failure.cause)]
         except _BROKER_GONE:
             raise  # the caller's delivery comes again, and the call is made again
         except Exception as exc:  # a fault of ours: the task fails, the service goes on
-            log.exception("calling %s on RabbitMQ failed", request.resource)
-            return [
-                messages.TaskCallFailed(
-                    task_token=token,
-                    attempt=attempt,
-                    error=errors.RUNTIME,
-                    cause=f"An internal error occurred while calling {request.resource}:"
-                    f" {type(exc).__name__}: {exc}",
-                )
-            ]
-        if request.pattern == ".waitForTaskToken":
-            return [messages.TaskSubmitted(task_token=token, attempt=attempt, output=output)]
-        return [messages.TaskSucceeded(task_token=token, attempt=attempt, output=output)]
+            return [internal_failure(request, exc)]
+        return [answered(request, output)]
 
     # -- sqs:sendMessage ------------------------------------------------------------------------
 

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 import messages
-from orchestrator.asl import errors
 from orchestrator.asl.resources import function_name_of
+from orchestrator.integrations.answers import failed, internal_failure
 from orchestrator.integrations.aws.call import AwsCall, AwsCaller
 from orchestrator.integrations.aws.failures import TaskCallFailed
 from orchestrator.integrations.aws.jobs import (
@@ -99,7 +99,7 @@ class Targets:
         except TaskCallFailed as failure:
             return [*early, _call_failed(request, failure)]
         except Exception as exc:  # a fault of ours: the task fails, the service goes on
-            return [_internal_failure(request, exc)]
+            return [internal_failure(request, exc)]
         if request.pattern == ".waitForTaskToken":
             return [messages.TaskSubmitted(task_token=token, attempt=attempt, output=output)]
         if function:  # the function's own result, as a worker would return it
@@ -135,7 +135,7 @@ class Targets:
         except TaskCallFailed as failure:
             return _call_failed(request, failure)
         except Exception as exc:  # a fault of ours: the task fails, the service goes on
-            return _internal_failure(request, exc)
+            return internal_failure(request, exc)
         return messages.TaskSubmitted(
             task_token=request.task_token, attempt=request.attempt, output=answer
         )
@@ -152,7 +152,7 @@ class Targets:
         except TaskCallFailed as failure:
             return _call_failed(request, failure)
         except Exception as exc:  # a fault of ours: the task fails, the service goes on
-            return _internal_failure(request, exc)
+            return internal_failure(request, exc)
         if isinstance(progress, JobPending):
             return progress
         return messages.TaskSucceeded(
@@ -204,25 +204,7 @@ def _aws_call(request: messages.IntegrationRequest) -> AwsCall:
 def _call_failed(
     request: messages.IntegrationRequest, failure: TaskCallFailed
 ) -> messages.TaskCallFailed:
-    return messages.TaskCallFailed(
-        task_token=request.task_token,
-        attempt=request.attempt,
-        error=failure.error,
-        cause=failure.cause,
-    )
-
-
-def _internal_failure(
-    request: messages.IntegrationRequest, exc: Exception
-) -> messages.TaskCallFailed:
-    log.error("calling %s failed", request.resource, exc_info=exc)
-    return messages.TaskCallFailed(
-        task_token=request.task_token,
-        attempt=request.attempt,
-        error=errors.RUNTIME,
-        cause=f"An internal error occurred while calling {request.resource}:"
-        f" {type(exc).__name__}: {exc}",
-    )
+    return failed(request, failure.error, failure.cause)
 
 
 def _state_machine_arn(execution_arn: str) -> str:

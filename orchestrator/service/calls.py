@@ -34,8 +34,9 @@ from broker import TASK_RESULTS_QUEUE, Delivery, Topology, oversized, publish_js
 from broker.topology import CALLS_QUEUE
 from orchestrator.asl import errors
 from orchestrator.asl.resources import function_name_of
-from orchestrator.engine import Engine, internal_cause
+from orchestrator.engine import Engine
 from orchestrator.integrations import nested
+from orchestrator.integrations.answers import failed, internal_failure
 from orchestrator.integrations.aws.jobs import JobPending, next_poll_delay
 from orchestrator.integrations.rabbitmq_target import RabbitMqTarget
 from orchestrator.integrations.targets import Targets
@@ -109,7 +110,7 @@ class Calls:
                 results, ids = self.engine.start_nested(request)
             except Exception as exc:  # a fault of ours: the task fails, the service goes on
                 log.exception("starting the nested execution of %s failed", request.execution_arn)
-                results, ids = [self._internal_failure(request, exc)], []
+                results, ids = [internal_failure(request, exc)], []
         else:
             loop = asyncio.get_running_loop()
 
@@ -122,11 +123,10 @@ class Calls:
                 results = await asyncio.to_thread(self.targets.call, request, emit)
         if results is None:
             results = [
-                messages.TaskCallFailed(
-                    task_token=request.task_token,
-                    attempt=request.attempt,
-                    error=errors.RUNTIME,
-                    cause=f"No target carries {request.resource} in this orchestrator yet",
+                failed(
+                    request,
+                    errors.RUNTIME,
+                    f"No target carries {request.resource} in this orchestrator yet",
                 )
             ]
         for result in results:
@@ -228,17 +228,6 @@ class Calls:
         if self._rabbit is None or self._rabbit.channel is not underlay:
             self._rabbit = RabbitMqTarget(underlay, Topology(self._rabbit_channel))
         return self._rabbit
-
-    @staticmethod
-    def _internal_failure(
-        request: messages.IntegrationRequest, exc: Exception
-    ) -> messages.TaskCallFailed:
-        return messages.TaskCallFailed(
-            task_token=request.task_token,
-            attempt=request.attempt,
-            error=errors.RUNTIME,
-            cause=internal_cause(f"calling {request.resource}", exc),
-        )
 
     @staticmethod
     async def _answer(
