@@ -33,6 +33,7 @@ from orchestrator.asl import errors, interpreter
 from orchestrator.asl.definition import StateMachine
 from orchestrator.asl.loader import load_definition
 from orchestrator.integrations import nested
+from orchestrator.integrations.answers import failed as failed_call
 from orchestrator.integrations.dispatch import dispatch_message
 from orchestrator.integrations.mock_target import MockTarget
 from orchestrator.integrations.routing import Routing
@@ -212,23 +213,12 @@ class Engine:
                 else exc.cause
             )
             failed = nested.failure(request, code, message, 400)
-            return [self._call_failed(request, failed)], []
+            return [failed_call(request, failed.error, failed.cause)], []
         except nested.StartFailed as failed:
-            return [self._call_failed(request, failed)], []
+            return [failed_call(request, failed.error, failed.cause)], []
         child = self.store.execution(intake.state_machine, intake.execution_name or "")
         assert child is not None
         return nested.start_results(request, child.state), ids
-
-    @staticmethod
-    def _call_failed(
-        request: messages.IntegrationRequest, failed: nested.StartFailed
-    ) -> messages.TaskCallFailed:
-        return messages.TaskCallFailed(
-            task_token=request.task_token,
-            attempt=request.attempt,
-            error=failed.error,
-            cause=failed.cause,
-        )
 
     def apply(
         self,
