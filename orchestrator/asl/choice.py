@@ -31,12 +31,13 @@ from typing import Any, Protocol
 from orchestrator.asl import errors
 from orchestrator.asl.errors import Problem, StatesError
 from orchestrator.asl.paths import Path, PathNotFound, UnsupportedPath, compile_path
+from orchestrator.asl.templates import Template, compile_assign
 
 # Problem codes.
 UNKNOWN_FIELD = "UNKNOWN_FIELD"
 UNSUPPORTED = "UNSUPPORTED"
 # Valid in a choice rule (JSONata conditions, variable assignment) but not evaluated yet.
-_UNSUPPORTED_FIELDS = ("Condition", "Assign", "Output")
+_UNSUPPORTED_FIELDS = ("Condition", "Output")
 MISSING_FIELD = "MISSING_FIELD"
 FIELD_NOT_ALLOWED = "FIELD_NOT_ALLOWED"
 INVALID_TYPE = "INVALID_TYPE"
@@ -59,10 +60,12 @@ class Rule(Protocol):
 
 @dataclass(frozen=True)
 class ChoiceBranch:
-    """A top-level ``Choices[]`` element: when ``rule`` holds, go to ``next``."""
+    """A top-level ``Choices[]`` element: when ``rule`` holds, assign ``assign`` (if any)
+    and go to ``next``."""
 
     rule: Rule
     next: str
+    assign: Template | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -242,13 +245,16 @@ class PathRef:
     def read(self, data: Any, context: Any) -> Any:
         """The selected value; raises ``States.Runtime`` when the path selects nothing."""
         try:
-            return self.path.read(context if self.path.context else data)
+            return self.path.read(self.path.root(data, context))
         except PathNotFound:
             raise StatesError(errors.RUNTIME, _invalid_path_cause(self.text)) from None
 
     def exists(self, data: Any, context: Any) -> bool:
         """Whether the path selects something."""
-        return self.path.exists(context if self.path.context else data)
+        try:
+            return self.path.exists(self.path.root(data, context))
+        except PathNotFound:  # a variable with no value
+            return False
 
 
 @dataclass(frozen=True)
@@ -380,6 +386,13 @@ def _describe(value: Any) -> str:
 class _Compiler:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        self.assign: Template | None = None  # the Assign of the top-level rule compiled last
+
+    def assign_template(self, raw: Any, pointer: str) -> Template | None:
+        template, problems = compile_assign(raw, pointer)
+        for code, message, where in problems:
+            self.problem(code, message, where)
+        return template
 
     def problem(self, code: str, message: str, pointer: str) -> None:
         self.problems.append(Problem(code, message, pointer))
@@ -449,6 +462,16 @@ class _Compiler:
             )
         if "Condition" in raw:  # a JSONata rule: nothing more to check in JSONPath terms
             return None, next_state
+        if "Assign" in raw:
+            if top_level:
+                self.assign = self.assign_template(raw["Assign"], _child(pointer, "Assign"))
+            else:
+                self.problem(
+                    FIELD_NOT_ALLOWED,
+                    "'Assign' belongs to a top-level choice rule, not one inside And/Or/Not",
+                    _child(pointer, "Assign"),
+                )
+                ok = False
 
         booleans = [key for key in raw if key in _BOOLEAN_OPERATORS]
         comparisons = [key for key in raw if key in COMPARISON_OPERATORS]
@@ -456,6 +479,7 @@ class _Compiler:
             "Next",
             "Comment",
             "Variable",
+            "Assign",
             *_BOOLEAN_OPERATORS,
             *COMPARISON_OPERATORS,
             *_UNSUPPORTED_FIELDS,
@@ -616,7 +640,8 @@ def compile_choices(choices: Any, pointer: str) -> tuple[list[ChoiceBranch], lis
     branches: list[ChoiceBranch] = []
     for index, raw in enumerate(choices):
         before = len(compiler.problems)
+        compiler.assign = None
         rule, next_state = compiler.rule(raw, _child(pointer, index), top_level=True)
         if rule is not None and next_state is not None and len(compiler.problems) == before:
-            branches.append(ChoiceBranch(rule, next_state))
+            branches.append(ChoiceBranch(rule, next_state, compiler.assign))
     return branches, compiler.problems

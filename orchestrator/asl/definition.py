@@ -23,6 +23,7 @@ class Catcher:
     error_equals: tuple[str, ...]
     next: str
     result_path: ReferencePath | None
+    assign: Template | None = None  # variables assigned from the error output
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class State:
     comment: str | None = None
     input_path: Path | None
     output_path: Path | None
+    assign: Template | None = None  # ``Assign``: workflow variables set as the state ends
 
 
 @dataclass(frozen=True, kw_only=True)

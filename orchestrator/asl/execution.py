@@ -55,6 +55,8 @@ class Thread:
     heartbeat_seconds: int | None = None
     started: bool = False  # an activity's worker took it (ActivityStarted recorded)
     job: str | None = None  # the child execution a .sync task waits on (from TaskSubmitted)
+    # Workflow variables assigned in this thread (None: none); replaced, never changed in place.
+    variables: dict[str, JsonValue] | None = None
     timers: list[str] = field(default_factory=list)  # wait/retry/timeout/heartbeat timers
     # A Parallel or Map waiting on its children. Child ``i`` (branch or item index) is thread
     # ``first_child + i``: the ids are set aside when the fan-out starts, so a parent needs

@@ -80,6 +80,7 @@ from orchestrator.asl.pmap import Draft, PMap, PSet
 from orchestrator.asl.resources import function_name_of
 from orchestrator.asl.runtime_fields import StateRuntimeError
 from orchestrator.asl.templates import Template
+from orchestrator.asl.variables import Context, Variables
 
 __all__ = [
     "MAX_HISTORY_EVENTS",
@@ -269,6 +270,7 @@ class _Run:
         self.tokens: Draft[str, int] = Draft(state.tokens)
         self.timers: Draft[str, TimerRef] = Draft(state.timers)
         self.seq = state.seq
+        self.assigned: dict[int, dict[str, Any]] = {}  # by thread, for its StateExited event
         self.calls = state.calls  # copied on first change (see dispatch)
         self.next_thread = state.next_thread
         self.last_event_id = state.last_event_id
@@ -403,7 +405,7 @@ class _Run:
             if self.applies(event):
                 self.apply(event)
 
-    def context(self, thread: Thread, state: AnyState) -> dict[str, Any]:
+    def context(self, thread: Thread, state: AnyState) -> Context:
         """The context object (``$$``) as AWS fills it for ``state`` in ``thread``."""
         base = self.base
         state_fields: dict[str, Any] = {
@@ -432,7 +434,21 @@ class _Run:
             and (state.wait_for_token or state.integration == "service")
         ):
             context["Task"] = {"Token": thread.token}
-        return context
+        return Context(context, variables=self.variables(thread))
+
+    def variables(self, thread: Thread) -> Variables:
+        """The variables ``thread``'s states see."""
+        return Variables(self.variable_scopes(thread))
+
+    def variable_scopes(self, thread: Thread) -> list[dict[str, Any]]:
+        """The variables of ``thread`` and of each thread it runs inside, innermost first."""
+        scopes = []
+        current: Thread | None = thread
+        while current is not None:
+            if current.variables:
+                scopes.append(current.variables)
+            current = self.threads.get(current.parent) if current.parent is not None else None
+        return scopes
 
     def render(
         self,
@@ -587,16 +603,20 @@ class _Run:
             if state.parameters is not None:
                 effective = self.render(state.parameters, "Parameters", effective, thread, state)
             result = state.result if state.has_result else effective
+            self.assign(thread, state, state.assign, result)
             output = _apply_result_path(state.result_path, data, result)
             following: str | None = state.next
         elif isinstance(state, ChoiceState):
             output, following = effective, self.choose(thread, state, effective)
         elif isinstance(state, WaitState):
-            seconds = runtime_fields.wait_seconds(state, effective, self.now)
+            seconds = runtime_fields.wait_seconds(
+                state, effective, self.now, self.variables(thread)
+            )
             if seconds > 0:
                 thread.input = data
                 self.start_timer(thread, "wait", seconds)
                 return None
+            self.assign(thread, state, state.assign, effective)
             output, following = effective, state.next
         else:
             assert isinstance(state, SucceedState)
@@ -608,10 +628,17 @@ class _Run:
         self, thread: Thread, state: AnyState, following: str | None, output: Any
     ) -> tuple[str, Any] | None:
         text = self.checked(output, _result_of(state.name))
-        self.record(
-            state.type + "StateExited",
-            {"name": state.name, "output": text.decode(), "outputDetails": _UNTRUNCATED},
-        )
+        details: dict[str, Any] = {
+            "name": state.name,
+            "output": text.decode(),
+            "outputDetails": _UNTRUNCATED,
+        }
+        assigned = self.assigned.pop(thread.id, None)
+        if assigned is not None:
+            thread.variables = {**(thread.variables or {}), **assigned}
+            details["assignedVariables"] = {name: _text(v) for name, v in assigned.items()}
+            details["assignedVariablesDetails"] = _UNTRUNCATED
+        self.record(state.type + "StateExited", details)
         thread.state = None
         if following is None:
             self.thread_succeeded(thread, output, len(text))
@@ -635,18 +662,38 @@ class _Run:
         if path is None:
             return {}
         try:
-            return path.read(self.context(thread, state) if path.context else data)
+            return self.select(path, thread, state, data)
         except PathNotFound as missing:
             raise StateRuntimeError(missing.describe(path.text)) from None
 
+    def select(self, path: Path, thread: Thread, state: AnyState, data: Any) -> Any:
+        """What ``path`` selects from ``data``, ``$$`` or a variable (``$$`` built only when
+        the path reads it); raises :class:`PathNotFound`."""
+        context = self.context(thread, state) if path.reads_context else None
+        return path.read(path.root(data, context))
+
     def choose(self, thread: Thread, state: ChoiceState, data: Any) -> str:
+        """The next state; the matching rule's Assign (the state's own for the Default) is
+        applied to the state's input."""
         context = self.context(thread, state)
         for branch in state.branches:
             if branch.rule.evaluate(data, context):
+                self.assign(thread, state, branch.assign, data)
                 return branch.next
         if state.default is not None:
+            self.assign(thread, state, state.assign, data)
             return state.default
         raise StatesError(errors.NO_CHOICE_MATCHED, "No Matches!")
+
+    def assign(self, thread: Thread, state: AnyState, template: Template | None, data: Any) -> None:
+        """Evaluate an ``Assign``: every value read from ``data`` (``$``) and the variables as
+        they were before it (none from another); they are set as the state exits, so its own
+        OutputPath still sees the old values (AWS's order)."""
+        if template is None:
+            return
+        values = self.render(template, "Assign", data, thread, state)
+        if isinstance(values, dict) and values:
+            self.assigned[thread.id] = values  # set as the state exits (after OutputPath)
 
     # -- Task ----------------------------------------------------------------------------------
 
@@ -666,9 +713,12 @@ class _Run:
         effective = self.read(state.input_path, thread, state, thread.input)
         if state.parameters is not None:
             effective = self.render(state.parameters, "Parameters", effective, thread, state)
-        timeout = runtime_fields.task_seconds(state.timeout, "TimeoutSecondsPath", thread.input)
+        variables = self.variables(thread)
+        timeout = runtime_fields.task_seconds(
+            state.timeout, "TimeoutSecondsPath", thread.input, variables
+        )
         heartbeat = runtime_fields.task_seconds(
-            state.heartbeat, "HeartbeatSecondsPath", thread.input
+            state.heartbeat, "HeartbeatSecondsPath", thread.input, variables
         )
         credentials = (
             self.render(state.credentials, "Credentials", thread.input, thread, state)
@@ -863,6 +913,7 @@ class _Run:
         """ResultSelector -> ResultPath -> OutputPath on a result, then move on."""
         if state.result_selector is not None:
             result = self.render(state.result_selector, "ResultSelector", result, thread, state)
+        self.assign(thread, state, state.assign, result)
         output = _apply_result_path(state.result_path, thread.input, result)
         output = self.read(state.output_path, thread, state, output)
         self.continue_after(thread, state, state.next, output)
@@ -906,6 +957,7 @@ class _Run:
             assert isinstance(state, WaitState)
             try:
                 effective = self.read(state.input_path, thread, state, thread.input)
+                self.assign(thread, state, state.assign, effective)
                 output = self.read(state.output_path, thread, state, effective)
             except StatesError as failure:
                 self.state_failed(thread, state, failure)
@@ -974,9 +1026,10 @@ class _Run:
             return
         items = self.map_items(thread, state)
         thread.items = items
-        thread.max_concurrency = runtime_fields.map_concurrency(state, thread.effective)
+        variables = self.variables(thread)
+        thread.max_concurrency = runtime_fields.map_concurrency(state, thread.effective, variables)
         thread.tolerated_failures = runtime_fields.map_tolerance(
-            state, thread.effective, len(items)
+            state, thread.effective, len(items), variables
         )
         self.record("MapStateStarted", {"length": len(items)})
         self.set_aside_children(thread, len(items))
@@ -987,7 +1040,7 @@ class _Run:
 
     def map_items(self, thread: Thread, state: MapState) -> list[Any]:
         try:
-            items = state.items_path.read(thread.effective)
+            items = self.select(state.items_path, thread, state, thread.effective)
         except PathNotFound as missing:
             raise StateRuntimeError(missing.describe(state.items_path.text)) from None
         if not isinstance(items, list):
@@ -1188,6 +1241,7 @@ class _Run:
         error_is_none: bool = False,
     ) -> None:
         """Retry or catch a failure of ``state``; otherwise its thread fails."""
+        self.assigned.pop(thread.id, None)  # a failed state assigns nothing (a catcher may)
         error: str | None = None if error_is_none else failure.error
         cause: str | None = None if cause_is_none else failure.cause
         if failure.error == errors.RUNTIME and not failure.cause.startswith(_RUNTIME_PREFIX):
@@ -1207,6 +1261,7 @@ class _Run:
                         "Cause": cause if cause is not None or error is None else "",
                     }
                     try:
+                        self.assign(thread, state, catcher.assign, error_output)
                         output = _apply_result_path(catcher.result_path, thread.input, error_output)
                     except StatesError as inner:
                         self.thread_failed(thread, inner.error, inner.cause)
@@ -1251,7 +1306,7 @@ class _Run:
             context = self.context(thread, state)
             if isinstance(source, Path):
                 try:
-                    value = source.read(context if source.context else data)
+                    value = source.read(source.root(data, context))
                 except PathNotFound:
                     raise StateRuntimeError(
                         f"The JSONPath '{source.text}' specified for the field '{field}' could not"

@@ -48,7 +48,7 @@ from orchestrator.asl.paths import (
     compile_reference_path,
 )
 from orchestrator.asl.resources import function_name_of
-from orchestrator.asl.templates import Template, compile_template, escape_pointer
+from orchestrator.asl.templates import Template, compile_assign, compile_template, escape_pointer
 
 P = TypeVar("P", Path, ReferencePath)
 _COMMON = {"Type", "Comment", "QueryLanguage"}
@@ -95,8 +95,12 @@ ALLOWED_FIELDS: dict[str, set[str]] = {
         "Label",
     },
 }
+for _kind in ("Pass", "Task", "Choice", "Wait", "Parallel", "Map"):
+    ALLOWED_FIELDS[_kind].add("Assign")
 # Valid ASL fields of any state type (JSONata, variables) that are not run yet.
-UNSUPPORTED_STATE_FIELDS = {"Assign", "Arguments", "Output"}
+UNSUPPORTED_STATE_FIELDS = {"Arguments", "Output"}
+# The state types that may assign workflow variables (AWS: not Succeed or Fail).
+_ASSIGNING = {kind for kind, fields in ALLOWED_FIELDS.items() if "Assign" in fields}
 # Valid ASL of particular state types that is not run yet (Distributed Map).
 UNSUPPORTED_FIELDS = {
     "Map": {"ItemReader", "ItemBatcher", "ResultWriter", "Label"},
@@ -403,6 +407,8 @@ class _Checker:
             "type": kind,
             "comment": self.optional_string(raw, "Comment", where),
         }
+        if "Assign" in raw and kind in _ASSIGNING:
+            common["assign"] = self.assign(raw["Assign"], f"{where}/Assign")
         if kind != "Fail":
             common["input_path"] = self.reading_path(raw, "InputPath", where)
             common["output_path"] = self.reading_path(raw, "OutputPath", where)
@@ -852,7 +858,7 @@ class _Checker:
                         f"field {key!r} of a catcher is not supported yet",
                         f"{at}/{escape_pointer(key)}",
                     )
-                elif key not in {"ErrorEquals", "Next", "ResultPath", "Comment"}:
+                elif key not in {"ErrorEquals", "Next", "ResultPath", "Comment", "Assign"}:
                     self.problem(
                         "UNKNOWN_FIELD",
                         f"field {errors.abbreviate(key)} is not allowed in a catcher",
@@ -867,8 +873,9 @@ class _Checker:
             else:
                 self.target_exists(target, "Next", f"{at}/Next", names)
             path = self.reference_path(item, "ResultPath", at)
+            assign = self.assign(item["Assign"], f"{at}/Assign") if "Assign" in item else None
             if isinstance(target, str):
-                result.append(Catcher(tuple(equals), target, path))
+                result.append(Catcher(tuple(equals), target, path, assign))
         return tuple(result)
 
     def error_equals(self, raw: Any, where: str, *, last: bool) -> list[str]:
@@ -916,6 +923,13 @@ class _Checker:
                 f"{where}/{key}",
             )
             return None
+
+    def assign(self, raw: Any, where: str) -> Template | None:
+        """An ``Assign`` object, compiled (every problem of its names and values reported)."""
+        template, problems = compile_assign(raw, where)
+        for code, message, pointer in problems:
+            self.problem(code, message, pointer)
+        return template
 
     def template(self, raw: dict[str, Any], key: str, where: str) -> Template | None:
         if key not in raw:

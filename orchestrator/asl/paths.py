@@ -55,7 +55,8 @@ class UnsupportedPath(ValueError):
     """Valid ASL that this engine does not evaluate yet (a ``$variable`` reference)."""
 
 
-_VARIABLE = re.compile(r"^\$[A-Za-z_]")
+# ``$name``: a workflow variable (AWS: a letter or underscore, then word characters).
+_VARIABLE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)")
 # The deepest expression tree accepted for a path that jsonpath-ng evaluates. jsonpath-ng
 # walks its tree recursively when it reads data, so a path of hundreds of steps (``$[*][*]…``)
 # would raise RecursionError at run time; real paths have a handful of steps. AWS documents no
@@ -125,6 +126,26 @@ class Path:
     _expr: Any = field(default=None, compare=False, repr=False)
     # ``$$...``: the path reads the context object, not the state's data.
     context: bool = False
+    # ``$name...``: the path reads workflow variable ``name`` (the steps are after it).
+    variable: str | None = None
+
+    @property
+    def reads_context(self) -> bool:
+        """Whether reading it needs the context object (``$$``, or a variable, which the
+        context object carries: :class:`Variables`)."""
+        return self.context or self.variable is not None
+
+    def root(self, data: Any, context: Any) -> Any:
+        """What the path reads: the context object, a variable's value, or ``data``.
+
+        Raises :class:`PathNotFound` for a variable that has no value in scope.
+        """
+        if self.variable is not None:
+            variables = getattr(context, "variables", None)
+            if variables is None or self.variable not in variables:
+                raise PathNotFound(self.text, "$" + self.variable, at_end=not self.steps)
+            return variables[self.variable]
+        return context if self.context else data
 
     @property
     def definite(self) -> bool:
@@ -169,10 +190,13 @@ def compile_path(text: str) -> Path:
         raise ValueError(f"{abbreviate(text)} is an intrinsic function call, not a JSONPath")
     if not isinstance(text, str) or not text.startswith("$"):
         raise ValueError(f"{abbreviate(text)} is not a JSONPath: it must start with '$'")
-    if _VARIABLE.match(text):
-        raise UnsupportedPath(
-            f"variable references such as {abbreviate(text)} are not supported yet"
-        )
+    if match := _VARIABLE.match(text):
+        name = match.group(1)
+        body = _drop_dots_before_brackets("$" + text[1 + len(name) :])
+        steps = _split_simple(body)
+        if steps is not None:
+            return Path(text, steps, variable=name)
+        return Path(text, None, _parse_indefinite(body, text), variable=name)
     context = text.startswith("$$")
     body = _drop_dots_before_brackets(text[1:] if context else text)  # "$$.a" reads "$.a"
     steps = _split_simple(body)
@@ -330,9 +354,7 @@ def compile_reference_path(text: str) -> ReferencePath:
     if not isinstance(text, str) or not text.startswith("$"):
         raise ValueError(f"{abbreviate(text)} is not a reference path: it must start with '$'")
     if _VARIABLE.match(text):
-        raise UnsupportedPath(
-            f"variable references such as {abbreviate(text)} are not supported yet"
-        )
+        raise ValueError(f"{abbreviate(text)} names a variable; a reference path writes into '$'")
     steps = _split_simple(_drop_dots_before_brackets(text))
     if steps is None:
         raise ValueError(

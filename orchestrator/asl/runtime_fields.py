@@ -10,6 +10,8 @@ in the conformance corpus), and one in the same style where it is not.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -45,7 +47,18 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def wait_seconds(state: WaitState, data: Any, now: datetime) -> float:
+def _pick(path: Path, data: Any, variables: Mapping[str, Any] | None) -> Any:
+    """What ``path`` selects from ``data``, or from the variable it names."""
+    if path.variable is None:
+        return path.read(data)
+    if variables is None or path.variable not in variables:
+        raise PathNotFound(path.text, "$" + path.variable)
+    return path.read(variables[path.variable])
+
+
+def wait_seconds(
+    state: WaitState, data: Any, now: datetime, variables: Mapping[str, Any] | None = None
+) -> float:
     """How long a Wait state waits from ``now``: 0 for a moment already past."""
     if state.seconds is not None:
         if state.seconds.value is not None:
@@ -54,7 +67,7 @@ def wait_seconds(state: WaitState, data: Any, now: datetime) -> float:
             path = state.seconds.path
             assert path is not None
             try:
-                value = path.read(data)
+                value = _pick(path, data, variables)
             except PathNotFound:
                 raise StateRuntimeError(
                     f"The SecondsPath parameter does not reference an input value: {path.text}"
@@ -70,20 +83,20 @@ def wait_seconds(state: WaitState, data: Any, now: datetime) -> float:
                 )
             seconds = value
     else:
-        seconds = (_wait_until(state, data) - now).total_seconds()
+        seconds = (_wait_until(state, data, variables) - now).total_seconds()
     if seconds > MAX_WAIT_SECONDS:  # before float(): 10**400 from SecondsPath would overflow it
         raise StateRuntimeError("Wait state delay is too long.")
     return max(float(seconds), 0.0)
 
 
-def _wait_until(state: WaitState, data: Any) -> datetime:
+def _wait_until(state: WaitState, data: Any, variables: Mapping[str, Any] | None) -> datetime:
     if state.timestamp_path is None:
         moment = parse_timestamp(state.timestamp or "")
         assert moment is not None  # the loader checked it
         return moment
     path = state.timestamp_path
     try:
-        text = path.read(data)
+        text = _pick(path, data, variables)
     except PathNotFound:
         raise StateRuntimeError(
             f"The TimestampPath parameter does not reference an input value: {path.text}"
@@ -98,7 +111,9 @@ def _wait_until(state: WaitState, data: Any) -> datetime:
     return moment
 
 
-def task_seconds(seconds: Seconds | None, field: str, data: Any) -> int | None:
+def task_seconds(
+    seconds: Seconds | None, field: str, data: Any, variables: Mapping[str, Any] | None = None
+) -> int | None:
     """TimeoutSeconds/HeartbeatSeconds, or their Path form read from ``data``: 1..99999999."""
     if seconds is None:
         return None
@@ -107,7 +122,7 @@ def task_seconds(seconds: Seconds | None, field: str, data: Any) -> int | None:
     path = seconds.path
     assert path is not None
     try:
-        value = path.read(data)
+        value = _pick(path, data, variables)
     except PathNotFound as missing:
         raise StateRuntimeError(missing.describe(path.text)) from None
     if not _is_integer(value) or value <= 0:
@@ -123,19 +138,21 @@ def task_seconds(seconds: Seconds | None, field: str, data: Any) -> int | None:
     return int(value)
 
 
-def _read(path: Path, data: Any) -> Any:
+def _read(path: Path, data: Any, variables: Mapping[str, Any] | None) -> Any:
     try:
-        return path.read(data)
+        return _pick(path, data, variables)
     except PathNotFound:
         return None
 
 
-def map_concurrency(state: MapState, data: Any) -> int:
+def map_concurrency(state: MapState, data: Any, variables: Mapping[str, Any] | None = None) -> int:
     """MaxConcurrency, or MaxConcurrencyPath read from ``data``; 0 means no limit."""
     spec = state.max_concurrency
     if spec.path is None:
         return spec.value or 0
-    value = _read(spec.path, data)
+    value = _read(spec.path, data, variables)
+    if isinstance(value, str) and re.fullmatch(r"[+-]?\d{1,10}", value):
+        value = int(value)  # AWS parses a number given as text ("1"), as Java's parseInt
     if not _is_integer(value) or not 0 <= value <= MAX_COUNT:
         raise StateRuntimeError(
             f'The MaxConcurrencyPath field refers to value "{_shown(value)}" which is not a'
@@ -144,7 +161,9 @@ def map_concurrency(state: MapState, data: Any) -> int:
     return int(value)
 
 
-def map_tolerance(state: MapState, data: Any, count: int) -> float | None:
+def map_tolerance(
+    state: MapState, data: Any, count: int, variables: Mapping[str, Any] | None = None
+) -> float | None:
     """How many failed items the Map tolerates (the lower of the count and the percentage of
     ``count``), or None when it tolerates none."""
     tolerated: float | None = None
@@ -152,7 +171,7 @@ def map_tolerance(state: MapState, data: Any, count: int) -> float | None:
     if spec is not None:
         value: Any = spec.value
         if spec.path is not None:
-            value = _read(spec.path, data)
+            value = _read(spec.path, data, variables)
             if not _is_integer(value) or value > MAX_COUNT:
                 raise StateRuntimeError(
                     f'The ToleratedFailureCountPath field refers to value "{_shown(value)}"'
@@ -165,7 +184,7 @@ def map_tolerance(state: MapState, data: Any, count: int) -> float | None:
     if spec is not None:
         value = spec.value
         if spec.path is not None:
-            value = _read(spec.path, data)
+            value = _read(spec.path, data, variables)
             if not _is_number(value):
                 raise StateRuntimeError(
                     f'The ToleratedFailurePercentagePath field refers to value "{_shown(value)}"'

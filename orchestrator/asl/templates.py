@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.asl import bounds, errors
 from orchestrator.asl.bounds import MAX_WHOLE_PARTS, Budget, OutOfBounds
+from orchestrator.asl.errors import abbreviate
 from orchestrator.asl.intrinsics import Intrinsic, compile_intrinsic
 from orchestrator.asl.paths import Path, PathNotFound, UnsupportedPath, compile_path
 
@@ -98,10 +100,12 @@ def _render(node: Any, data: Any, context: Any, rng: random.Random, budget: Budg
     if isinstance(node, _FromIntrinsic):
         value = node.intrinsic.evaluate(data, context, rng, field=node.field)
     elif isinstance(node, _FromPath):
-        source = context if node.context else data
         try:
+            source = node.path.root(data, context)
             value = node.path.read(source)
         except PathNotFound:
+            path = node.path
+            source = context if path.context else data if path.variable is None else None
             raise errors.StatesError(
                 errors.RUNTIME,
                 f"The JSONPath '{node.path.text}' "
@@ -148,7 +152,7 @@ def _dynamic(node: Any) -> int:
 
 def _uses_context(node: Any) -> bool:
     if isinstance(node, _FromPath):
-        return node.context
+        return node.path.reads_context
     if isinstance(node, _FromIntrinsic):
         return True  # an argument may read $$; not worth finding out
     if isinstance(node, _Object):
@@ -220,3 +224,26 @@ def _compile_dynamic(
 def escape_pointer(token: str) -> str:
     """Escape one JSON Pointer token (RFC 6901)."""
     return token.replace("~", "~0").replace("/", "~1")
+
+
+# AWS's variable names: a letter or underscore, then letters, digits or underscores.
+_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def compile_assign(raw: Any, pointer: str) -> tuple[Template | None, list[tuple[str, str, str]]]:
+    """Compile an ``Assign`` object: a template whose keys (without ``.$``) name variables."""
+    if not isinstance(raw, dict):
+        return None, [("INVALID_TYPE", "'Assign' must be a JSON object", pointer)]
+    problems = [
+        (
+            "INVALID_VALUE",
+            f"{abbreviate(key)} is not a variable name (a letter or underscore, then letters,"
+            " digits or underscores)",
+            f"{pointer}/{escape_pointer(key)}",
+        )
+        for key in raw
+        if not _VARIABLE_NAME.match(key.removesuffix(".$"))
+    ]
+    if problems:
+        return None, problems
+    return compile_template(raw, pointer)

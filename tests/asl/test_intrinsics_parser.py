@@ -14,7 +14,7 @@ from orchestrator.asl.intrinsics import (
     is_intrinsic,
 )
 from orchestrator.asl.intrinsics.lexer import NUMBER, PATH, STRING, tokenize
-from orchestrator.asl.paths import UnsupportedPath
+from orchestrator.asl.variables import Context, Variables
 from tests.asl.intrinsics_support import run
 
 
@@ -137,9 +137,10 @@ def test_states_uuid_ignores_arguments_as_aws_does() -> None:
     assert len(run("States.UUID('x', $.missing)", {})) == 36
 
 
-def test_variables_are_refused_as_unsupported_with_their_column() -> None:
-    with pytest.raises(UnsupportedPath, match="column 21"):
-        compile_intrinsic("States.Format('{}', $name)")
+def test_a_variable_argument_reads_the_variable() -> None:
+    intrinsic = compile_intrinsic("States.Format('{} and {}', $name, $pair.b)")
+    context = Context({}, variables=Variables([{"name": "x", "pair": {"b": 2}}]))
+    assert intrinsic.evaluate({}, context, random.Random()) == "x and 2"
 
 
 # -- nesting and evaluation -------------------------------------------------------------------

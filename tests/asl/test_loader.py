@@ -151,12 +151,7 @@ def test_single_problems(document: object, code: str, pointer: str) -> None:
             },
             "/States/A/ItemProcessor/ProcessorConfig/Mode",
         ),
-        ({"Type": "Pass", "Assign": {"x": 1}, "End": True}, "/States/A/Assign"),
         ({"Type": "Pass", "QueryLanguage": "JSONata", "End": True}, "/States/A/QueryLanguage"),
-        (
-            {"Type": "Pass", "Parameters": {"x.$": "$myVariable"}, "End": True},
-            "/States/A/Parameters/x.$",
-        ),
     ],
 )
 def test_valid_asl_this_engine_does_not_run_yet_is_refused_by_name(

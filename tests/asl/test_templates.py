@@ -92,7 +92,6 @@ def test_randomness_comes_from_the_given_rng() -> None:
         ("States.Nope(1)", "INVALID_INTRINSIC", "unknown intrinsic function 'States.Nope'"),
         ("States.Format('x'", "INVALID_INTRINSIC", "expected ',' or ')' after an argument"),
         ("States.ArrayRange(1, 2)", "INVALID_INTRINSIC", "takes 3 arguments, got 2"),
-        ("States.Format('{}', $var)", "UNSUPPORTED", "variable references"),
         ("$.a[", "INVALID_JSONPATH", "is not a valid JSONPath"),
     ],
 )

@@ -195,11 +195,11 @@ def test_richer_codes_become_aws_codes() -> None:
 
 
 def test_valid_asl_not_run_here_is_an_error_named_unsupported() -> None:
-    state = {"Type": "Pass", "Assign": {"x": 1}, "End": True}
+    state = {"Type": "Pass", "Output": {"x": 1}, "End": True}
     assert diagnose({"StartAt": "A", "States": {"A": state}}) == {
         "result": "FAIL",
         "diagnostics": [
-            error("UNSUPPORTED", "field 'Assign' is not supported yet", "/States/A/Assign")
+            error("UNSUPPORTED", "field 'Output' is not supported yet", "/States/A/Output")
         ],
         "truncated": False,
     }

@@ -62,16 +62,18 @@ class StringLiteral:
 
 @dataclass(frozen=True)
 class PathArgument:
-    """``$...`` reads the state's data, ``$$...`` the context object."""
+    """``$...`` reads the state's data, ``$$...`` the context object, ``$name...`` a
+    variable."""
 
     path: Path
 
     def evaluate(self, data: Any, context: Any, rng: random.Random) -> Any:
-        source = context if self.path.context else data
         try:
+            source = self.path.root(data, context)
             return self.path.read(source)
         except PathNotFound:
-            raise MissingPath(self.path, source) from None
+            shown = context if self.path.context else data if self.path.variable is None else None
+            raise MissingPath(self.path, shown) from None
 
 
 Node: TypeAlias = "Literal | StringLiteral | PathArgument | Call"
