@@ -14,6 +14,7 @@ import dataclasses
 import importlib
 import json
 import logging
+import math
 import os
 import signal
 import uuid
@@ -118,13 +119,7 @@ def _service_settings() -> dict[str, Any]:
     missing = (os.environ.get("SFN_MISSING_FUNCTION") or "wait").lower()
     if missing not in ("wait", "fail"):
         fail(f"SFN_MISSING_FUNCTION must be 'wait' or 'fail', not {missing!r}")
-    grace_text = os.environ.get("SFN_MISSING_FUNCTION_SECONDS") or "10"
-    try:
-        grace = float(grace_text)
-    except ValueError:
-        grace = -1.0
-    if not 0 <= grace <= 86_400:
-        fail(f"SFN_MISSING_FUNCTION_SECONDS must be seconds from 0 to 86400, not {grace_text!r}")
+    grace = _env_number("SFN_MISSING_FUNCTION_SECONDS", 10, 0, 86_400, "seconds")
     from orchestrator.api.activities import poll_seconds_from_env
 
     try:
@@ -135,13 +130,7 @@ def _service_settings() -> dict[str, Any]:
     if events not in ("on", "off"):
         fail(f"SFN_STATUS_EVENTS must be 'on' or 'off', not {events!r}")
     # A .sync job's first poll (then half as long again each time, up to a minute).
-    job_poll_text = os.environ.get("SFN_JOB_POLL_SECONDS") or "5"
-    try:
-        job_poll = float(job_poll_text)
-    except ValueError:
-        job_poll = -1.0
-    if not 0.05 <= job_poll <= 3600:
-        fail(f"SFN_JOB_POLL_SECONDS must be seconds from 0.05 to 3600, not {job_poll_text!r}")
+    job_poll = _env_number("SFN_JOB_POLL_SECONDS", 5, 0.05, 3600, "seconds")
     return {
         "job_poll_seconds": job_poll,
         "status_events": events == "on",
@@ -157,14 +146,20 @@ def _service_settings() -> dict[str, Any]:
 def _time_scale() -> float:
     """WAIT_TIME_SCALE (Step Functions Local's name): waits, backoffs and timeouts last this
     times their seconds; exits 2 on a value that is not a factor from 0 to 1000."""
-    text = os.environ.get("WAIT_TIME_SCALE") or "1"
+    return _env_number("WAIT_TIME_SCALE", 1, 0, 1000, "a factor")
+
+
+def _env_number(name: str, default: float, low: float, high: float, what: str) -> float:
+    """The number in environment variable ``name`` (``default`` when unset); exits 2 saying
+    what it must be when it is not a number from ``low`` to ``high``."""
+    text = os.environ.get(name) or str(default)
     try:
-        scale = float(text)
+        value = float(text)
     except ValueError:
-        scale = -1.0
-    if not 0 <= scale <= 1000:
-        fail(f"WAIT_TIME_SCALE must be a factor from 0 to 1000, not {text!r}")
-    return scale
+        value = math.nan
+    if not low <= value <= high:  # NaN fails too
+        fail(f"{name} must be {what} from {low:g} to {high:g}, not {text!r}")
+    return value
 
 
 def _integration_settings() -> dict[str, Any]:
