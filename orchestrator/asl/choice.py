@@ -65,7 +65,8 @@ class ChoiceBranch:
 
     rule: Rule
     next: str
-    assign: Template | None = None
+    assign: Any = None  # a JSONPath Template, or a JSONata one
+    output: Any = None  # a JSONata rule's Output
 
 
 # --------------------------------------------------------------------------------------------

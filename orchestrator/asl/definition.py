@@ -55,7 +55,9 @@ class State:
     comment: str | None = None
     input_path: Path | None
     output_path: Path | None
-    assign: Template | None = None  # ``Assign``: workflow variables set as the state ends
+    assign: Any = None  # ``Assign``: a JSONPath Template, or a JSONata one in a JSONata state
+    query_language: str = "JSONPath"  # or "JSONata": its fields are {% %} expressions
+    output: Any = None  # a JSONata state's ``Output`` (a jsonata Template)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,6 +139,9 @@ class WaitState(State, Transition):
     seconds: Seconds | None = None
     timestamp: str | None = None
     timestamp_path: Path | None = None
+    # A JSONata state's Seconds/Timestamp given as an expression.
+    seconds_expression: Any = None
+    timestamp_expression: Any = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,6 +157,8 @@ class FailState(State):
     cause: str | None = None
     error_path: Any = None  # a Path or a compiled intrinsic
     cause_path: Any = None
+    error_expression: Any = None  # a JSONata state's Error/Cause as an expression
+    cause_expression: Any = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -30,8 +30,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from messages import limits
-from orchestrator.asl import bounds, errors, runtime_fields, tokens
-from orchestrator.asl.bounds import MAX_HISTORY_EVENTS, MAX_STEP_WORK, OutOfBounds
+from orchestrator.asl import bounds, errors, jsonata_states, runtime_fields, tokens
+from orchestrator.asl.bounds import (
+    MAX_HISTORY_EVENTS,
+    MAX_STEP_WORK,
+    MAX_WAIT_SECONDS,
+    OutOfBounds,
+)
 from orchestrator.asl.definition import (
     AnyState,
     ChoiceState,
@@ -74,7 +79,9 @@ from orchestrator.asl.execution import (
     event_data,
     event_from_data,
 )
+from orchestrator.asl.jsonata import QUERY_EVALUATION_ERROR, unexpected_type
 from orchestrator.asl.lambda_invoke import invoke_response
+from orchestrator.asl.loader import parse_timestamp
 from orchestrator.asl.paths import Path, PathNotFound, PathWriteError, ReferencePath
 from orchestrator.asl.pmap import Draft, PMap, PSet
 from orchestrator.asl.resources import function_name_of
@@ -244,6 +251,8 @@ def iso_time(moment: datetime) -> str:
 
 
 _RUNTIME_PREFIX = "An error occurred while executing the state"
+# Errors whose cause AWS opens with where they happened (_RUNTIME_PREFIX and the state).
+_PREFIXED = frozenset({errors.RUNTIME, QUERY_EVALUATION_ERROR})
 
 
 class _HistoryFull(Exception):
@@ -587,6 +596,8 @@ class _Run:
 
     def run_state(self, thread: Thread, state: AnyState, data: Any) -> tuple[str, Any] | None:
         """Run one state on its raw input; the next state and its input, or None."""
+        if state.query_language == "JSONata":  # the one place the query language decides
+            return self.run_jsonata(thread, state, data)
         if isinstance(state, TaskState):
             self.enter_task(thread, state, data)
             return None
@@ -623,6 +634,83 @@ class _Run:
             output, following = effective, None
         output = self.read(state.output_path, thread, state, output)
         return self.exit_state(thread, state, following, output)
+
+    # -- JSONata states -------------------------------------------------------------------------
+
+    def run_jsonata(self, thread: Thread, state: AnyState, data: Any) -> tuple[str, Any] | None:
+        """Run a JSONata state: its fields are evaluated with ``$states.input`` and the
+        variables; ``Output`` (default: the input) is its output, ``Assign`` its variables."""
+        context = self.context(thread, state)
+        names = jsonata_states.bindings(data, context)
+        assign, output = state.assign, state.output
+        following: str | None = None
+        if isinstance(state, FailState):
+            error = self.jsonata_text(state.error_expression, names, "Error", state.error)
+            cause = self.jsonata_text(state.cause_expression, names, "Cause", state.cause)
+            thread.state = None
+            self.thread_failed(thread, error, cause)
+            return None
+        if isinstance(state, ChoiceState):
+            for branch in state.branches:
+                if branch.rule.evaluate(data, context):
+                    following, assign = branch.next, branch.assign
+                    output = branch.output if branch.output is not None else state.output
+                    break
+            else:
+                if state.default is None:
+                    raise StatesError(errors.NO_CHOICE_MATCHED, "No Matches!")
+                following = state.default
+        elif isinstance(state, WaitState):
+            seconds = self.jsonata_wait_seconds(state, names)
+            if seconds > 0:
+                thread.input = data
+                self.start_timer(thread, "wait", seconds)
+                return None
+            following = state.next
+        elif isinstance(state, PassState):
+            following = state.next
+        return self.exit_state(
+            thread, state, following, self.jsonata_finish(thread, assign, output, names, data)
+        )
+
+    def jsonata_finish(
+        self, thread: Thread, assign: Any, output: Any, names: dict[str, Any], default: Any
+    ) -> Any:
+        """Evaluate a JSONata state's ``Assign`` (set as it exits) and ``Output``, both with
+        the variables as they were."""
+        if assign is not None:
+            values = assign.render(names, rng=self.draw(), now=self.now, field="Assign")
+            if isinstance(values, dict) and values:
+                self.assigned[thread.id] = values
+        if output is None:
+            return default
+        return output.render(names, rng=self.draw(), now=self.now, field="Output")
+
+    def jsonata_text(self, expression: Any, names: dict[str, Any], field: str, plain: Any) -> Any:
+        """A Fail state's Error or Cause: the expression's string, else the plain value."""
+        if expression is None:
+            return plain
+        value = expression.evaluate(names, rng=self.draw(), now=self.now, location=field)
+        if not isinstance(value, str):
+            raise unexpected_type(expression.text, field, "string", value)
+        return value
+
+    def jsonata_wait_seconds(self, state: WaitState, names: dict[str, Any]) -> float:
+        """How long a JSONata Wait waits: its Seconds or Timestamp, evaluated if need be."""
+        if state.seconds_expression is not None:
+            value = state.seconds_expression.evaluate(names, location="Seconds")
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise unexpected_type(state.seconds_expression.text, "Seconds", "integer", value)
+            return float(min(value, MAX_WAIT_SECONDS))
+        if state.timestamp_expression is not None:
+            value = state.timestamp_expression.evaluate(names, location="Timestamp")
+            moment = parse_timestamp(value) if isinstance(value, str) else None
+            if moment is None:
+                raise unexpected_type(
+                    state.timestamp_expression.text, "Timestamp", "timestamp string", value
+                )
+            return max((moment - self.now).total_seconds(), 0.0)
+        return runtime_fields.wait_seconds(state, {}, self.now)
 
     def exit_state(
         self, thread: Thread, state: AnyState, following: str | None, output: Any
@@ -955,6 +1043,17 @@ class _Run:
         state = self.scope_state(thread)
         if kind == "wait":
             assert isinstance(state, WaitState)
+            if state.query_language == "JSONata":
+                try:
+                    names = jsonata_states.bindings(thread.input, self.context(thread, state))
+                    output = self.jsonata_finish(
+                        thread, state.assign, state.output, names, thread.input
+                    )
+                except StatesError as failure:
+                    self.state_failed(thread, state, failure)
+                    return
+                self.continue_after(thread, state, state.next, output)
+                return
             try:
                 effective = self.read(state.input_path, thread, state, thread.input)
                 self.assign(thread, state, state.assign, effective)
@@ -1244,7 +1343,7 @@ class _Run:
         self.assigned.pop(thread.id, None)  # a failed state assigns nothing (a catcher may)
         error: str | None = None if error_is_none else failure.error
         cause: str | None = None if cause_is_none else failure.cause
-        if failure.error == errors.RUNTIME and not failure.cause.startswith(_RUNTIME_PREFIX):
+        if failure.error in _PREFIXED and not failure.cause.startswith(_RUNTIME_PREFIX):
             cause = (
                 f"An error occurred while executing the state '{state.name}' (entered at the"
                 f" event id #{thread.entered_event}). {failure.cause}"

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from messages import limits
 from orchestrator.asl import errors, json_text, resources, services
 from orchestrator.asl.bounds import MAX_RETRY_DELAY_SECONDS, MAX_TASK_SECONDS
-from orchestrator.asl.choice import compile_choices
+from orchestrator.asl.choice import ChoiceBranch, compile_choices
 from orchestrator.asl.definition import (
     AnyState,
     Catcher,
@@ -40,6 +40,9 @@ from orchestrator.asl.definition import (
 )
 from orchestrator.asl.errors import DefinitionError, Problem
 from orchestrator.asl.intrinsics import compile_intrinsic, is_intrinsic
+from orchestrator.asl.jsonata import JsonataSyntaxError, compile_expression, is_expression
+from orchestrator.asl.jsonata import compile_template as compile_jsonata_template
+from orchestrator.asl.jsonata_states import ConditionRule
 from orchestrator.asl.paths import (
     Path,
     ReferencePath,
@@ -107,6 +110,15 @@ UNSUPPORTED_FIELDS = {
 }
 TOP_LEVEL_FIELDS = {"Comment", "StartAt", "States", "Version", "TimeoutSeconds", "QueryLanguage"}
 QUERY_LANGUAGES = ("JSONPath", "JSONata")
+# The fields of the JSONata states run here (JSONPath's paths, Parameters and Result are not).
+_JSONATA_COMMON = {"Type", "Comment", "QueryLanguage"}
+JSONATA_FIELDS: dict[str, set[str]] = {
+    "Pass": _JSONATA_COMMON | {"Next", "End", "Output", "Assign"},
+    "Succeed": _JSONATA_COMMON | {"Output"},
+    "Fail": _JSONATA_COMMON | {"Error", "Cause"},
+    "Wait": _JSONATA_COMMON | {"Seconds", "Timestamp", "Next", "End", "Output", "Assign"},
+    "Choice": _JSONATA_COMMON | {"Choices", "Default", "Output", "Assign"},
+}
 MAX_STATE_NAME = 80
 # A definition with more problems than this lists the first ones and says how many more.
 MAX_PROBLEMS = 1000
@@ -253,6 +265,8 @@ class _Checker:
         self.problems: list[Problem] = []
         self.duplicates = duplicates or {}  # keys an object repeats, by the object's id
         self.state_names: dict[str, str] = {}  # every state name so far -> its pointer
+        self.default_language = "JSONPath"  # the machine's QueryLanguage
+        self.language = "JSONPath"  # the state being checked's
 
     def problem(self, code: str, message: str, pointer: str) -> None:
         self.problems.append(Problem(code, message, pointer))
@@ -280,23 +294,27 @@ class _Checker:
         return StateMachine(name=name, scopes=scopes, comment=comment, timeout_seconds=timeout)
 
     def query_language(self, raw: dict[str, Any], where: str) -> bool:
-        """Whether ``QueryLanguage`` (absent, or JSONPath) lets the object be checked here."""
-        language = raw.get("QueryLanguage", "JSONPath")
-        if language == "JSONPath":
-            return True
-        if language == "JSONata":
-            self.problem(
-                "UNSUPPORTED",
-                "QueryLanguage 'JSONata' is not supported yet; 'JSONPath' is",
-                f"{where}/QueryLanguage",
-            )
-        else:
+        """Whether ``QueryLanguage`` is valid here; the language of the object is set in
+        :attr:`language` (a state inherits the machine's)."""
+        language = raw.get("QueryLanguage", self.default_language)
+        if language not in QUERY_LANGUAGES:
             self.problem(
                 "INVALID_VALUE",
                 f"'QueryLanguage' must be one of {', '.join(QUERY_LANGUAGES)}",
                 f"{where}/QueryLanguage",
             )
-        return False
+            return False
+        if where and self.default_language == "JSONata" and language == "JSONPath":
+            self.problem(
+                "INVALID_VALUE",
+                "a state cannot use JSONPath when the state machine's QueryLanguage is JSONata",
+                f"{where}/QueryLanguage",
+            )
+            return False
+        self.language = language
+        if not where:
+            self.default_language = language
+        return True
 
     def check_scope(self, raw: dict[str, Any], where: str) -> int:
         """Check a set of states with a StartAt (the machine, a branch, an iterator); its id."""
@@ -383,6 +401,9 @@ class _Checker:
         before = len(self.problems)
         if not self.query_language(raw, where):
             return None
+        if self.language == "JSONata":
+            jsonata = self.jsonata_state(raw, where, names, kind, name)
+            return jsonata if len(self.problems) == before else None
         for key in raw:
             if key in UNSUPPORTED_STATE_FIELDS:
                 self.problem(
@@ -923,6 +944,154 @@ class _Checker:
                 f"{where}/{key}",
             )
             return None
+
+    # -- JSONata states ------------------------------------------------------------------------
+
+    def jsonata_state(
+        self, raw: dict[str, Any], where: str, names: set[str], kind: str, name: str
+    ) -> AnyState | None:
+        """A JSONata state: its fields are values or ``{% %}`` expressions (Task, Parallel and
+        Map states are not run in JSONata yet)."""
+        allowed = JSONATA_FIELDS.get(kind)
+        if allowed is None:
+            self.problem(
+                "UNSUPPORTED",
+                f"JSONata {kind} states are not supported yet (Pass, Choice, Wait, Succeed and"
+                " Fail are)",
+                f"{where}/Type",
+            )
+            return None
+        for key in raw:
+            if key not in allowed:
+                jsonpath = key in ALLOWED_FIELDS[kind]
+                self.problem(
+                    "INVALID_FIELD" if jsonpath else "UNKNOWN_FIELD",
+                    f"field {errors.abbreviate(key)} is not allowed in a JSONata {kind} state"
+                    + (" (it is JSONPath's)" if jsonpath else ""),
+                    f"{where}/{escape_pointer(key)}",
+                )
+        common: dict[str, Any] = {
+            "name": name,
+            "type": kind,
+            "comment": self.optional_string(raw, "Comment", where),
+            "query_language": "JSONata",
+            "input_path": compile_path("$"),
+            "output_path": compile_path("$"),
+        }
+        if "Output" in raw:
+            common["output"] = self.jsonata_template(raw["Output"], f"{where}/Output")
+        if "Assign" in raw:
+            common["assign"] = self.jsonata_assign(raw["Assign"], f"{where}/Assign")
+        if kind == "Pass":
+            return PassState(**common, **self.moves(raw, where, names), result_path=None)
+        if kind == "Succeed":
+            return SucceedState(**common)
+        if kind == "Fail":
+            return FailState(
+                **common,
+                error=raw["Error"] if isinstance(raw.get("Error"), str) else None,
+                cause=raw["Cause"] if isinstance(raw.get("Cause"), str) else None,
+                error_expression=self.jsonata_expression(raw, "Error", where),
+                cause_expression=self.jsonata_expression(raw, "Cause", where),
+            )
+        if kind == "Wait":
+            seconds, timestamp = raw.get("Seconds"), raw.get("Timestamp")
+            if (seconds is None) == (timestamp is None):
+                self.problem(
+                    "MISSING_FIELD", "a Wait state needs one of Seconds and Timestamp", where
+                )
+            plain_seconds = None
+            if seconds is not None and not is_expression(seconds):
+                plain_seconds = self.seconds(raw, "Seconds", where, allow_zero=True)
+            return WaitState(
+                **common,
+                **self.moves(raw, where, names),
+                seconds=plain_seconds,
+                timestamp=timestamp
+                if isinstance(timestamp, str) and not is_expression(timestamp)
+                else None,
+                seconds_expression=self.jsonata_expression(raw, "Seconds", where),
+                timestamp_expression=self.jsonata_expression(raw, "Timestamp", where),
+            )
+        return self.jsonata_choice(raw, where, names, common)
+
+    def jsonata_choice(
+        self, raw: dict[str, Any], where: str, names: set[str], common: dict[str, Any]
+    ) -> ChoiceState:
+        choices = raw.get("Choices")
+        branches = []
+        if not isinstance(choices, list) or not choices:
+            self.problem("INVALID_TYPE", "'Choices' must be a non-empty array", f"{where}/Choices")
+            choices = []
+        for i, rule in enumerate(choices):
+            at = f"{where}/Choices/{i}"
+            if not isinstance(rule, dict):
+                self.problem("INVALID_TYPE", "a choice rule must be an object", at)
+                continue
+            for key in rule:
+                if key not in {"Condition", "Next", "Comment", "Output", "Assign"}:
+                    self.problem(
+                        "UNKNOWN_FIELD",
+                        f"field {errors.abbreviate(key)} is not allowed in a JSONata choice rule",
+                        f"{at}/{escape_pointer(key)}",
+                    )
+            condition = rule.get("Condition")
+            target = rule.get("Next")
+            if not isinstance(target, str):
+                self.problem("MISSING_FIELD", "a choice rule needs 'Next'", f"{at}/Next")
+                continue
+            self.target_exists(target, "Next", f"{at}/Next", names)
+            if isinstance(condition, bool):
+                test: Any = condition
+            elif is_expression(condition):
+                test = self.jsonata_expression(rule, "Condition", at)
+            else:
+                self.problem(
+                    "INVALID_TYPE",
+                    "'Condition' must be a boolean or a {% %} expression",
+                    f"{at}/Condition",
+                )
+                continue
+            branches.append(
+                ChoiceBranch(
+                    ConditionRule(test, f"{at}/Condition"),
+                    target,
+                    self.jsonata_assign(rule["Assign"], f"{at}/Assign")
+                    if "Assign" in rule
+                    else None,
+                    self.jsonata_template(rule["Output"], f"{at}/Output")
+                    if "Output" in rule
+                    else None,
+                )
+            )
+        default = self.optional_string(raw, "Default", where)
+        if default is not None:
+            self.target_exists(default, "Default", f"{where}/Default", names)
+        return ChoiceState(**common, branches=tuple(branches), default=default)
+
+    def jsonata_expression(self, raw: dict[str, Any], key: str, where: str) -> Any:
+        """``raw[key]`` compiled when it is a ``{% %}`` expression; None otherwise."""
+        value = raw.get(key)
+        if not isinstance(value, str) or not is_expression(value):
+            return None
+        try:
+            return compile_expression(value)
+        except JsonataSyntaxError as exc:
+            self.problem("INVALID_JSONATA", f"{exc}", f"{where}/{escape_pointer(key)}")
+            return None
+
+    def jsonata_template(self, value: Any, where: str) -> Any:
+        try:
+            return compile_jsonata_template(value)
+        except JsonataSyntaxError as exc:
+            self.problem("INVALID_JSONATA", f"{exc}", where + (exc.pointer or ""))
+            return None
+
+    def jsonata_assign(self, value: Any, where: str) -> Any:
+        if not isinstance(value, dict):
+            self.problem("INVALID_TYPE", "'Assign' must be a JSON object", where)
+            return None
+        return self.jsonata_template(value, where)
 
     def assign(self, raw: Any, where: str) -> Template | None:
         """An ``Assign`` object, compiled (every problem of its names and values reported)."""

@@ -151,7 +151,10 @@ def test_single_problems(document: object, code: str, pointer: str) -> None:
             },
             "/States/A/ItemProcessor/ProcessorConfig/Mode",
         ),
-        ({"Type": "Pass", "QueryLanguage": "JSONata", "End": True}, "/States/A/QueryLanguage"),
+        (
+            {"Type": "Map", "QueryLanguage": "JSONata", "Items": [], "End": True},
+            "/States/A/Type",
+        ),
     ],
 )
 def test_valid_asl_this_engine_does_not_run_yet_is_refused_by_name(

@@ -53,13 +53,33 @@ def test_query_language_jsonpath_on_a_state_restates_the_default() -> None:
     load({"QueryLanguage": "JSONPath", **one({"Type": "Pass", "End": True})})
 
 
-def test_query_language_jsonata_stays_unsupported_and_other_values_are_invalid() -> None:
-    assert codes(one({"Type": "Pass", "QueryLanguage": "JSONata", "End": True})) == {
-        ("UNSUPPORTED", "/States/A/QueryLanguage")
-    }
-    assert codes({"QueryLanguage": "JSONata", **one({"Type": "Pass", "End": True})}) == {
-        ("UNSUPPORTED", "/QueryLanguage")
-    }
+def test_query_language_jsonata_runs_simple_states_and_refuses_the_rest() -> None:
+    assert load(one({"Type": "Pass", "QueryLanguage": "JSONata", "End": True})).name == "M"
+    assert codes(
+        {
+            "QueryLanguage": "JSONata",
+            **one({"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "End": True}),
+        }
+    ) == {("UNSUPPORTED", "/States/A/Type")}
+    assert codes(
+        {
+            "QueryLanguage": "JSONata",
+            **one({"Type": "Pass", "QueryLanguage": "JSONPath", "End": True}),
+        }
+    ) == {("INVALID_VALUE", "/States/A/QueryLanguage")}
+    assert codes(
+        one({"Type": "Pass", "QueryLanguage": "JSONata", "InputPath": "$.a", "End": True})
+    ) == {("INVALID_FIELD", "/States/A/InputPath")}
+    assert codes(
+        one(
+            {
+                "Type": "Pass",
+                "QueryLanguage": "JSONata",
+                "Output": "{% $states.input. %}",
+                "End": True,
+            }
+        )
+    ) == {("INVALID_JSONATA", "/States/A/Output")}
     assert codes(one({"Type": "Pass", "QueryLanguage": "XPath", "End": True})) == {
         ("INVALID_VALUE", "/States/A/QueryLanguage")
     }
