@@ -20,6 +20,7 @@ from typing import Any
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from orchestrator.api.errors import ApiError
+from orchestrator.asl.json_text import json_type_phrase
 
 # How many problems the message spells out (the count says how many there are).
 _LISTED = 10
@@ -138,19 +139,5 @@ def _expect(ok: bool, expected: str, value: Any, path: str) -> None:
     if not ok:
         raise ApiError(
             "SerializationException",
-            f"Expected {expected} at '{path or 'the request body'}', got {_json_type(value)}",
+            f"Expected {expected} at '{path or 'the request body'}', got {json_type_phrase(value)}",
         )
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return "null"

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from orchestrator.asl import errors
 from orchestrator.asl.errors import Problem, StatesError
+from orchestrator.asl.json_text import json_type
 from orchestrator.asl.paths import Path, PathNotFound, UnsupportedPath, compile_path
 from orchestrator.asl.templates import Template, compile_assign
 
@@ -361,27 +362,11 @@ def _child(pointer: str, key: str | int) -> str:
     return f"{pointer}/{token}"
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
 def _describe(value: Any) -> str:
     text = repr(value) if isinstance(value, str | int | float) else ""
     if len(text) > 60:
         text = text[:57] + "..."
-    return f"{_json_type(value)} {text}".rstrip()
+    return f"{json_type(value)} {text}".rstrip()
 
 
 class _Compiler:

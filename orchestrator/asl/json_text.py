@@ -15,6 +15,7 @@ import bisect
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from orchestrator.asl.errors import Problem
 from orchestrator.asl.templates import escape_pointer
@@ -289,3 +290,26 @@ class LineIndex:
         """The 1-based line and column of ``offset``."""
         line = bisect.bisect_right(self.starts, offset)
         return line, offset - self.starts[line - 1] + 1
+
+
+def json_type(value: Any) -> str:
+    """The JSON type of a parsed value, as AWS's messages name it (``number``, ``array``...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def json_type_phrase(value: Any) -> str:
+    """:func:`json_type` with its article, for a problem's text (``an array``, ``null``)."""
+    kind = json_type(value)
+    if kind == "null":
+        return kind
+    return ("an " if kind[0] in "aeiou" else "a ") + kind

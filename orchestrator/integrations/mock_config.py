@@ -58,6 +58,7 @@ from typing import Any, TypeAlias
 from messages import limits
 from orchestrator.asl import json_text
 from orchestrator.asl.errors import RUNTIME, abbreviate
+from orchestrator.asl.json_text import json_type_phrase
 from orchestrator.asl.templates import escape_pointer
 
 # The largest mock configuration read (far beyond any hand-written or generated test file).
@@ -326,21 +327,6 @@ def _located(problems: list[_Problem], text: str) -> list[str]:
     return shown
 
 
-def _kind(value: Any) -> str:
-    """What a JSON value is, as a problem names it."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
 class _Checker:
     """Walks a parsed configuration, collecting every problem and building the test cases."""
 
@@ -355,7 +341,7 @@ class _Checker:
     def object(self, value: Any, pointer: str, what: str) -> dict[str, Any] | None:
         """``value`` when it is an object (its repeated keys reported), else a problem."""
         if not isinstance(value, dict):
-            self.problem(pointer, f"{what} must be a JSON object, not {_kind(value)}")
+            self.problem(pointer, f"{what} must be a JSON object, not {json_type_phrase(value)}")
             return None
         for key in self.duplicates.get(id(value), ()):
             self.problem(
@@ -495,7 +481,8 @@ class _Checker:
         for name in _THROW_FIELDS:
             if name in entry and not isinstance(entry[name], str):
                 self.problem(
-                    f"{pointer}/{name}", f"{name} must be a string, not {_kind(entry[name])}"
+                    f"{pointer}/{name}",
+                    f"{name} must be a string, not {json_type_phrase(entry[name])}",
                 )
         if len(self.problems) > problems:
             return None
@@ -549,7 +536,7 @@ class _Checker:
                 self.problem(
                     state_pointer,
                     f"a test case maps a state name to the name of a mocked response (a"
-                    f" string), not {_kind(mocked)}",
+                    f" string), not {json_type_phrase(mocked)}",
                 )
             elif responses is not None and mocked in responses:
                 states[state] = responses[mocked]

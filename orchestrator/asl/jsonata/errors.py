@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from orchestrator.asl.errors import StatesError
+from orchestrator.asl.json_text import json_type
 
 QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
 
@@ -78,21 +79,6 @@ def evaluation_failed(expression: str, location: str, detail: str) -> JsonataErr
     error (``T1006: Attempted to invoke a non-function``)."""
     cause = f"{_subject(expression, location)} threw an error during evaluation. {detail}"
     return JsonataError(cause, expression=expression, location=location)
-
-
-def json_type(value: Any) -> str:
-    """The JSON type name AWS prints for a value (``number``, ``object``, ...)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def unexpected_type(expression: str, location: str, expected: str, value: Any) -> JsonataError:
