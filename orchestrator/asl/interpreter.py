@@ -447,7 +447,7 @@ class _Run:
 
     def variables(self, thread: Thread) -> Variables:
         """The variables ``thread``'s states see."""
-        return Variables(self.variable_scopes(thread))
+        return Variables(lambda: self.variable_scopes(thread))
 
     def variable_scopes(self, thread: Thread) -> list[dict[str, Any]]:
         """The variables of ``thread`` and of each thread it runs inside, innermost first."""

@@ -8,7 +8,7 @@ read carries the variables in scope as :attr:`Context.variables`, outside the ``
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 
@@ -23,12 +23,28 @@ class Context(dict[str, Any]):
 
 
 class Variables(Mapping[str, Any]):
-    """The variables in scope: each scope's, innermost first (a read-only view)."""
+    """The variables in scope: each scope's, innermost first (a read-only view).
 
-    __slots__ = ("scopes",)
+    ``scopes`` may be a function that finds them: it is called on the first read only, so a
+    state whose fields read no variable costs nothing (a Task on the hot path).
+    """
 
-    def __init__(self, scopes: Sequence[Mapping[str, Any]]) -> None:
-        self.scopes = scopes
+    __slots__ = ("_found", "_scopes")
+
+    def __init__(
+        self, scopes: Sequence[Mapping[str, Any]] | Callable[[], Sequence[Mapping[str, Any]]]
+    ) -> None:
+        self._found: Sequence[Mapping[str, Any]] | None = None if callable(scopes) else scopes
+        self._scopes = scopes
+
+    @property
+    def scopes(self) -> Sequence[Mapping[str, Any]]:
+        """The scopes, innermost first."""
+        if self._found is None:
+            finder = self._scopes
+            assert callable(finder)
+            self._found = finder()
+        return self._found
 
     def __getitem__(self, name: str) -> Any:
         for scope in self.scopes:
