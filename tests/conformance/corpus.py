@@ -7,19 +7,24 @@ the record format and how results are normalised and compared. Nothing of it is 
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import functools
 import json
 import linecache
 import os
 import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from jsonpath_ng.ext.parser import parse as parse_jsonpath
 
+from orchestrator.arns import Account
+from orchestrator.asl.errors import DefinitionError
+from orchestrator.asl.loader import load_definition
+from orchestrator.local_runner import Caller, FakeClock, LocalResult, run_local
 from workers.runtime import Function
 
 FOLDER = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
@@ -286,3 +291,38 @@ def is_uuid4(text: str) -> bool:
         return uuid.UUID(text).version == 4
     except ValueError:
         return False
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """A case run through the in-process runner: ``result`` None when its definition was
+    refused (``supported`` False for UNSUPPORTED only), with why in ``refusal``."""
+
+    case: dict[str, Any]
+    result: LocalResult | None
+    supported: bool = True
+    refusal: str = ""
+
+
+def run_recorded(case: dict[str, Any], caller: Caller | None = None) -> Run:
+    """Load and run one recorded case as its README says (names, account, role, input)."""
+    name = case.get("state_machine_name") or "<ArnPart_0idx>"
+    try:
+        machine = load_definition(case["definition"], name=name)
+    except DefinitionError as exc:
+        if all(p.code == "UNSUPPORTED" for p in exc.problems):
+            return Run(case, None, False, exc.problems[0].message)
+        return Run(case, None, True, f"rejected: {exc}")
+    clock = FakeClock(datetime.now(UTC))
+    case = shifted(case, clock.now())
+    result = run_local(
+        machine,
+        json.loads(case["input"]),
+        lambda_functions(case, clock),
+        execution_name=case.get("execution_name") or "<ExecArnPart_0idx>",
+        account=Account(region=REGION, account=case.get("account_id") or ACCOUNT),
+        role_arn=case.get("role_arn") or ROLE_ARN,
+        clock=clock,
+        caller=caller,
+    )
+    return Run(case, result)

@@ -10,24 +10,15 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from orchestrator.arns import Account
-from orchestrator.asl.errors import DefinitionError
-from orchestrator.asl.loader import load_definition
-from orchestrator.local_runner import FakeClock, run_local
 from tests.conformance.corpus import (
-    ACCOUNT,
-    REGION,
-    ROLE_ARN,
-    lambda_functions,
     load_cases,
     normalise,
     parse_cause,
-    shifted,
+    run_recorded,
 )
 
 pytestmark = pytest.mark.conformance
@@ -55,24 +46,10 @@ class Outcome:
 
 def run_case(case: dict[str, Any]) -> Outcome:
     group = case["group"]
-    name = case.get("state_machine_name") or "<ArnPart_0idx>"
-    try:
-        machine = load_definition(case["definition"], name=name)
-    except DefinitionError as exc:
-        if all(p.code == "UNSUPPORTED" for p in exc.problems):
-            return Outcome(group, False, why=exc.problems[0].message)
-        return Outcome(group, True, why=f"rejected: {exc}")
-    clock = FakeClock(datetime.now(UTC))
-    case = shifted(case, clock.now())
-    result = run_local(
-        machine,
-        json.loads(case["input"]),
-        lambda_functions(case, clock),
-        execution_name=case.get("execution_name") or "<ExecArnPart_0idx>",
-        account=Account(region=REGION, account=ACCOUNT),
-        role_arn=ROLE_ARN,
-        clock=clock,
-    )
+    run = run_recorded(case)
+    if run.result is None:
+        return Outcome(group, run.supported, why=run.refusal)
+    case, result = run.case, run.result
     state, expected = result.state, case["expected"]
     events = [event.to_aws() for event in result.history]
     tier_a = state.status == expected["status"]

@@ -12,22 +12,14 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from orchestrator.arns import Account
-from orchestrator.asl.errors import DefinitionError
-from orchestrator.asl.loader import load_definition
-from orchestrator.local_runner import FakeClock, run_local
 from tests.conformance.corpus import (
-    ACCOUNT,
-    REGION,
-    ROLE_ARN,
-    lambda_functions,
     load_cases,
     normalise,
+    run_recorded,
 )
 from tests.conformance.replay import Replay
 
@@ -50,25 +42,11 @@ class Outcome:
 def replay_case(case: dict[str, Any]) -> Outcome:
     """Run one recorded case against its recorded calls."""
     tags = case.get("tags") or []
-    name = case.get("state_machine_name") or "<ArnPart_0idx>"
-    try:
-        machine = load_definition(case["definition"], name=name)
-    except DefinitionError as exc:
-        if all(p.code == "UNSUPPORTED" for p in exc.problems):
-            return Outcome(tags, False, why=exc.problems[0].message)
-        return Outcome(tags, True, why=f"rejected: {exc}")
-    clock = FakeClock(datetime.now(UTC))
     replay = Replay(case)
-    result = run_local(
-        machine,
-        json.loads(case["input"]),
-        lambda_functions(case, clock),
-        execution_name=case.get("execution_name") or "<ExecArnPart_0idx>",
-        account=Account(region=REGION, account=case.get("account_id") or ACCOUNT),
-        role_arn=case.get("role_arn") or ROLE_ARN,
-        clock=clock,
-        caller=replay,
-    )
+    run = run_recorded(case, replay)
+    if run.result is None:
+        return Outcome(tags, run.supported, why=run.refusal)
+    result = run.result
     state, expected = result.state, case["expected"]
     events = [event.to_aws() for event in result.history]
     why = ""

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import botocore.session
 import pytest
 
 _LISTENING = re.compile(r"Running on (http://127\.0\.0\.1:\d+)")
@@ -73,3 +74,11 @@ def _answers(url: str) -> bool:
         return True  # an HTTP error is an answer
     except OSError:
         return False
+
+
+@pytest.fixture(scope="module")
+def session() -> botocore.session.Session:
+    """A botocore session with moto's dummy credentials."""
+    session = botocore.session.Session()
+    session.set_credentials("testing", "testing")
+    return session

@@ -54,13 +54,6 @@ Client = Callable[[str], Any]
 
 
 @pytest.fixture(scope="module")
-def session() -> botocore.session.Session:
-    session = botocore.session.Session()
-    session.set_credentials("testing", "testing")
-    return session
-
-
-@pytest.fixture(scope="module")
 def caller(moto_server: MotoServer, session: botocore.session.Session) -> AwsCaller:  # noqa: F811
     # The same bounds as DEFAULT_CONFIG in a Config of our own: botocore rewrites a client
     # config's retries in place (max_attempts -> total_max_attempts), which would change

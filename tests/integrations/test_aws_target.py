@@ -41,14 +41,6 @@ Client = Callable[[str], Any]
 
 
 @pytest.fixture(scope="module")
-def session() -> botocore.session.Session:
-    """A botocore session with moto's dummy credentials."""
-    session = botocore.session.Session()
-    session.set_credentials("testing", "testing")
-    return session
-
-
-@pytest.fixture(scope="module")
 def caller(moto_server: MotoServer, session: botocore.session.Session) -> AwsCaller:  # noqa: F811
     return AwsCaller(session, moto_server.url)
 

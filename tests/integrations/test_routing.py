@@ -217,3 +217,15 @@ def test_run_answers_a_test_case_in_process(tmp_path: Path) -> None:
     missing = subprocess.run([*command, "Lost"], cwd=REPO, env=env, capture_output=True, text=True)
     assert missing.returncode == 2
     assert "no test case 'Lost' for state machine 'Orders'" in missing.stderr
+
+
+def test_a_hostile_routing_file_is_refused_not_read_whole(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.json"
+    huge.write_text('{"Routes": [' + '{"Resource": "x:y", "Target": "aws"},' * 40_000 + "]}")
+    with pytest.raises(RoutingError, match="larger than 1048576 bytes"):
+        Routing.load(huge)
+    with pytest.raises(RoutingError, match="not JSON"):
+        Routing.parse('{"Routes": ' + "[" * 10_000 + "]" * 10_000 + "}")
+    with pytest.raises(RoutingError, match="not UTF-8"):
+        (tmp_path / "bytes.json").write_bytes(b"\xff\xfe{")
+        Routing.load(tmp_path / "bytes.json")
