@@ -23,7 +23,8 @@ class Catcher:
     error_equals: tuple[str, ...]
     next: str
     result_path: ReferencePath | None
-    assign: Template | None = None  # variables assigned from the error output
+    assign: Any = None  # variables assigned from the error output (a template per language)
+    output: Any = None  # a JSONata catcher's ``Output`` (default: ``$states.errorOutput``)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Seconds:
 
     value: int | None = None
     path: Path | None = None
+    expression: Any = None  # a JSONata state's ``{% %}`` expression
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,6 +77,7 @@ class Recoverable:
     parameters: Template | None = None
     result_selector: Template | None = None
     result_path: ReferencePath | None
+    arguments: Any = None  # a JSONata Task's or Parallel's ``Arguments`` (a jsonata Template)
     retriers: tuple[Retrier, ...] = ()
     catchers: tuple[Catcher, ...] = ()
 
@@ -111,7 +114,7 @@ class TaskState(State, Transition, Recoverable):
     wait_for_token: bool = False
     timeout: Seconds | None = None
     heartbeat: Seconds | None = None
-    credentials: Template | None = None
+    credentials: Any = None  # a Template of the state's query language
 
     @property
     def takes_callbacks(self) -> bool:
@@ -174,7 +177,8 @@ class MapState(State, Transition, Recoverable):
 
     iterator: int  # scope id
     items_path: Path
-    item_selector: Template | None = None
+    items: Any = None  # a JSONata Map's ``Items`` (a jsonata Template; default: the input)
+    item_selector: Any = None  # a Template of the state's query language
     max_concurrency: Seconds = field(default_factory=Seconds)  # a count, not seconds
     tolerated_failure_count: Seconds | None = None
     tolerated_failure_percentage: Seconds | None = None

@@ -30,22 +30,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from messages import limits
-from orchestrator.asl import bounds, errors, jsonata_states, runtime_fields, tokens
+from orchestrator.asl import bounds, errors, flows, tokens
 from orchestrator.asl.bounds import (
     MAX_HISTORY_EVENTS,
     MAX_STEP_WORK,
-    MAX_WAIT_SECONDS,
     OutOfBounds,
 )
 from orchestrator.asl.definition import (
     AnyState,
-    ChoiceState,
     FailState,
     MapState,
     ParallelState,
-    PassState,
     StateMachine,
-    SucceedState,
     TaskState,
     WaitState,
 )
@@ -79,10 +75,9 @@ from orchestrator.asl.execution import (
     event_data,
     event_from_data,
 )
-from orchestrator.asl.jsonata import QUERY_EVALUATION_ERROR, unexpected_type
+from orchestrator.asl.jsonata import QUERY_EVALUATION_ERROR
 from orchestrator.asl.lambda_invoke import invoke_response
-from orchestrator.asl.loader import parse_timestamp
-from orchestrator.asl.paths import Path, PathNotFound, PathWriteError, ReferencePath
+from orchestrator.asl.paths import Path, PathNotFound
 from orchestrator.asl.pmap import Draft, PMap, PSet
 from orchestrator.asl.resources import function_name_of
 from orchestrator.asl.runtime_fields import StateRuntimeError
@@ -595,122 +590,28 @@ class _Run:
             name, data = moved
 
     def run_state(self, thread: Thread, state: AnyState, data: Any) -> tuple[str, Any] | None:
-        """Run one state on its raw input; the next state and its input, or None."""
-        if state.query_language == "JSONata":  # the one place the query language decides
-            return self.run_jsonata(thread, state, data)
+        """Run one state on its raw input; the next state and its input, or None. Control
+        is decided here, data by the state's query language (:func:`flows.flow_of`)."""
         if isinstance(state, TaskState):
             self.enter_task(thread, state, data)
             return None
         if isinstance(state, ParallelState | MapState):
             self.enter_fan_out(thread, state, data)
             return None
+        flow = flows.flow_of(state)
         if isinstance(state, FailState):
-            error, cause = self.fail_fields(thread, state, data)
+            error, cause = flow.fail_fields(self, thread, state, data)
             thread.state = None
             self.thread_failed(thread, error, cause)
             return None
-        effective = self.read(state.input_path, thread, state, data)
-        if isinstance(state, PassState):
-            if state.parameters is not None:
-                effective = self.render(state.parameters, "Parameters", effective, thread, state)
-            result = state.result if state.has_result else effective
-            self.assign(thread, state, state.assign, result)
-            output = _apply_result_path(state.result_path, data, result)
-            following: str | None = state.next
-        elif isinstance(state, ChoiceState):
-            output, following = effective, self.choose(thread, state, effective)
-        elif isinstance(state, WaitState):
-            seconds = runtime_fields.wait_seconds(
-                state, effective, self.now, self.variables(thread)
-            )
+        if isinstance(state, WaitState):
+            seconds = flow.wait_seconds(self, thread, state, data)
             if seconds > 0:
                 thread.input = data
                 self.start_timer(thread, "wait", seconds)
                 return None
-            self.assign(thread, state, state.assign, effective)
-            output, following = effective, state.next
-        else:
-            assert isinstance(state, SucceedState)
-            output, following = effective, None
-        output = self.read(state.output_path, thread, state, output)
+        following, output = flow.exit(self, thread, state, data)
         return self.exit_state(thread, state, following, output)
-
-    # -- JSONata states -------------------------------------------------------------------------
-
-    def run_jsonata(self, thread: Thread, state: AnyState, data: Any) -> tuple[str, Any] | None:
-        """Run a JSONata state: its fields are evaluated with ``$states.input`` and the
-        variables; ``Output`` (default: the input) is its output, ``Assign`` its variables."""
-        context = self.context(thread, state)
-        names = jsonata_states.bindings(data, context)
-        assign, output = state.assign, state.output
-        following: str | None = None
-        if isinstance(state, FailState):
-            error = self.jsonata_text(state.error_expression, names, "Error", state.error)
-            cause = self.jsonata_text(state.cause_expression, names, "Cause", state.cause)
-            thread.state = None
-            self.thread_failed(thread, error, cause)
-            return None
-        if isinstance(state, ChoiceState):
-            for branch in state.branches:
-                if branch.rule.evaluate(data, context):
-                    following, assign = branch.next, branch.assign
-                    output = branch.output if branch.output is not None else state.output
-                    break
-            else:
-                if state.default is None:
-                    raise StatesError(errors.NO_CHOICE_MATCHED, "No Matches!")
-                following = state.default
-        elif isinstance(state, WaitState):
-            seconds = self.jsonata_wait_seconds(state, names)
-            if seconds > 0:
-                thread.input = data
-                self.start_timer(thread, "wait", seconds)
-                return None
-            following = state.next
-        elif isinstance(state, PassState):
-            following = state.next
-        return self.exit_state(
-            thread, state, following, self.jsonata_finish(thread, assign, output, names, data)
-        )
-
-    def jsonata_finish(
-        self, thread: Thread, assign: Any, output: Any, names: dict[str, Any], default: Any
-    ) -> Any:
-        """Evaluate a JSONata state's ``Assign`` (set as it exits) and ``Output``, both with
-        the variables as they were."""
-        if assign is not None:
-            values = assign.render(names, rng=self.draw(), now=self.now, field="Assign")
-            if isinstance(values, dict) and values:
-                self.assigned[thread.id] = values
-        if output is None:
-            return default
-        return output.render(names, rng=self.draw(), now=self.now, field="Output")
-
-    def jsonata_text(self, expression: Any, names: dict[str, Any], field: str, plain: Any) -> Any:
-        """A Fail state's Error or Cause: the expression's string, else the plain value."""
-        if expression is None:
-            return plain
-        value = expression.evaluate(names, rng=self.draw(), now=self.now, location=field)
-        if not isinstance(value, str):
-            raise unexpected_type(expression.text, field, "string", value)
-        return value
-
-    def jsonata_wait_seconds(self, state: WaitState, names: dict[str, Any]) -> float:
-        """How long a JSONata Wait waits: its Seconds or Timestamp, evaluated if need be."""
-        if state.seconds_expression is not None:
-            value = state.seconds_expression.evaluate(names, location="Seconds")
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise unexpected_type(state.seconds_expression.text, "Seconds", "integer", value)
-            return float(min(value, MAX_WAIT_SECONDS))
-        if state.timestamp_expression is not None:
-            value = state.timestamp_expression.evaluate(names, location="Timestamp")
-            moment = parse_timestamp(value) if isinstance(value, str) else None
-            if moment is None:
-                raise unexpected_type(
-                    state.timestamp_expression.text, "Timestamp", "timestamp string", value
-                )
-            return max((moment - self.now).total_seconds(), 0.0)
-        return runtime_fields.wait_seconds(state, {}, self.now)
 
     def exit_state(
         self, thread: Thread, state: AnyState, following: str | None, output: Any
@@ -760,29 +661,6 @@ class _Run:
         context = self.context(thread, state) if path.reads_context else None
         return path.read(path.root(data, context))
 
-    def choose(self, thread: Thread, state: ChoiceState, data: Any) -> str:
-        """The next state; the matching rule's Assign (the state's own for the Default) is
-        applied to the state's input."""
-        context = self.context(thread, state)
-        for branch in state.branches:
-            if branch.rule.evaluate(data, context):
-                self.assign(thread, state, branch.assign, data)
-                return branch.next
-        if state.default is not None:
-            self.assign(thread, state, state.assign, data)
-            return state.default
-        raise StatesError(errors.NO_CHOICE_MATCHED, "No Matches!")
-
-    def assign(self, thread: Thread, state: AnyState, template: Template | None, data: Any) -> None:
-        """Evaluate an ``Assign``: every value read from ``data`` (``$``) and the variables as
-        they were before it (none from another); they are set as the state exits, so its own
-        OutputPath still sees the old values (AWS's order)."""
-        if template is None:
-            return
-        values = self.render(template, "Assign", data, thread, state)
-        if isinstance(values, dict) and values:
-            self.assigned[thread.id] = values  # set as the state exits (after OutputPath)
-
     # -- Task ----------------------------------------------------------------------------------
 
     def enter_task(self, thread: Thread, state: TaskState, data: Any) -> None:
@@ -792,27 +670,13 @@ class _Run:
         self.dispatch(thread, state)
 
     def dispatch(self, thread: Thread, state: TaskState) -> None:
-        """Schedule the task (again, on a retry) with its timeout and heartbeat timers.
-
-        InputPath and Parameters are evaluated for every attempt, as AWS does: a retry sees
-        its own ``$$.State.RetryCount``.
-        """
+        """Schedule the task (again, on a retry) with its timeout and heartbeat timers; its
+        arguments are evaluated for every attempt, as AWS does (a retry sees its own
+        ``$$.State.RetryCount``)."""
         thread.started = False  # this attempt's worker has not taken it yet
-        effective = self.read(state.input_path, thread, state, thread.input)
-        if state.parameters is not None:
-            effective = self.render(state.parameters, "Parameters", effective, thread, state)
-        variables = self.variables(thread)
-        timeout = runtime_fields.task_seconds(
-            state.timeout, "TimeoutSecondsPath", thread.input, variables
-        )
-        heartbeat = runtime_fields.task_seconds(
-            state.heartbeat, "HeartbeatSecondsPath", thread.input, variables
-        )
-        credentials = (
-            self.render(state.credentials, "Credentials", thread.input, thread, state)
-            if state.credentials is not None
-            else None
-        )
+        call = flows.flow_of(state).task_call(self, thread, state)
+        effective, timeout, heartbeat = call.arguments, call.timeout, call.heartbeat
+        credentials = call.credentials
         function_name, payload = state.function_name, effective
         if state.integration == "invoke":
             if not isinstance(effective, dict) or "FunctionName" not in effective:
@@ -998,12 +862,8 @@ class _Run:
     def finish_recoverable(
         self, thread: Thread, state: TaskState | ParallelState | MapState, result: Any
     ) -> None:
-        """ResultSelector -> ResultPath -> OutputPath on a result, then move on."""
-        if state.result_selector is not None:
-            result = self.render(state.result_selector, "ResultSelector", result, thread, state)
-        self.assign(thread, state, state.assign, result)
-        output = _apply_result_path(state.result_path, thread.input, result)
-        output = self.read(state.output_path, thread, state, output)
+        """The state's output from its result (its query language's data flow), then move on."""
+        output = flows.flow_of(state).result(self, thread, state, result)
         self.continue_after(thread, state, state.next, output)
 
     # -- timers --------------------------------------------------------------------------------
@@ -1043,25 +903,12 @@ class _Run:
         state = self.scope_state(thread)
         if kind == "wait":
             assert isinstance(state, WaitState)
-            if state.query_language == "JSONata":
-                try:
-                    names = jsonata_states.bindings(thread.input, self.context(thread, state))
-                    output = self.jsonata_finish(
-                        thread, state.assign, state.output, names, thread.input
-                    )
-                except StatesError as failure:
-                    self.state_failed(thread, state, failure)
-                    return
-                self.continue_after(thread, state, state.next, output)
-                return
             try:
-                effective = self.read(state.input_path, thread, state, thread.input)
-                self.assign(thread, state, state.assign, effective)
-                output = self.read(state.output_path, thread, state, effective)
+                following, output = flows.flow_of(state).exit(self, thread, state, thread.input)
             except StatesError as failure:
                 self.state_failed(thread, state, failure)
                 return
-            self.continue_after(thread, state, state.next, output)
+            self.continue_after(thread, state, following, output)
         elif kind == "retry":
             if isinstance(state, TaskState):
                 thread.attempt += 1
@@ -1092,10 +939,7 @@ class _Run:
     # -- Parallel and Map ----------------------------------------------------------------------
 
     def enter_fan_out(self, thread: Thread, state: ParallelState | MapState, data: Any) -> None:
-        effective = self.read(state.input_path, thread, state, data)
-        if isinstance(state, ParallelState) and state.parameters is not None:
-            effective = self.render(state.parameters, "Parameters", effective, thread, state)
-        thread.effective = effective
+        thread.effective = flows.flow_of(state).fan_out_input(self, thread, state, data)
         self.start_fan_out(thread, state)
 
     def retry_fan_out(self, thread_id: int) -> None:
@@ -1123,12 +967,11 @@ class _Run:
             if not state.branches:
                 self.work.append(Work("done", thread.id))
             return
-        items = self.map_items(thread, state)
+        flow = flows.flow_of(state)
+        items = flow.map_items(self, thread, state)
         thread.items = items
-        variables = self.variables(thread)
-        thread.max_concurrency = runtime_fields.map_concurrency(state, thread.effective, variables)
-        thread.tolerated_failures = runtime_fields.map_tolerance(
-            state, thread.effective, len(items), variables
+        thread.max_concurrency, thread.tolerated_failures = flow.map_limits(
+            self, thread, state, len(items)
         )
         self.record("MapStateStarted", {"length": len(items)})
         self.set_aside_children(thread, len(items))
@@ -1136,17 +979,6 @@ class _Run:
             self.work.append(Work("done", thread.id))
             return
         self.start_items(thread, state)
-
-    def map_items(self, thread: Thread, state: MapState) -> list[Any]:
-        try:
-            items = self.select(state.items_path, thread, state, thread.effective)
-        except PathNotFound as missing:
-            raise StateRuntimeError(missing.describe(state.items_path.text)) from None
-        if not isinstance(items, list):
-            raise StateRuntimeError(
-                f"Item paths must point to a JSON array: {state.items_path.text} == {_text(items)}"
-            )
-        return items
 
     def start_items(self, thread: Thread, state: MapState) -> None:
         """Start items up to the Map's concurrency. When the step's budget is spent, the
@@ -1175,22 +1007,13 @@ class _Run:
         index = thread.next_item
         thread.next_item += 1
         self.record("MapIterationStarted", {"index": index, "name": state.name})
-        item = thread.items[index]
-        if state.item_selector is not None:
-            try:
-                item = self.render(
-                    state.item_selector,
-                    "ItemSelector",
-                    thread.effective,
-                    thread,
-                    state,
-                    map_item={"Index": index, "Value": item},
-                )
-            except StatesError as failure:
-                # The Map fails: the items it started go with it.
-                self.abort_children(thread, state)
-                self.state_failed(thread, state, failure)
-                return False
+        try:
+            item = flows.flow_of(state).map_item(self, thread, state, index, thread.items[index])
+        except StatesError as failure:
+            # The Map fails: the items it started go with it.
+            self.abort_children(thread, state)
+            self.state_failed(thread, state, failure)
+            return False
         self.spawn(thread, state.iterator, index, item)
         return True
 
@@ -1360,8 +1183,9 @@ class _Run:
                         "Cause": cause if cause is not None or error is None else "",
                     }
                     try:
-                        self.assign(thread, state, catcher.assign, error_output)
-                        output = _apply_result_path(catcher.result_path, thread.input, error_output)
+                        output = flows.flow_of(state).caught(
+                            self, thread, state, catcher, error_output
+                        )
                     except StatesError as inner:
                         self.thread_failed(thread, inner.error, inner.cause)
                         return
@@ -1394,35 +1218,6 @@ class _Run:
             self.start_timer(thread, "retry", delay)
             return True
         return False
-
-    def fail_fields(
-        self, thread: Thread, state: FailState, data: Any
-    ) -> tuple[str | None, str | None]:
-        error, cause = state.error, state.cause
-        for field, source in (("ErrorPath", state.error_path), ("CausePath", state.cause_path)):
-            if source is None:
-                continue
-            context = self.context(thread, state)
-            if isinstance(source, Path):
-                try:
-                    value = source.read(source.root(data, context))
-                except PathNotFound:
-                    raise StateRuntimeError(
-                        f"The JSONPath '{source.text}' specified for the field '{field}' could not"
-                        f" be found in the input '{_text(data)}'"
-                    ) from None
-            else:
-                rng = self.draw() if source.uses_random else _NO_DRAWS
-                value = source.evaluate(data, context, rng, field=field)
-            if not isinstance(value, str):
-                raise StateRuntimeError(
-                    f"The {field} field must select a string, got {_text(value)}"
-                )
-            if field == "ErrorPath":
-                error = value
-            else:
-                cause = value
-        return error, cause
 
     # -- ending the execution ------------------------------------------------------------------
 
@@ -1525,16 +1320,3 @@ def _spaced_json(cause: str | None) -> str | None:
         return json.dumps(limits.loads(cause), ensure_ascii=False)
     except ValueError:  # not JSON, or nested too deep to read
         return cause
-
-
-def _apply_result_path(path: ReferencePath | None, data: Any, result: Any) -> Any:
-    """Apply ResultPath: null keeps the input, otherwise the result is placed into it."""
-    if path is None:
-        return data
-    try:
-        return path.write(data, result)
-    except PathWriteError:
-        raise StatesError(
-            errors.RESULT_PATH_MATCH_FAILURE,
-            f"Unable to apply ResultPath '{path.text}' to input '{_text(data)}'",
-        ) from None

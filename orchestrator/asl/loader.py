@@ -100,8 +100,6 @@ ALLOWED_FIELDS: dict[str, set[str]] = {
 }
 for _kind in ("Pass", "Task", "Choice", "Wait", "Parallel", "Map"):
     ALLOWED_FIELDS[_kind].add("Assign")
-# Valid ASL fields of any state type (JSONata, variables) that are not run yet.
-UNSUPPORTED_STATE_FIELDS = {"Arguments", "Output"}
 # The state types that may assign workflow variables (AWS: not Succeed or Fail).
 _ASSIGNING = {kind for kind, fields in ALLOWED_FIELDS.items() if "Assign" in fields}
 # Valid ASL of particular state types that is not run yet (Distributed Map).
@@ -118,6 +116,20 @@ JSONATA_FIELDS: dict[str, set[str]] = {
     "Fail": _JSONATA_COMMON | {"Error", "Cause"},
     "Wait": _JSONATA_COMMON | {"Seconds", "Timestamp", "Next", "End", "Output", "Assign"},
     "Choice": _JSONATA_COMMON | {"Choices", "Default", "Output", "Assign"},
+    "Task": _JSONATA_COMMON
+    | {"Next", "End", "Output", "Assign", "Resource", "Arguments", "Credentials"}
+    | {"TimeoutSeconds", "HeartbeatSeconds", "Retry", "Catch"},
+    "Parallel": _JSONATA_COMMON
+    | {"Next", "End", "Output", "Assign", "Arguments", "Branches", "Retry", "Catch"},
+    "Map": _JSONATA_COMMON
+    | {"Next", "End", "Output", "Assign", "Items", "ItemSelector", "ItemProcessor", "Iterator"}
+    | {"MaxConcurrency", "ToleratedFailureCount", "ToleratedFailurePercentage"}
+    | {"Retry", "Catch", "ItemReader", "ItemBatcher", "ResultWriter", "Label"},
+}
+# The fields of a catcher in each query language.
+CATCHER_FIELDS = {
+    "JSONPath": {"ErrorEquals", "Next", "ResultPath", "Comment", "Assign"},
+    "JSONata": {"ErrorEquals", "Next", "Output", "Comment", "Assign"},
 }
 MAX_STATE_NAME = 80
 # A definition with more problems than this lists the first ones and says how many more.
@@ -320,6 +332,7 @@ class _Checker:
         """Check a set of states with a StartAt (the machine, a branch, an iterator); its id."""
         scope_id = len(self.scopes)
         self.scopes.append(None)  # reserve the id: nested scopes number after their parent
+        outer_language = self.language  # its states set their own; the owner's comes back
         states_raw = raw.get("States")
         if not isinstance(states_raw, dict) or not states_raw:
             what = "is missing" if states_raw is None else "must be a non-empty object"
@@ -371,6 +384,7 @@ class _Checker:
             self.check_reachable(start_at, states_raw, where)
         if start_at is not None:
             self.scopes[scope_id] = Scope(start_at, states)
+        self.language = outer_language
         return scope_id
 
     # -- states ------------------------------------------------------------------------------
@@ -405,10 +419,11 @@ class _Checker:
             jsonata = self.jsonata_state(raw, where, names, kind, name)
             return jsonata if len(self.problems) == before else None
         for key in raw:
-            if key in UNSUPPORTED_STATE_FIELDS:
+            if key not in ALLOWED_FIELDS[kind] and key in JSONATA_FIELDS[kind]:
                 self.problem(
-                    "UNSUPPORTED",
-                    f"field {key!r} is not supported yet",
+                    "INVALID_FIELD",
+                    f"field {errors.abbreviate(key)} is not allowed in a JSONPath {kind} state"
+                    ' (it is JSONata\'s: set "QueryLanguage": "JSONata")',
                     f"{where}/{escape_pointer(key)}",
                 )
             elif key not in ALLOWED_FIELDS[kind]:
@@ -479,11 +494,11 @@ class _Checker:
             function_name = kind.function_name
             if kind.kind == "service":
                 integration = self.integration(kind, raw, where)
-                if integration == "invoke" and isinstance(
-                    (raw.get("Parameters") or {}).get("FunctionName"), str
-                ):
+                given = raw.get(self.arguments_field)
+                name = given.get("FunctionName") if isinstance(given, dict) else None
+                if integration == "invoke" and isinstance(name, str) and not is_expression(name):
                     # Known before it runs: the shell declares its queue up front.
-                    function_name = function_name_of(raw["Parameters"]["FunctionName"])
+                    function_name = function_name_of(name)
             elif kind.kind == "activity":
                 integration = "activity"
             elif kind.kind == "invalid":
@@ -512,7 +527,7 @@ class _Checker:
             wait_for_token=kind.wait_for_token,
             timeout=timeout,
             heartbeat=heartbeat,
-            credentials=self.template(raw, "Credentials", where),
+            credentials=self.any_template(raw, "Credentials", where),
         )
 
     def integration(self, kind: resources.Resource, raw: dict[str, Any], where: str) -> str:
@@ -523,19 +538,32 @@ class _Checker:
             self.problem("INVALID_RESOURCE", problem, f"{where}/Resource")
         if (kind.service, kind.action) != ("lambda", "invoke"):
             return "service"
-        parameters = raw.get("Parameters")
+        field = self.arguments_field
+        parameters = raw.get(field)
+        if field == "Arguments" and isinstance(parameters, str) and is_expression(parameters):
+            return "invoke"  # the expression gives the FunctionName
         if not isinstance(parameters, dict) or not (
             "FunctionName" in parameters or "FunctionName.$" in parameters
         ):
             self.problem(
                 "MISSING_FIELD",
-                "the lambda:invoke integration needs Parameters.FunctionName",
-                f"{where}/Parameters",
+                f"the lambda:invoke integration needs {field}.FunctionName",
+                f"{where}/{field}",
             )
         return "invoke"
 
     def recovery(self, raw: dict[str, Any], where: str, names: set[str]) -> dict[str, Any]:
-        """Parameters, ResultSelector, ResultPath, Retry and Catch of Task/Parallel/Map."""
+        """Parameters, ResultSelector, ResultPath, Retry and Catch of Task/Parallel/Map (or
+        Arguments, Retry and Catch in a JSONata state)."""
+        if self.language == "JSONata":
+            return {
+                "arguments": self.jsonata_template(raw["Arguments"], f"{where}/Arguments")
+                if "Arguments" in raw
+                else None,
+                "result_path": compile_reference_path("$"),
+                "retriers": self.retriers(raw.get("Retry"), f"{where}/Retry"),
+                "catchers": self.catchers(raw.get("Catch"), f"{where}/Catch", names),
+            }
         return {
             "parameters": self.template(raw, "Parameters", where),
             "result_selector": self.template(raw, "ResultSelector", where),
@@ -552,6 +580,9 @@ class _Checker:
         Positive, or non-negative with ``allow_zero``. A ``...Path`` is checked when it is read.
         """
         value, path = raw.get(key), raw.get(key + "Path")
+        if self.language == "JSONata" and isinstance(value, str) and is_expression(value):
+            expression = self.jsonata_expression(raw, key, where)
+            return Seconds(expression=expression) if expression is not None else None
         if value is not None and path is not None:
             self.problem(
                 "MUTUALLY_EXCLUSIVE",
@@ -726,7 +757,8 @@ class _Checker:
             **recovery,
             iterator=iterator,
             items_path=items_path or compile_path("$"),
-            item_selector=self.template(raw, selector_key, where),
+            items=self.jsonata_template(raw["Items"], f"{where}/Items") if "Items" in raw else None,
+            item_selector=self.any_template(raw, selector_key, where),
             max_concurrency=concurrency,
             tolerated_failure_count=self.seconds(
                 raw, "ToleratedFailureCount", where, allow_zero=True
@@ -737,7 +769,7 @@ class _Checker:
     def percentage(self, raw: dict[str, Any], where: str) -> Seconds | None:
         """ToleratedFailurePercentage: a number from 0 to 100 (or its Path form)."""
         value = raw.get("ToleratedFailurePercentage")
-        if value is None:
+        if value is None or (isinstance(value, str) and self.language == "JSONata"):
             return self.seconds(raw, "ToleratedFailurePercentage", where, allow_zero=True)
         if not _number(value) or not 0 <= value <= 100:
             self.problem(
@@ -872,17 +904,14 @@ class _Checker:
             if not isinstance(item, dict):
                 self.problem("INVALID_TYPE", "a catcher must be an object", at)
                 continue
+            allowed = CATCHER_FIELDS[self.language]
             for key in item:
-                if key in UNSUPPORTED_STATE_FIELDS:
+                if key not in allowed:
+                    other = any(key in fields for fields in CATCHER_FIELDS.values())
                     self.problem(
-                        "UNSUPPORTED",
-                        f"field {key!r} of a catcher is not supported yet",
-                        f"{at}/{escape_pointer(key)}",
-                    )
-                elif key not in {"ErrorEquals", "Next", "ResultPath", "Comment", "Assign"}:
-                    self.problem(
-                        "UNKNOWN_FIELD",
-                        f"field {errors.abbreviate(key)} is not allowed in a catcher",
+                        "INVALID_FIELD" if other else "UNKNOWN_FIELD",
+                        f"field {errors.abbreviate(key)} is not allowed in a {self.language}"
+                        " catcher",
                         f"{at}/{escape_pointer(key)}",
                     )
             equals = self.error_equals(
@@ -893,10 +922,24 @@ class _Checker:
                 self.problem("MISSING_FIELD", "a catcher needs 'Next'", f"{at}/Next")
             else:
                 self.target_exists(target, "Next", f"{at}/Next", names)
-            path = self.reference_path(item, "ResultPath", at)
-            assign = self.assign(item["Assign"], f"{at}/Assign") if "Assign" in item else None
+            if self.language == "JSONata":
+                path = None
+                assign = (
+                    self.jsonata_assign(item["Assign"], f"{at}/Assign")
+                    if "Assign" in item
+                    else None
+                )
+                output = (
+                    self.jsonata_template(item["Output"], f"{at}/Output")
+                    if "Output" in item
+                    else None
+                )
+            else:
+                path = self.reference_path(item, "ResultPath", at)
+                assign = self.assign(item["Assign"], f"{at}/Assign") if "Assign" in item else None
+                output = None
             if isinstance(target, str):
-                result.append(Catcher(tuple(equals), target, path, assign))
+                result.append(Catcher(tuple(equals), target, path, assign, output))
         return tuple(result)
 
     def error_equals(self, raw: Any, where: str, *, last: bool) -> list[str]:
@@ -950,19 +993,16 @@ class _Checker:
     def jsonata_state(
         self, raw: dict[str, Any], where: str, names: set[str], kind: str, name: str
     ) -> AnyState | None:
-        """A JSONata state: its fields are values or ``{% %}`` expressions (Task, Parallel and
-        Map states are not run in JSONata yet)."""
-        allowed = JSONATA_FIELDS.get(kind)
-        if allowed is None:
-            self.problem(
-                "UNSUPPORTED",
-                f"JSONata {kind} states are not supported yet (Pass, Choice, Wait, Succeed and"
-                " Fail are)",
-                f"{where}/Type",
-            )
-            return None
+        """A JSONata state: its fields are values or ``{% %}`` expressions."""
+        allowed = JSONATA_FIELDS[kind]
         for key in raw:
-            if key not in allowed:
+            if key in UNSUPPORTED_FIELDS.get(kind, ()):
+                self.problem(
+                    "UNSUPPORTED",
+                    f"field {key!r} of {kind} states is not supported yet",
+                    f"{where}/{escape_pointer(key)}",
+                )
+            elif key not in allowed:
                 jsonpath = key in ALLOWED_FIELDS[kind]
                 self.problem(
                     "INVALID_FIELD" if jsonpath else "UNKNOWN_FIELD",
@@ -982,6 +1022,12 @@ class _Checker:
             common["output"] = self.jsonata_template(raw["Output"], f"{where}/Output")
         if "Assign" in raw:
             common["assign"] = self.jsonata_assign(raw["Assign"], f"{where}/Assign")
+        if kind == "Task":
+            return self.task(raw, where, names, common)
+        if kind == "Parallel":
+            return self.parallel(raw, where, names, common)
+        if kind == "Map":
+            return self.map(raw, where, names, common)
         if kind == "Pass":
             return PassState(**common, **self.moves(raw, where, names), result_path=None)
         if kind == "Succeed":
@@ -1099,6 +1145,17 @@ class _Checker:
         for code, message, pointer in problems:
             self.problem(code, message, pointer)
         return template
+
+    @property
+    def arguments_field(self) -> str:
+        """Where the state being checked gives its task's arguments."""
+        return "Arguments" if self.language == "JSONata" else "Parameters"
+
+    def any_template(self, raw: dict[str, Any], key: str, where: str) -> Any:
+        """``raw[key]`` compiled as a template of the state's query language; None if absent."""
+        if self.language == "JSONata":
+            return self.jsonata_template(raw[key], f"{where}/{key}") if key in raw else None
+        return self.template(raw, key, where)
 
     def template(self, raw: dict[str, Any], key: str, where: str) -> Template | None:
         if key not in raw:

@@ -152,8 +152,15 @@ def test_single_problems(document: object, code: str, pointer: str) -> None:
             "/States/A/ItemProcessor/ProcessorConfig/Mode",
         ),
         (
-            {"Type": "Map", "QueryLanguage": "JSONata", "Items": [], "End": True},
-            "/States/A/Type",
+            {
+                "Type": "Map",
+                "QueryLanguage": "JSONata",
+                "Items": [],
+                "ItemReader": {"Resource": "arn:aws:states:::s3:getObject"},
+                "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
+                "End": True,
+            },
+            "/States/A/ItemReader",
         ),
     ],
 )

@@ -194,15 +194,35 @@ def test_richer_codes_become_aws_codes() -> None:
     }
 
 
-def test_valid_asl_not_run_here_is_an_error_named_unsupported() -> None:
+def test_a_jsonata_field_in_a_jsonpath_state_is_an_invalid_field() -> None:
     state = {"Type": "Pass", "Output": {"x": 1}, "End": True}
     assert diagnose({"StartAt": "A", "States": {"A": state}}) == {
         "result": "FAIL",
         "diagnostics": [
-            error("UNSUPPORTED", "field 'Output' is not supported yet", "/States/A/Output")
+            error(
+                "SCHEMA_VALIDATION_FAILED",
+                "field 'Output' is not allowed in a JSONPath Pass state (it is JSONata's: set"
+                ' "QueryLanguage": "JSONata")',
+                "/States/A/Output",
+            )
         ],
         "truncated": False,
     }
+
+
+def test_valid_asl_not_run_here_is_an_error_named_unsupported() -> None:
+    state = {
+        "Type": "Map",
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED"},
+            "StartAt": "P",
+            "States": {"P": {"Type": "Pass", "End": True}},
+        },
+        "End": True,
+    }
+    (diagnostic,) = diagnose({"StartAt": "A", "States": {"A": state}})["diagnostics"]
+    assert diagnostic["code"] == "UNSUPPORTED"
+    assert diagnostic["location"] == "/States/A/ItemProcessor/ProcessorConfig/Mode"
 
 
 def test_a_service_integration_aws_lacks_is_an_invalid_resource() -> None:

@@ -53,14 +53,40 @@ def test_query_language_jsonpath_on_a_state_restates_the_default() -> None:
     load({"QueryLanguage": "JSONPath", **one({"Type": "Pass", "End": True})})
 
 
-def test_query_language_jsonata_runs_simple_states_and_refuses_the_rest() -> None:
+def test_query_language_jsonata_states_load_and_jsonpath_fields_are_refused() -> None:
     assert load(one({"Type": "Pass", "QueryLanguage": "JSONata", "End": True})).name == "M"
+    task = {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "End": True}
+    assert load({"QueryLanguage": "JSONata", **one(task)}).name == "M"
+    assert codes(
+        {"QueryLanguage": "JSONata", **one({**task, "Parameters": {"QueueUrl": "q"}})}
+    ) == {("INVALID_FIELD", "/States/A/Parameters")}
+    catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.e", "Next": "B"}]
     assert codes(
         {
             "QueryLanguage": "JSONata",
-            **one({"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "End": True}),
+            "StartAt": "A",
+            "States": {
+                "A": {**task, "End": None, "Next": "B", "Catch": catch},
+                "B": {"Type": "Succeed"},
+            },
         }
-    ) == {("UNSUPPORTED", "/States/A/Type")}
+    ) >= {("INVALID_FIELD", "/States/A/Catch/0/ResultPath")}
+    assert codes(
+        {"QueryLanguage": "JSONata", **one({**task, "TimeoutSeconds": "{% $states.input. %}"})}
+    ) == {("INVALID_JSONATA", "/States/A/TimeoutSeconds")}
+    assert codes(
+        {
+            "QueryLanguage": "JSONata",
+            **one(
+                {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke",
+                    "Arguments": {"Payload": 1},
+                    "End": True,
+                }
+            ),
+        }
+    ) == {("MISSING_FIELD", "/States/A/Arguments")}
     assert codes(
         {
             "QueryLanguage": "JSONata",

@@ -91,6 +91,10 @@ class Template:
         self.variables: frozenset[str] = frozenset().union(
             *(expression.variables for expression in self.expressions)
         )
+        # The whole field is one expression ("Items": "{% ... %}"): causes quote its text.
+        self.expression: Expression | None = (
+            self._root.expression if isinstance(self._root, _Field) else None
+        )
 
     def render(
         self,
