@@ -52,6 +52,9 @@ MAX_TASK_SECONDS = 99_999_999
 # and asks the shell to continue it: tens of milliseconds, so no execution holds the service
 # for long and an endless loop of Pass states costs one bounded step at a time.
 MAX_STEP_WORK = 5_000
+# AWS's limit on the variables an execution holds at once (each Assign is held to the payload
+# limit, 256 KiB): 10 MiB.
+MAX_VARIABLES_BYTES = 10 * 1024 * 1024
 # A value made of at most this many bounded parts is measured whole; more, part by part.
 MAX_WHOLE_PARTS = 8
 

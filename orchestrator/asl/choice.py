@@ -37,8 +37,9 @@ from orchestrator.asl.templates import Template, compile_assign
 # Problem codes.
 UNKNOWN_FIELD = "UNKNOWN_FIELD"
 UNSUPPORTED = "UNSUPPORTED"
-# Valid in a choice rule (JSONata conditions, variable assignment) but not evaluated yet.
-_UNSUPPORTED_FIELDS = ("Condition", "Output")
+INVALID_FIELD = "INVALID_FIELD"
+# A JSONata choice rule's fields, refused in a JSONPath Choice state.
+_JSONATA_FIELDS = ("Condition", "Output")
 MISSING_FIELD = "MISSING_FIELD"
 FIELD_NOT_ALLOWED = "FIELD_NOT_ALLOWED"
 INVALID_TYPE = "INVALID_TYPE"
@@ -441,10 +442,11 @@ class _Compiler:
             )
             ok = False
 
-        unsupported = [key for key in raw if key in _UNSUPPORTED_FIELDS]
-        for key in unsupported:
+        for key in (key for key in raw if key in _JSONATA_FIELDS):
             self.problem(
-                UNSUPPORTED, f"{key!r} in {what} is not supported yet", _child(pointer, key)
+                INVALID_FIELD,
+                f"{key!r} in {what} is JSONata's: it is not allowed in a JSONPath Choice state",
+                _child(pointer, key),
             )
         if "Condition" in raw:  # a JSONata rule: nothing more to check in JSONPath terms
             return None, next_state
@@ -468,7 +470,7 @@ class _Compiler:
             "Assign",
             *_BOOLEAN_OPERATORS,
             *COMPARISON_OPERATORS,
-            *_UNSUPPORTED_FIELDS,
+            *_JSONATA_FIELDS,
         }
         for key in raw:
             if key not in known:

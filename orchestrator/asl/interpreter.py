@@ -624,7 +624,8 @@ class _Run:
         }
         assigned = self.assigned.pop(thread.id, None)
         if assigned is not None:
-            thread.variables = {**(thread.variables or {}), **assigned}
+            variables = self.checked_variables(thread, state, assigned)
+            thread.variables = variables
             details["assignedVariables"] = {name: _text(v) for name, v in assigned.items()}
             details["assignedVariablesDetails"] = _UNTRUNCATED
         self.record(state.type + "StateExited", details)
@@ -633,6 +634,29 @@ class _Run:
             self.thread_succeeded(thread, output, len(text))
             return None
         return following, output
+
+    def checked_variables(
+        self, thread: Thread, state: AnyState, assigned: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``thread``'s variables with ``assigned`` set, within AWS's limits: 256 KiB for one
+        Assign, 10 MiB for all the variables the thread sees (its own and its parents')."""
+        size = len(
+            bounds.checked_bytes(
+                assigned, f"The Assign of the state '{state.name}' produced a value"
+            )
+        )
+        variables = {**(thread.variables or {}), **assigned}
+        total = size
+        if thread.variables or thread.parent is not None:
+            outer = self.variable_scopes(thread)[1 if thread.variables else 0 :]
+            total = bounds.json_size(variables) + sum(bounds.json_size(scope) for scope in outer)
+        if total > bounds.MAX_VARIABLES_BYTES:
+            raise StatesError(
+                errors.DATA_LIMIT_EXCEEDED,
+                f"The Assign of the state '{state.name}' would make the execution's variables"
+                f" {total} bytes, more than the limit of {bounds.MAX_VARIABLES_BYTES}.",
+            )
+        return variables
 
     def continue_after(
         self, thread: Thread, state: AnyState, following: str | None, output: Any

@@ -174,3 +174,35 @@ def test_bad_assignments_are_refused_where_they_are(state: dict[str, Any], point
     with pytest.raises(DefinitionError) as caught:
         load_definition(json.dumps({"StartAt": "A", "States": {"A": state}}), name="M")
     assert pointer in [problem.pointer for problem in caught.value.problems]
+
+
+def test_one_assign_is_held_to_256_kib_in_either_language() -> None:
+    for language, value in (("JSONPath", {"x.$": "$.a", "y.$": "$.a"}), ("JSONata", None)):
+        assign = value or {"x": "{% $states.input.a %}", "y": "{% $states.input.a %}"}
+        state = {"Type": "Pass", "QueryLanguage": language, "Assign": assign, "End": True}
+        failed = run({"A": state}, {"a": "a" * 150_000}).state
+        assert failed.error == "States.DataLimitExceeded", language
+        assert failed.cause == (
+            "The Assign of the state 'A' produced a value with a size exceeding the maximum"
+            " number of bytes service limit."
+        )
+
+
+def test_the_variables_of_an_execution_are_held_to_10_mib() -> None:
+    # 200 KB a variable: the 53rd makes 10.6 MB, past AWS's 10 MiB.
+    names = [f"S{i}" for i in range(1, 61)]
+    states = {
+        name: {
+            "Type": "Pass",
+            "Assign": {f"v{i}.$": "$.s"},
+            **({"Next": names[i]} if i < len(names) else {"End": True}),
+        }
+        for i, name in enumerate(names, start=1)
+    }
+    result = run(states, {"s": "x" * 200_000})
+    assert result.state.error == "States.DataLimitExceeded"
+    assert (result.state.cause or "").startswith(
+        "The Assign of the state 'S53' would make the execution's variables"
+    )
+    exited = [e for e in result.history if e.type == "PassStateExited"]
+    assert len(exited) == 52
