@@ -9,6 +9,10 @@ TOO_DEEPLY_NESTED), AWS's messages where they are known, and AWS's locations: a 
 none for a workflow with no terminal state, and for invalid JSON the parser's
 ``[Source: (String)"..."; line: L, column: C]``.
 
+A valid definition that reads a variable before any state can have assigned it gets a WARNING
+(``UNASSIGNED_VARIABLE``, see :mod:`.variable_check`): AWS creates it, and the state fails
+when it runs.
+
 Valid ASL this engine does not run yet keeps its own code, ``UNSUPPORTED``, as an ERROR: AWS
 would accept it, but a state machine cannot be created with it here, and an ERROR says exactly
 that ("you cannot create or update a state machine with this definition").
@@ -21,6 +25,7 @@ from typing import Any
 
 from orchestrator.asl.errors import DefinitionError, Problem
 from orchestrator.asl.loader import check_definition, parse_definition
+from orchestrator.asl.variable_check import unassigned_reads
 
 # AWS's default and largest maxResults; 0 means the default.
 MAX_RESULTS = 100
@@ -70,6 +75,18 @@ def aws_diagnostics(
     except DefinitionError as exc:
         problems = exc.problems
     diagnostics = _convert(problems, document, text)
+    if not problems:
+        # Valid, and AWS would create it; a variable read before any state assigns it fails
+        # the state when it runs: a warning (result stays OK).
+        diagnostics.extend(
+            {
+                "severity": "WARNING",
+                "code": problem.code,
+                "message": problem.message,
+                "location": _location(problem.pointer, document),
+            }
+            for problem in unassigned_reads(document)
+        )
     if machine_type == "EXPRESS" and document is not None:
         diagnostics.extend(_express(document))
     truncated = any(p.code == "TOO_MANY_PROBLEMS" for p in problems)

@@ -177,7 +177,7 @@ def check_definition(
                 *problems[:MAX_PROBLEMS],
                 Problem("TOO_MANY_PROBLEMS", f"{more} more problem(s) are not listed"),
             ]
-        raise DefinitionError(_locate([_brief(p) for p in problems], text), source)
+        raise DefinitionError(locate_problems([_brief(p) for p in problems], text), source)
     assert machine is not None
     return dataclasses.replace(machine, source=text)
 
@@ -240,7 +240,7 @@ def _too_large(size: int) -> Problem:
     )
 
 
-def _locate(problems: list[Problem], text: str) -> list[Problem]:
+def locate_problems(problems: list[Problem], text: str) -> list[Problem]:
     """Fill in line and column (1-based) from the text for each problem's pointer.
 
     A pointer that is not in the text (a field that is missing) is placed at the nearest

@@ -30,7 +30,7 @@ from broker.service_loop import run_service_loop
 from messages import TaskCallbackFailure, TaskCallbackHeartbeat, TaskCallbackSuccess, limits
 from messages.executions import DEFAULT_STATE_MACHINE
 from orchestrator.arns import Account
-from orchestrator.asl.errors import DefinitionError
+from orchestrator.asl.errors import DefinitionError, Problem
 from orchestrator.asl.loader import load_definition_file
 from orchestrator.cli import admin, client, exits
 from orchestrator.cli.exits import INVALID, NO_ANSWER, NOT_SUCCEEDED, SUCCEEDED, fail, on_broker
@@ -295,9 +295,20 @@ def validate(
             typer.echo(str(exc), err=True)
         else:
             typer.echo(f"{file}: valid")
+            for warning in _variable_warnings(machine.source):
+                typer.echo(f"  warning: {warning.describe(str(file))}")
             for line in describe_routes(machine, routing):
                 typer.echo(f"  {line}")
     raise typer.Exit(INVALID if failed else 0)
+
+
+def _variable_warnings(text: str) -> list[Problem]:
+    """Each variable the definition reads before any state can have assigned it, located."""
+    from orchestrator.asl.loader import locate_problems, parse_definition
+    from orchestrator.asl.variable_check import unassigned_reads
+
+    document, _ = parse_definition(text)
+    return locate_problems(unassigned_reads(document), text)
 
 
 @app.command()

@@ -55,11 +55,31 @@ def test_every_definition_aws_accepted_loads_or_is_only_unsupported() -> None:
     assert refused == {}
 
 
+# Recorded definitions that read a variable no state before assigns: AWS created them, and
+# each one's read fails when it runs (or sits on a path the recorded run did not take).
+UNASSIGNED_READS = {
+    "0e710574fe57",
+    "261495276d9c",
+    "3e42a10269ec",
+    "4f11a4bfb859",
+    "83da3f2a143f",
+    "8a60db984af6",
+    "8d5407573a99",
+    "a558c7062e66",
+    "a96984203b81",
+}
+
+
 def test_aws_diagnostics_report_nothing_aws_did_not_for_the_corpus() -> None:
     disagreements = {}
+    warned = set()
     for where, text in corpus_definitions():
         answer = aws_diagnostics(text)
-        other = [d for d in answer["diagnostics"] if d["code"] != "UNSUPPORTED"]
+        errors = [d for d in answer["diagnostics"] if d["severity"] == "ERROR"]
+        other = [d for d in errors if d["code"] != "UNSUPPORTED"]
         if other:
             disagreements[where] = other
+        if any(d["code"] == "UNASSIGNED_VARIABLE" for d in answer["diagnostics"]):
+            warned.add(where.rpartition(":")[2])
     assert disagreements == {}
+    assert warned == UNASSIGNED_READS

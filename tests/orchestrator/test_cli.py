@@ -134,6 +134,30 @@ def test_validate_lists_problems_and_exits_2() -> None:
     assert ok.returncode == 0
 
 
+def test_validate_warns_of_a_variable_no_state_assigns_before_it(tmp_path: Path) -> None:
+    file = tmp_path / "Reads.asl.json"
+    file.write_text(
+        json.dumps(
+            {
+                "QueryLanguage": "JSONata",
+                "StartAt": "Start",
+                "States": {
+                    "Start": {"Type": "Pass", "Assign": {"a": 1}, "Next": "Use"},
+                    "Use": {"Type": "Pass", "Output": "{% $a + $b %}", "End": True},
+                },
+            },
+            indent=2,
+        )
+    )
+    done = cli("validate", str(file))
+    assert done.returncode == 0  # AWS creates it; the state fails when it runs
+    assert f"warning: {file}:" in done.stdout
+    assert "UNASSIGNED_VARIABLE at /States/Use/Output (state 'Use'): state 'Use' reads $b" in (
+        done.stdout
+    )
+    assert "$a" not in done.stdout
+
+
 def test_the_service_refuses_to_start_with_a_bad_definition(tmp_path: Path) -> None:
     folder = tmp_path / "defs"
     folder.mkdir()
