@@ -182,6 +182,58 @@ def test_the_call_center_through_start_execution_describe_and_history(sfn: Any) 
     assert json.loads(for_execution["definition"])["StartAt"] == "Open Case"
 
 
+def test_jsonata_machines_through_the_api(sfn: Any) -> None:
+    definition = (REPO / "definitions" / "CallCenterJsonata.asl.json").read_text()
+    name = f"Jsonata{uuid.uuid4().hex[:6]}"
+    arn = sfn.create_state_machine(name=name, definition=definition, roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    started = sfn.start_execution(stateMachineArn=arn, input='{"inputCaseID": "J7"}')
+    described = wait_done(sfn, started["executionArn"])
+    if described["status"] == "SUCCEEDED":
+        assert json.loads(described["output"])["Case"] == "J7"
+    else:
+        assert (described["error"], described["cause"]) == (
+            "CaseEscalated",
+            "Case J7: engage Tier 2 Support.",
+        )
+    events = sfn.get_execution_history(executionArn=started["executionArn"])["events"]
+    opened = next(e for e in events if e["type"] == "TaskStateExited")
+    assert opened["stateExitedEventDetails"]["assignedVariables"] == {"caseId": '"J7"'}
+    express = json.dumps(
+        {
+            "QueryLanguage": "JSONata",
+            "StartAt": "Each",
+            "States": {
+                "Each": {
+                    "Type": "Map",
+                    "Items": "{% $range(1, $states.input.n, 1) %}",
+                    "ItemProcessor": {
+                        "StartAt": "Square",
+                        "States": {
+                            "Square": {
+                                "Type": "Pass",
+                                "Output": "{% $states.input * $states.input %}",
+                                "End": True,
+                            }
+                        },
+                    },
+                    "Output": "{% $sum($states.result) %}",
+                    "End": True,
+                }
+            },
+        }
+    )
+    quick = sfn.create_state_machine(
+        name=f"JsonataSync{uuid.uuid4().hex[:6]}", definition=express, roleArn=ROLE, type="EXPRESS"
+    )
+    done = sfn.start_sync_execution(stateMachineArn=quick["stateMachineArn"], input='{"n": 4}')
+    assert (done["status"], json.loads(done["output"])) == ("SUCCEEDED", 30)
+    bad = express.replace("$states.input * $states.input", "$states.input *")
+    with pytest.raises(sfn.exceptions.InvalidDefinition, match=r"/States/Each/ItemProcessor/States/Square/Output"):
+        sfn.create_state_machine(name=f"Bad{uuid.uuid4().hex[:6]}", definition=bad, roleArn=ROLE)
+
+
 def test_state_machine_lifecycle_and_tags(sfn: Any) -> None:
     name = f"Life{uuid.uuid4().hex[:6]}"
     created = sfn.create_state_machine(

@@ -405,3 +405,25 @@ def test_endless_pass_loop_stops_at_the_history_cap() -> None:
     assert history[-1].type == "ExecutionFailed"
     assert history[-1].details == {"error": "States.Runtime", "cause": HISTORY_FULL_CAUSE}
     assert state.cause == HISTORY_FULL_CAUSE
+
+
+def test_the_call_center_in_jsonata_closes_or_escalates_with_its_variables() -> None:
+    machine = load_definition_file(DEFINITIONS / "CallCenterJsonata.asl.json")
+    state, history, called = drive(machine, {"inputCaseID": "004"}, tutorial_functions([1]))
+    assert state.status == "SUCCEEDED"
+    assert state.output == {
+        "Case": "004",
+        "Status": 1,
+        "Message": "Case 004: opened...assigned...resolved...closed.",
+    }
+    assigned = [
+        e.details["assignedVariables"] for e in history if "assignedVariables" in (e.details or {})
+    ]  # type: ignore[index]
+    assert assigned == [{"caseId": '"004"'}, {"resolved": "true"}]
+    state, _, called = drive(machine, {"inputCaseID": "005"}, tutorial_functions([0]))
+    assert (state.status, state.error, state.cause) == (
+        "FAILED",
+        "CaseEscalated",
+        "Case 005: engage Tier 2 Support.",
+    )
+    assert called[-1] == "EscalateCaseFunction"

@@ -98,6 +98,50 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         },
     },
     "Approval": approval(heartbeat_seconds=30),
+    # JSONata: Arguments, Items, ItemSelector, MaxConcurrency as an expression, Output, Assign,
+    # and a Catch whose Output and Assign read $states.errorOutput.
+    "JsonataItems": {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Each",
+        "States": {
+            "Each": {
+                "Type": "Map",
+                "Items": "{% $states.input.numbers %}",
+                "ItemSelector": "{% $states.context.Map.Item.Value + $states.input.offset %}",
+                "MaxConcurrency": "{% $states.input.width %}",
+                "ItemProcessor": {
+                    "StartAt": "Double",
+                    "States": {
+                        "Double": {"Type": "Task", "Resource": LAMBDA + "ItemFunction", "End": True}
+                    },
+                },
+                "Assign": {"total": "{% $sum($states.result) %}"},
+                "Next": "Order",
+            },
+            "Order": {
+                "Type": "Task",
+                "Resource": LAMBDA + "CustomErrorFunction",
+                "Arguments": {"orderId": "{% $string($total) %}"},
+                "Catch": [
+                    {
+                        "ErrorEquals": ["OrderNotFound"],
+                        "Assign": {"why": "{% $states.errorOutput.Error %}"},
+                        "Output": {
+                            "doubled": "{% $states.input %}",
+                            "cause": "{% $parse($states.errorOutput.Cause).errorMessage %}",
+                        },
+                        "Next": "Report",
+                    }
+                ],
+                "End": True,
+            },
+            "Report": {
+                "Type": "Pass",
+                "Output": "{% $merge([$states.input, {'total': $total, 'why': $why}]) %}",
+                "End": True,
+            },
+        },
+    },
 }
 
 
@@ -234,6 +278,35 @@ def test_a_map_of_100_tasks_honours_max_concurrency(
         elif event["type"] in {"MapIterationSucceeded", "MapIterationFailed"}:
             in_flight -= 1
     assert peak == 5, "at most MaxConcurrency iterations at once, and the limit is reached"
+
+
+def test_a_jsonata_machine_runs_on_the_broker(
+    stack: tuple[Path, dict[str, str]], amqp_url: str
+) -> None:
+    tmp, _ = stack
+    name = unique("jsonata")
+    data = {"numbers": list(range(10)), "offset": 1, "width": 3}
+    result = run(amqp_url, "JsonataItems", data, name)
+    assert result["status"] == "SUCCEEDED", result
+    doubled = [(i + 1) * 2 for i in range(10)]
+    assert result["output"] == {
+        "doubled": doubled,
+        "cause": f"no order {sum(doubled)}",
+        "total": sum(doubled),
+        "why": "OrderNotFound",
+    }
+    events = history(tmp / "sfn.db", name)
+    exited = [e for e in events if e["type"] == "MapStateExited"]
+    assigned = exited[0]["stateExitedEventDetails"]["assignedVariables"]
+    assert assigned == {"total": str(sum(doubled))}
+    in_flight = peak = 0
+    for event in events:
+        if event["type"] == "MapIterationStarted":
+            in_flight += 1
+            peak = max(peak, in_flight)
+        elif event["type"] == "MapIterationSucceeded":
+            in_flight -= 1
+    assert peak == 3
 
 
 def test_wait_for_task_token_is_completed_by_the_cli(

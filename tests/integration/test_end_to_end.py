@@ -11,6 +11,7 @@ import pytest
 from aio_pika.abc import AbstractChannel
 
 from broker import REASON_HEADER
+from messages.executions import STATE_MACHINE_HEADER
 from tests.integration.amqp import collect, publish_case, purge_topology
 from tests.processes import call_center_stack
 
@@ -77,6 +78,40 @@ async def test_sixty_cases_each_get_exactly_one_result(
         assert service.process.returncode == 0, (
             f"{service.name} did not stop cleanly:\n{service.output()}"
         )
+
+
+async def test_the_call_center_written_in_jsonata_runs_both_ways(
+    amqp_channel: AbstractChannel, subprocess_env: dict[str, str], tmp_path: Path
+) -> None:
+    await purge_topology(amqp_channel)
+    replies = await amqp_channel.declare_queue(f"test.replies.{uuid.uuid4().hex}", exclusive=True)
+    cases = 16
+    with call_center_stack(subprocess_env, tmp_path) as stack:
+        for i in range(cases):
+            await publish_case(
+                amqp_channel,
+                {"inputCaseID": f"J{i:02d}"},
+                reply_to=replies.name,
+                correlation_id=f"J{i:02d}",
+                headers={STATE_MACHINE_HEADER: "CallCenterJsonata"},
+            )
+        got = await collect(replies, cases, timeout=60, settle=0.5)
+        assert len(got) == cases, stack.logs()
+    outcomes = Counter()
+    for message in got:
+        result, case = json.loads(message.body), message.correlation_id
+        assert result["stateMachineArn"].endswith(":stateMachine:CallCenterJsonata")
+        outcomes[result["status"]] += 1
+        if result["status"] == "SUCCEEDED":
+            assert result["output"] == {
+                "Case": case,
+                "Status": 1,
+                "Message": f"Case {case}: opened...assigned...resolved...closed.",
+            }
+        else:
+            assert (result["status"], result["error"]) == ("FAILED", "CaseEscalated")
+            assert result["cause"] == f"Case {case}: engage Tier 2 Support."  # from $caseId
+    assert outcomes["SUCCEEDED"] > 0 and outcomes["FAILED"] > 0, outcomes
 
 
 async def test_an_invalid_payload_fails_the_execution_with_the_workers_named_error(
