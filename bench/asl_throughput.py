@@ -3,6 +3,8 @@
 Runs the pure interpreter through the in-process runner (fake clock, no broker, no store) on
 one core:
 - a chain of N Pass states, each with Parameters (a `.$` path) and a ResultPath;
+- the same chain in JSONata: each state's Output an object with one `{% %}` expression
+  reading `$states.input`, and an Assign of one variable (what JSONata machines do most);
 - an inline Map over N items whose iteration is one Pass state with Parameters, run as
   STANDARD (within the 25,000-event history cap) and as EXPRESS (no cap, as in AWS).
 
@@ -44,6 +46,24 @@ def pass_chain(length: int) -> StateMachine:
     del last["Next"]
     last["End"] = True
     return load_definition(json.dumps({"StartAt": "S0", "States": states}), name="Chain")
+
+
+def jsonata_chain(length: int) -> StateMachine:
+    """N JSONata Pass states, each with an Output expression and an Assign."""
+    states: dict[str, Any] = {
+        f"S{i}": {
+            "Type": "Pass",
+            "Output": {"last": {"step": i, "previous": "{% $states.input.last.step %}"}},
+            "Assign": {"reached": i},
+            "Next": f"S{i + 1}",
+        }
+        for i in range(length)
+    }
+    last = states[f"S{length - 1}"]
+    del last["Next"]
+    last["End"] = True
+    document = {"QueryLanguage": "JSONata", "StartAt": "S0", "States": states}
+    return load_definition(json.dumps(document), name="JsonataChain")
 
 
 def item_map(express: bool) -> StateMachine:
@@ -92,6 +112,8 @@ def main() -> None:
     cases: list[tuple[str, StateMachine, Any, int]] = []
     for length in (1000, 2000, 4000):
         cases.append(("Pass chain", pass_chain(length), {"last": {"step": -1}}, length))
+    for length in (1000, 2000, 4000):
+        cases.append(("JSONata chain", jsonata_chain(length), {"last": {"step": -1}}, length))
     standard, express = item_map(False), item_map(True)
     for items in (1000, 2500, 5000):
         cases.append(("Map STANDARD", standard, {"items": list(range(items))}, items))

@@ -26,7 +26,6 @@ from orchestrator.asl.errors import StatesError
 from orchestrator.asl.execution import Thread
 from orchestrator.asl.flows.host import Host, TaskCall
 from orchestrator.asl.jsonata import QUERY_EVALUATION_ERROR, JsonataError, unexpected_type
-from orchestrator.asl.jsonata_states import bindings
 from orchestrator.asl.loader import parse_timestamp
 
 # The most a Map's MaxConcurrency or ToleratedFailureCount may be (as the JSONPath forms).
@@ -41,6 +40,7 @@ class JsonataFlow:
     ) -> tuple[str | None, Any]:
         assign, output = state.assign, state.output
         following: str | None = getattr(state, "next", None)
+        context = None
         if isinstance(state, ChoiceState):
             context = host.context(thread, state)
             for branch in state.branches:
@@ -52,11 +52,12 @@ class JsonataFlow:
                 if state.default is None:
                     raise StatesError(errors.NO_CHOICE_MATCHED, "No Matches!")
                 following = state.default
-        names = bindings(data, host.context(thread, state))
+        names = _names(host, thread, state, data, (assign, output), context=context)
         return following, finish(host, thread, assign, output, names, data)
 
     def wait_seconds(self, host: Host, thread: Thread, state: WaitState, data: Any) -> float:
-        names = bindings(data, host.context(thread, state))
+        fields = (state.seconds_expression, state.timestamp_expression)
+        names = _names(host, thread, state, data, fields)
         if state.seconds_expression is not None:
             value = state.seconds_expression.evaluate(names, location="Seconds")
             if not _integer(value) or value < 0:
@@ -81,21 +82,26 @@ class JsonataFlow:
     def fail_fields(
         self, host: Host, thread: Thread, state: FailState, data: Any
     ) -> tuple[str | None, str | None]:
-        names = bindings(data, host.context(thread, state))
+        names = _names(host, thread, state, data, (state.error_expression, state.cause_expression))
         return (
             _text_field(host, state.error_expression, names, "Error", state.error),
             _text_field(host, state.cause_expression, names, "Cause", state.cause),
         )
 
     def task_call(self, host: Host, thread: Thread, state: TaskState) -> TaskCall:
-        names = bindings(thread.input, host.context(thread, state))
+        fields = (state.arguments, state.credentials, *_expressions(state.timeout, state.heartbeat))
+        names = _names(host, thread, state, thread.input, fields)
         arguments = (
             thread.input
             if state.arguments is None
-            else state.arguments.render(names, rng=host.draw(), now=host.now, field="Arguments")
+            else state.arguments.render(
+                names, rng=_rng(host, state.arguments), now=host.now, field="Arguments"
+            )
         )
         credentials = (
-            state.credentials.render(names, rng=host.draw(), now=host.now, field="Credentials")
+            state.credentials.render(
+                names, rng=_rng(host, state.credentials), now=host.now, field="Credentials"
+            )
             if state.credentials is not None
             else None
         )
@@ -110,8 +116,10 @@ class JsonataFlow:
         self, host: Host, thread: Thread, state: ParallelState | MapState, data: Any
     ) -> Any:
         if isinstance(state, ParallelState) and state.arguments is not None:
-            names = bindings(data, host.context(thread, state))
-            return state.arguments.render(names, rng=host.draw(), now=host.now, field="Arguments")
+            names = _names(host, thread, state, data, (state.arguments,))
+            return state.arguments.render(
+                names, rng=_rng(host, state.arguments), now=host.now, field="Arguments"
+            )
         return data
 
     def map_items(self, host: Host, thread: Thread, state: MapState) -> list[Any]:
@@ -122,8 +130,8 @@ class JsonataFlow:
                     f"Map state input must be an array but was: {json_text(thread.effective)}",
                 )
             return thread.effective
-        names = bindings(thread.effective, host.context(thread, state))
-        items = state.items.render(names, rng=host.draw(), now=host.now, field="Items")
+        names = _names(host, thread, state, thread.effective, (state.items,))
+        items = state.items.render(names, rng=_rng(host, state.items), now=host.now, field="Items")
         if not isinstance(items, list):
             text = state.items.expression.text if state.items.expression else json_text(items)
             raise unexpected_type(text, "Items", "array", items)
@@ -141,8 +149,15 @@ class JsonataFlow:
             if spec.expression is None:
                 return spec.value
             if names is None:
-                names = bindings(thread.effective, host.context(thread, state))
-            found = spec.expression.evaluate(names, rng=host.draw(), now=host.now, location=field)
+                fields = _expressions(
+                    state.max_concurrency,
+                    state.tolerated_failure_count,
+                    state.tolerated_failure_percentage,
+                )
+                names = _names(host, thread, state, thread.effective, fields)
+            found = spec.expression.evaluate(
+                names, rng=_rng(host, spec.expression), now=host.now, location=field
+            )
             number = _integer(found) if kind == "integer" else _number(found)
             if not number:
                 raise unexpected_type(spec.expression.text, field, kind, found)
@@ -178,9 +193,10 @@ class JsonataFlow:
             return item
         context = host.context(thread, state)
         context["Map"] = {"Item": {"Index": index, "Value": item}}
-        names = bindings(thread.effective, context)
+        fields = (state.item_selector,)
+        names = _names(host, thread, state, thread.effective, fields, context=context)
         return state.item_selector.render(
-            names, rng=host.draw(), now=host.now, field="ItemSelector"
+            names, rng=_rng(host, state.item_selector), now=host.now, field="ItemSelector"
         )
 
     def result(
@@ -190,7 +206,8 @@ class JsonataFlow:
         state: TaskState | ParallelState | MapState,
         result: Any,
     ) -> Any:
-        names = bindings(thread.input, host.context(thread, state), result=result, has_result=True)
+        fields = (state.assign, state.output)
+        names = _names(host, thread, state, thread.input, fields, result=result)
         return finish(host, thread, state.assign, state.output, names, result)
 
     def caught(
@@ -201,10 +218,52 @@ class JsonataFlow:
         catcher: Catcher,
         error_output: Any,
     ) -> Any:
-        names = bindings(
-            thread.input, host.context(thread, state), error_output=error_output, has_error=True
-        )
+        fields = (catcher.assign, catcher.output)
+        names = _names(host, thread, state, thread.input, fields, error_output=error_output)
         return finish(host, thread, catcher.assign, catcher.output, names, error_output)
+
+
+_UNSET: Any = object()
+
+
+def _expressions(*specs: Seconds | None) -> tuple[Any, ...]:
+    return tuple(spec.expression for spec in specs if spec is not None)
+
+
+def _names(
+    host: Host,
+    thread: Thread,
+    state: AnyState,
+    data: Any,
+    fields: tuple[Any, ...],
+    *,
+    result: Any = _UNSET,
+    error_output: Any = _UNSET,
+    context: Any = None,
+) -> dict[str, Any]:
+    """The bindings ``fields`` (compiled templates or expressions, or None) are evaluated
+    with: ``$states`` (``input``, ``result`` or ``errorOutput`` when given, ``context`` only
+    when a field reads it) and the variables they read."""
+    members: set[str] | None = set()
+    wanted: set[str] = set()
+    for field in fields:
+        if field is None:
+            continue
+        wanted |= field.names_read
+        if members is not None:
+            members = None if field.states_read is None else members | field.states_read
+    states: dict[str, Any] = {"input": data}
+    if result is not _UNSET:
+        states["result"] = result
+    if error_output is not _UNSET:
+        states["errorOutput"] = error_output
+    if members is None or "context" in members:
+        states["context"] = dict(context if context is not None else host.context(thread, state))
+    names: dict[str, Any] = {"states": states}
+    if wanted:
+        variables = host.variables(thread)
+        names.update((name, variables[name]) for name in wanted if name in variables)
+    return names
 
 
 def finish(
@@ -213,12 +272,12 @@ def finish(
     """Evaluate ``Assign`` (set as the state exits) and ``Output`` (else ``default``), both
     with the variables as they were."""
     if assign is not None:
-        values = assign.render(names, rng=host.draw(), now=host.now, field="Assign")
+        values = assign.render(names, rng=_rng(host, assign), now=host.now, field="Assign")
         if isinstance(values, dict) and values:
             host.assigned[thread.id] = values
     if output is None:
         return default
-    return output.render(names, rng=host.draw(), now=host.now, field="Output")
+    return output.render(names, rng=_rng(host, output), now=host.now, field="Output")
 
 
 def _text_field(
@@ -227,7 +286,7 @@ def _text_field(
     """A Fail state's Error or Cause: the expression's string, else the plain value."""
     if expression is None:
         return plain
-    value = expression.evaluate(names, rng=host.draw(), now=host.now, location=field)
+    value = expression.evaluate(names, rng=_rng(host, expression), now=host.now, location=field)
     if not isinstance(value, str):
         raise unexpected_type(expression.text, field, "string", value)
     return value
@@ -239,10 +298,17 @@ def _seconds(host: Host, spec: Seconds | None, field: str, names: dict[str, Any]
         return None
     if spec.expression is None:
         return spec.value
-    value = spec.expression.evaluate(names, rng=host.draw(), now=host.now, location=field)
+    value = spec.expression.evaluate(
+        names, rng=_rng(host, spec.expression), now=host.now, location=field
+    )
     if not _integer(value) or not 0 < value <= MAX_TASK_SECONDS:
         raise unexpected_type(spec.expression.text, field, "integer", value)
     return int(value)
+
+
+def _rng(host: Host, compiled: Any) -> Any:
+    """A generator for an evaluation that may draw randomness; None for one that cannot."""
+    return host.draw() if compiled.uses_random else None
 
 
 def _integer(value: Any) -> bool:

@@ -16,6 +16,7 @@ it would make an execution's outcome depend on the machine.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,6 +59,9 @@ class Limits:
 
 
 DEFAULT_LIMITS: Final = Limits()
+
+
+_NAME = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def is_expression(value: Any) -> bool:
@@ -115,12 +119,25 @@ class Expression:
         self._probe: jlens.Expression | None = None  # $type(...), compiled when needed
         # Shuffling draws on the seed jlens is given: only then is one taken from the caller.
         self._shuffles = "shuffle" in inner
+        # Whether an evaluation may draw randomness ($random, $uuid, $shuffle): only then
+        # does the caller seed a generator for it (seeding costs more than most evaluations).
+        self.uses_random = any(word in inner for word in ("random", "uuid", "shuffle"))
         # Host functions in the bindings cost each evaluation: only bound over the built-ins
         # ($now, $millis) when the text may call them.
         self._reads_clock = "now" in inner or "millis" in inner
         read = plain.reads()
-        names = set(read["bindings"]) - functions.FUNCTION_NAMES - {"states"}
-        self.variables: frozenset[str] = frozenset(names)
+        names = set(read["bindings"]) - {"states"}
+        # Every name it reads that a variable may bind (a variable may shadow a function:
+        # an Assign of "sum" makes $sum that value), and those that are no function's name.
+        # (jlens leaves built-in function names out of its reads: the text says them.)
+        self.names_read: frozenset[str] = frozenset(names | set(_NAME.findall(inner))) - {"states"}
+        self.variables: frozenset[str] = frozenset(names - functions.FUNCTION_NAMES)
+        # Which members of $states it reads (None: all of it): the caller builds only those
+        # (the context object is rebuilt for each state otherwise).
+        states = read["bindings"].get("states")
+        self.states_read: frozenset[str] | None = (
+            frozenset(states) if isinstance(states, dict) else None if states else frozenset()
+        )
 
     def __repr__(self) -> str:
         return f"Expression({OPEN} {self.text} {CLOSE})"

@@ -91,6 +91,15 @@ class Template:
         self.variables: frozenset[str] = frozenset().union(
             *(expression.variables for expression in self.expressions)
         )
+        self.names_read: frozenset[str] = frozenset().union(
+            *(expression.names_read for expression in self.expressions)
+        )
+        self.uses_random = any(expression.uses_random for expression in self.expressions)
+        reads = [expression.states_read for expression in self.expressions]
+        # The members of $states its expressions read (None: all).
+        self.states_read: frozenset[str] | None = (
+            None if any(r is None for r in reads) else frozenset().union(*reads)  # type: ignore[arg-type]
+        )
         # The whole field is one expression ("Items": "{% ... %}"): causes quote its text.
         self.expression: Expression | None = (
             self._root.expression if isinstance(self._root, _Field) else None
