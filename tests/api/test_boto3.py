@@ -230,7 +230,9 @@ def test_jsonata_machines_through_the_api(sfn: Any) -> None:
     done = sfn.start_sync_execution(stateMachineArn=quick["stateMachineArn"], input='{"n": 4}')
     assert (done["status"], json.loads(done["output"])) == ("SUCCEEDED", 30)
     bad = express.replace("$states.input * $states.input", "$states.input *")
-    with pytest.raises(sfn.exceptions.InvalidDefinition, match=r"/States/Each/ItemProcessor/States/Square/Output"):
+    with pytest.raises(
+        sfn.exceptions.InvalidDefinition, match=r"/States/Each/ItemProcessor/States/Square/Output"
+    ):
         sfn.create_state_machine(name=f"Bad{uuid.uuid4().hex[:6]}", definition=bad, roleArn=ROLE)
 
 
