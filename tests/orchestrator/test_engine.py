@@ -186,6 +186,45 @@ def test_the_store_survives_reopening(tmp_path: Path) -> None:
     )
 
 
+def test_variables_survive_reopening_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "sfn.db"
+    first = Engine(load_definitions(DEFINITIONS), SqliteStore(path), status_events=False)
+    start = intake(name="jsonata-1").model_copy(update={"state_machine": "CallCenterJsonata"})
+    request = only_request(first.store, first.start(start))  # type: ignore[arg-type]
+    ids = first.apply(
+        messages.TaskSucceeded(
+            task_token=request.task_token, attempt=0, output={"Case": "K9", "Message": "m"}
+        )
+    )  # Open Case assigns $caseId
+    request = messages.TaskRequest.from_wire(first.store.outbox_messages(ids or [])[0].body)
+    first.store.close()
+    reopened = SqliteStore(path)
+    again = Engine(load_definitions(DEFINITIONS), reopened, status_events=False)
+    outputs = {
+        "AssignCaseFunction": {"Case": "K9", "Message": "m"},
+        "WorkOnCaseFunction": {"Case": "K9", "Status": 0, "Message": "m"},
+        "EscalateCaseFunction": {"Case": "K9", "Status": 0, "Message": "m"},
+    }
+    while True:
+        ids = again.apply(
+            messages.TaskSucceeded(
+                task_token=request.task_token,
+                attempt=0,
+                output=outputs[request.function_name],
+            )
+        )
+        rows = reopened.outbox_messages(ids or [])
+        if rows[0].reply_to != TASK_RESULTS_QUEUE:  # no task request: the execution ended
+            break
+        request = messages.TaskRequest.from_wire(rows[0].body)
+    body = json.loads(rows[0].body)
+    assert (body["status"], body["error"], body["cause"]) == (
+        "FAILED",
+        "CaseEscalated",
+        "Case K9: engage Tier 2 Support.",  # $caseId, assigned before the store was reopened
+    )
+
+
 def finish_escalated(engine: Engine, store: SqliteStore, ids: list[int]) -> list[OutboxMessage]:
     """Drive the started execution down the escalation path to its end; the messages its
     last step sent (taken from the outbox)."""
