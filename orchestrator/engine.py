@@ -114,6 +114,9 @@ class Engine:
         self._dispatched: dict[str, tuple[str, float]] = {}  # token -> (function, when)
         # Told of each timer a commit sets (the service's timer loop wakes for one due soon).
         self.on_timer: Callable[[datetime], None] | None = None
+        # Told the ARN of each execution whose history a commit extended (the console's
+        # live views wait on it instead of polling the store).
+        self.on_commit: Callable[[str], None] | None = None
 
     def register(self, machine: StateMachine, digest: str, *, role_arn: str | None = None) -> None:
         """Make ``machine`` (stored under ``digest``) the current definition of its name.
@@ -378,6 +381,8 @@ class Engine:
         )
         state = record.state
         self._observe(state, step)
+        if self.on_commit is not None and step.history:
+            self.on_commit(state.execution_arn)
         if self.on_timer is not None:
             for command in step.commands:
                 if isinstance(command, interpreter.StartTimer):

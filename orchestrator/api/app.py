@@ -1,4 +1,5 @@
-"""The HTTP side of the API: AWS JSON 1.0 on ``POST /``, Prometheus metrics on ``GET /metrics``.
+"""The HTTP side of the API: AWS JSON 1.0 on ``POST /``, Prometheus metrics on ``GET /metrics``,
+and the web console (:mod:`orchestrator.console`) on ``GET /``.
 
 Starlette does the HTTP; this module maps requests to actions and errors to AWS's error
 shape (``{"__type", "message"}``), checking SigV4 signatures when credentials are configured.
@@ -30,6 +31,7 @@ from orchestrator.api.actions import StepFunctionsApi
 from orchestrator.api.activities import client_gone
 from orchestrator.api.errors import INTERNAL_FAILURE, INTERNAL_FAILURE_MESSAGE, ApiError
 from orchestrator.api.sigv4 import AuthFailure, Credentials, verify
+from orchestrator.console.routes import Console, console_routes
 
 log = logging.getLogger(__name__)
 JSON_1_0 = "application/x-amz-json-1.0"
@@ -79,6 +81,7 @@ def create_app(
     metrics_token: str | None = None,
     metrics_public: bool = False,
     max_request_bytes: int = MAX_REQUEST_BYTES,
+    console: Console | None = None,
 ) -> Starlette:
     """The ASGI app.
 
@@ -159,8 +162,11 @@ def create_app(
             status,
         )
 
+    routes = [Route("/", aws, methods=["POST"]), Route("/metrics", prometheus, methods=["GET"])]
+    if console is not None:
+        routes.extend(console_routes(console))
     return Starlette(
-        routes=[Route("/", aws, methods=["POST"]), Route("/metrics", prometheus, methods=["GET"])],
+        routes=routes,
         exception_handlers={404: not_served, 405: not_served},
     )
 

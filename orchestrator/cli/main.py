@@ -138,6 +138,7 @@ def _service_settings() -> dict[str, Any]:
         "missing_function": missing,
         "missing_function_grace": grace,
         "metrics_token": os.environ.get("SFN_METRICS_TOKEN") or None,
+        "console_token": os.environ.get("SFN_CONSOLE_TOKEN") or None,
         "metrics_public": os.environ.get("SFN_METRICS_PUBLIC", "").lower() in ("1", "true", "yes"),
         **_integration_settings(),
     }

@@ -35,6 +35,8 @@ from orchestrator.api.server import ApiServer
 from orchestrator.api.sigv4 import Credentials
 from orchestrator.arns import Account
 from orchestrator.asl.definition import StateMachine, TaskState
+from orchestrator.console.live import Changes
+from orchestrator.console.routes import Console
 from orchestrator.engine import Engine
 from orchestrator.integrations.aws.jobs import poll_delays
 from orchestrator.integrations.dispatch import task_queues
@@ -73,6 +75,8 @@ class ServiceConfig:
     missing_function_grace: float = 10.0
     # With access control on, /metrics needs a signed GET or this bearer token, unless public.
     metrics_token: str | None = None
+    # The web console's token, needed when the API checks signatures (SFN_CONSOLE_TOKEN).
+    console_token: str | None = None
     metrics_public: bool = False
     # Where service integrations go (SFN_INTEGRATIONS), and the mock configuration
     # (SFN_MOCK_CONFIG) whose test cases executions may run.
@@ -207,11 +211,21 @@ async def run_service(
                     await topology.work_queue(queue)
 
             api = StepFunctionsApi(engine, publisher, account=config.account, prepare=prepare)
+            changes = Changes()
+            changes.bind(asyncio.get_running_loop())
+            engine.on_commit = changes.notify
+            console = Console(
+                api,
+                changes,
+                protected=config.credentials is not None,
+                token=config.console_token,
+            )
             app = create_app(
                 api,
                 config.credentials,
                 metrics_token=config.metrics_token,
                 metrics_public=config.metrics_public,
+                console=console,
             )
             server = ApiServer(app, config.api_host, config.api_port)
             await server.start()

@@ -6,7 +6,7 @@ lacks, each in a transaction of its own.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE executions (
@@ -163,5 +163,11 @@ MIGRATIONS: dict[int, str] = {
         name TEXT PRIMARY KEY,
         created REAL NOT NULL
     ) WITHOUT ROWID;
+    """,
+    # The console pages through executions newest first, over all machines or by status:
+    # without these, each page sorted the whole table.
+    10: """
+    CREATE INDEX executions_started ON executions (start_date, id);
+    CREATE INDEX executions_status_started ON executions (status, start_date, id);
     """,
 }

@@ -608,6 +608,68 @@ class SqliteStore:
             for arn, name, row_status, start, stop in self._db.execute(query, params)
         ]
 
+    def last_event_id(self, execution_arn: str) -> int:
+        """The id of the execution's newest history event (0 for none or no such execution)."""
+        row = self._db.execute(
+            "SELECT max(h.id) FROM history h JOIN executions e ON h.execution = e.id WHERE e.arn=?",
+            (execution_arn,),
+        ).fetchone()
+        return int(row[0] or 0)
+
+    def execution_page(
+        self,
+        *,
+        state_machine: str | None = None,
+        status: str | None = None,
+        name_prefix: str | None = None,
+        started_after: datetime | None = None,
+        started_before: datetime | None = None,
+        cursor: tuple[str, int] | None = None,
+        limit: int = 50,
+    ) -> tuple[list[ExecutionSummary], tuple[str, int] | None]:
+        """One page of executions, newest first, filtered; and the cursor of the next page
+        (None at the end). Keyset paging on (start_date, id): a page costs the same however
+        deep it is and however many executions the store holds."""
+        clauses: list[str] = []
+        params: list[str | int] = []
+        for column, value in (("state_machine", state_machine), ("status", status)):
+            if value:
+                clauses.append(f"{column}=?")
+                params.append(value)
+        if name_prefix:
+            clauses.append("substr(name, 1, ?) = ?")
+            params.extend([len(name_prefix), name_prefix])
+        if started_after is not None:
+            clauses.append("start_date >= ?")
+            params.append(started_after.isoformat())
+        if started_before is not None:
+            clauses.append("start_date < ?")
+            params.append(started_before.isoformat())
+        if cursor is not None:
+            clauses.append("(start_date < ? OR (start_date = ? AND id < ?))")
+            params.extend([cursor[0], cursor[0], cursor[1]])
+        query = "SELECT id, arn, name, status, start_date, stop_date FROM executions"
+        if clauses:
+            query += " WHERE " + " AND ".join(clauses)
+        query += " ORDER BY start_date DESC, id DESC LIMIT ?"
+        params.append(max(1, min(limit, 1000)) + 1)
+        rows = self._db.execute(query, params).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        page = [
+            ExecutionSummary(
+                arn,
+                _state_machine_arn(arn),
+                name,
+                row_status,
+                datetime.fromisoformat(start),
+                datetime.fromisoformat(stop) if stop else None,
+            )
+            for _, arn, name, row_status, start, stop in rows
+        ]
+        following = (rows[-1][4], rows[-1][0]) if more and rows else None
+        return page, following
+
     def close(self) -> None:
         """Close the database file."""
         if self._checkpointer is not None:

@@ -1,0 +1,284 @@
+"""The web console in a real headless Chromium, against a real orchestrator on the real broker.
+
+One orchestrator process (API and console on a free port) with the five call-center workers;
+executions are started through the console's own start endpoint and watched in the browser.
+The assertions use the console's testing contract: ``data-state-name`` and ``data-status`` on
+each state of the graph, a click opens a panel with the state's input and output as JSON
+text, and the executions list links each execution with its name as the link text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.amqp import purge_topology
+from tests.processes import REPO, WORKER_NAMES, Service, start, start_orchestrator
+
+pytestmark = pytest.mark.integration
+playwright = pytest.importorskip("playwright.sync_api")
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+DEFINITIONS: dict[str, dict[str, Any]] = {
+    "WaitBriefly": {
+        "StartAt": "Begin",
+        "States": {
+            "Begin": {"Type": "Pass", "Next": "Pause"},
+            "Pause": {"Type": "Wait", "Seconds": 3, "Next": "Finish"},
+            "Finish": {"Type": "Pass", "Result": {"done": True}, "End": True},
+        },
+    },
+    "HundredItems": {
+        "StartAt": "Each",
+        "States": {
+            "Each": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemProcessor": {
+                    "StartAt": "Double",
+                    "States": {"Double": {"Type": "Pass", "Parameters": {"v.$": "$"}, "End": True}},
+                },
+                "End": True,
+            }
+        },
+    },
+    "AlwaysFails": {
+        "StartAt": "Check",
+        "States": {
+            "Check": {"Type": "Pass", "Next": "Give Up"},
+            "Give Up": {"Type": "Fail", "Error": "Refused", "Cause": "The order cannot be filled."},
+        },
+    },
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def console(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The console's base URL, served by an orchestrator with the call-center workers."""
+    if not Path(CHROMIUM).exists():
+        message = f"the console's browser tests need Chromium at {CHROMIUM}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    tmp = tmp_path_factory.mktemp("console")
+    definitions = tmp / "definitions"
+    definitions.mkdir()
+    shutil.copy(REPO / "definitions" / "CallCenterStateMachine.asl.json", definitions)
+    for name, document in DEFINITIONS.items():
+        (definitions / f"{name}.asl.json").write_text(json.dumps(document, indent=2))
+    env = {**os.environ, "AMQP_URL": amqp_url, "PYTHONUNBUFFERED": "1"}
+    env.pop("SFN_ACCESS_KEY_ID", None)
+    asyncio.run(_purge(amqp_url))
+    port = free_port()
+    services: list[Service] = []
+    try:
+        services.append(start_orchestrator(env, tmp, tmp / "sfn.db", definitions, api_port=port))
+        for worker in WORKER_NAMES:
+            services.append(start(f"worker-{worker}", ["workers", worker], env, tmp))
+        for service in services[1:]:
+            service.wait_for("started ")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for service in services:
+            service.stop()
+
+
+async def _purge(url: str) -> None:
+    import aio_pika
+
+    connection = await aio_pika.connect(url)
+    await purge_topology(await connection.channel())
+    await connection.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright.sync_playwright() as driver:
+        chromium = driver.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    yield tab
+    context.close()
+
+
+def call(base: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        base + path, data=data, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+def start_execution(base: str, machine: str, data: Any, name: str | None = None) -> str:
+    body = {"stateMachine": machine, "input": json.dumps(data)}
+    if name:
+        body["name"] = name
+    return str(call(base, "/console/api/start", body)["executionArn"])
+
+
+def finished(base: str, arn: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        answer = call(base, f"/console/api/execution?arn={urllib.parse.quote(arn)}")
+        if answer["execution"]["status"] != "RUNNING":
+            return dict(answer["execution"])
+        time.sleep(0.1)
+    raise AssertionError(f"{arn} did not finish")
+
+
+def state(page: Any, name: str) -> Any:
+    return page.locator(f'g.state[data-state-name="{name}"]')
+
+
+def open_execution(page: Any, base: str, arn: str) -> None:
+    page.goto(f"{base}/#/execution/{urllib.parse.quote(arn, safe='')}")
+    page.wait_for_selector("g.state[data-state-name]")
+
+
+def both_outcomes(base: str) -> dict[str, str]:
+    """A resolved and an escalated call-center execution (Work on Case tosses a coin)."""
+    found: dict[str, str] = {}
+    for i in range(24):
+        arn = start_execution(base, "CallCenterStateMachine", {"inputCaseID": f"{i:03d}"})
+        found.setdefault(finished(base, arn)["status"], arn)
+        if {"SUCCEEDED", "FAILED"} <= found.keys():
+            return found
+    raise AssertionError(f"24 cases gave only {sorted(found)}")
+
+
+def test_the_call_center_outcomes_are_coloured_and_the_failure_is_explained(
+    console: str, page: Any
+) -> None:
+    outcomes = both_outcomes(console)
+    open_execution(page, console, outcomes["SUCCEEDED"])
+    for name in ("Open Case", "Assign Case", "Work on Case", "Is Case Resolved", "Close Case"):
+        assert state(page, name).get_attribute("data-status") == "SUCCEEDED", name
+    for name in ("Escalate Case", "Fail"):
+        assert state(page, name).get_attribute("data-status") == "NOT_STARTED", name
+    assert page.locator("#error-banner").count() == 0
+
+    open_execution(page, console, outcomes["FAILED"])
+    assert state(page, "Fail").get_attribute("data-status") == "FAILED"
+    assert state(page, "Escalate Case").get_attribute("data-status") == "SUCCEEDED"
+    assert state(page, "Close Case").get_attribute("data-status") == "NOT_STARTED"
+    banner = page.locator("#error-banner")
+    assert "Engage Tier 2 Support." in banner.inner_text()
+    page.click("#goto-failure")
+    assert page.locator("#step-panel h3").inner_text() == "Fail"
+
+
+def test_a_click_on_a_state_shows_its_input_and_output(console: str, page: Any) -> None:
+    arn = start_execution(console, "CallCenterStateMachine", {"inputCaseID": "077"})
+    finished(console, arn)
+    open_execution(page, console, arn)
+    state(page, "Open Case").click()
+    panel = page.locator("#step-panel")
+    assert json.loads(panel.locator('pre[data-field="input"]').inner_text()) == {
+        "inputCaseID": "077"
+    }
+    assert json.loads(panel.locator('pre[data-field="output"]').inner_text()) == {
+        "Case": "077",
+        "Message": "Case 077: opened...",
+    }
+    assert "OpenCaseFunction" in panel.inner_text()
+
+
+def test_a_running_wait_turns_succeeded_without_a_reload(console: str, page: Any) -> None:
+    arn = start_execution(console, "WaitBriefly", {"n": 1})
+    open_execution(page, console, arn)
+    page.evaluate("window.__notReloaded = true")
+    page.wait_for_selector('g.state[data-state-name="Pause"][data-status="RUNNING"]')
+    page.wait_for_selector(
+        'g.state[data-state-name="Finish"][data-status="SUCCEEDED"]', timeout=20_000
+    )
+    assert state(page, "Pause").get_attribute("data-status") == "SUCCEEDED"
+    assert page.evaluate("window.__notReloaded") is True
+    page.wait_for_selector('h1 .badge[data-status="SUCCEEDED"]')
+
+
+def test_a_map_of_100_items_is_navigable(console: str, page: Any) -> None:
+    arn = start_execution(console, "HundredItems", {"items": list(range(100))})
+    finished(console, arn)
+    open_execution(page, console, arn)
+    assert state(page, "Each").get_attribute("data-status") == "SUCCEEDED"
+    assert state(page, "Double").get_attribute("data-status") == "SUCCEEDED"
+    state(page, "Double").click()
+    choice = page.locator("#step-choice option")
+    assert choice.count() == 100
+    page.select_option("#step-choice", "41")
+    shown = json.loads(page.locator('#step-panel pre[data-field="output"]').inner_text())
+    assert shown in ({"v": i} for i in range(100))
+    page.click('button[data-tab="Table"]')
+    assert page.locator('#table-view tr[data-step="Double"]').count() == 100
+
+
+def test_the_executions_list_links_pages_and_filters(console: str, page: Any) -> None:
+    failed = start_execution(console, "AlwaysFails", {}, name="list-failed-1")
+    finished(console, failed)
+    for i in range(55):
+        start_execution(console, "WaitBriefly", {}, name=f"list-wait-{i:02d}")
+    page.goto(f"{console}/#/executions?machine=AlwaysFails")
+    page.wait_for_selector("#executions")
+    link = page.get_by_role("link", name="list-failed-1")
+    assert link.count() == 1
+    link.click()
+    page.wait_for_selector("#error-banner")
+    assert "The order cannot be filled." in page.locator("#error-banner").inner_text()
+    assert state(page, "Give Up").get_attribute("data-status") == "FAILED"
+
+    page.goto(f"{console}/#/executions?machine=WaitBriefly")
+    page.wait_for_selector("#executions")
+    first = page.locator("#executions tbody tr").count()
+    assert first == 50
+    page.click("#next-page")
+    page.wait_for_function("document.querySelectorAll('#executions tbody tr').length !== 50")
+    assert page.locator("#executions tbody tr").count() >= 5
+    page.goto(f"{console}/#/executions?machine=WaitBriefly&name=list-wait-1")
+    page.wait_for_selector("#executions")
+    names = page.locator("#executions tbody td:first-child a").all_inner_texts()
+    assert sorted(names) == [f"list-wait-{i}" for i in range(10, 20)]
+
+
+def test_an_execution_is_started_from_the_state_machine_page(console: str, page: Any) -> None:
+    page.goto(f"{console}/#/machine/AlwaysFails")
+    page.wait_for_selector("#start-input")
+    page.fill("#start-input", "{not json")
+    assert page.locator("form button[type=submit]").is_disabled()
+    assert "Not JSON" in page.locator("#input-problem").inner_text()
+    page.fill("#start-input", '{"order": 7}')
+    page.fill("#start-name", "from-the-console")
+    page.click("form button[type=submit]")
+    page.wait_for_selector('h1:has-text("from-the-console")')
+    page.wait_for_selector('g.state[data-state-name="Give Up"][data-status="FAILED"]')
+    state(page, "Check").click()
+    assert json.loads(page.locator('#step-panel pre[data-field="input"]').inner_text()) == {
+        "order": 7
+    }
