@@ -360,6 +360,16 @@ class Engine:
         answer = OutboxMessage("", request.reply_to, body, correlation_id=request.correlation_id)
         return self.store.enqueue([answer], created=time.time())
 
+    def in_flight(self) -> dict[str, tuple[int, float]]:
+        """Tasks dispatched and not answered, by function or integration queue: how many and
+        how long the oldest has waited (seconds)."""
+        now = time.monotonic()
+        found: dict[str, tuple[int, float]] = {}
+        for function, since in self._dispatched.values():
+            count, oldest = found.get(function, (0, 0.0))
+            found[function] = (count + 1, max(oldest, now - since))
+        return found
+
     def _commit(
         self,
         record: ExecutionRecord,

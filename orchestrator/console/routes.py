@@ -40,6 +40,7 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
+from broker.topology import FUNCTION_QUEUE_PREFIX
 from orchestrator.api.actions import StepFunctionsApi
 from orchestrator.api.errors import ApiError
 from orchestrator.console.layout import layout
@@ -73,6 +74,8 @@ class Console:
     changes: Changes
     protected: bool = False
     token: str | None = None
+    # The broker's last sample of each queue: (ready, consumers, epoch seconds).
+    queue_samples: Callable[[], dict[str, tuple[int, int, float]]] = dict
 
 
 def console_routes(console: Console) -> list[Route]:
@@ -239,8 +242,32 @@ def console_routes(console: Console) -> list[Route]:
         await api.call("StopExecution", {"executionArn": arn, "cause": "Stopped from the console"})
         return JSONResponse({"stopped": arn})
 
+    async def queues(request: Request) -> Response:
+        samples = console.queue_samples()
+        in_flight = api.engine.in_flight()
+        unserved = store.unserved()
+        rows = []
+        for queue in sorted(set(samples) | {_queue_of(f) for f in in_flight if f}):
+            ready, consumers, sampled = samples.get(queue, (None, None, None))
+            function = queue.removeprefix(FUNCTION_QUEUE_PREFIX)
+            tasks, oldest = in_flight.get(function, in_flight.get(queue, (0, 0.0)))
+            rows.append(
+                {
+                    "queue": queue,
+                    "function": function if queue.startswith(FUNCTION_QUEUE_PREFIX) else None,
+                    "ready": ready,
+                    "consumers": consumers,
+                    "sampled": sampled,
+                    "inFlight": tasks,
+                    "oldestSeconds": round(oldest, 3),
+                    "unservedSince": unserved.get(function),
+                }
+            )
+        return JSONResponse({"queues": rows})
+
     return [
         Route("/", page, methods=["GET"]),
+        Route("/console/api/queues", guarded(queues), methods=["GET"]),
         Route("/console/assets/{name}", asset, methods=["GET"]),
         Route("/console/api/state-machines", guarded(state_machines), methods=["GET"]),
         Route("/console/api/state-machine", guarded(state_machine), methods=["GET"]),
@@ -258,6 +285,11 @@ _NO_CACHE = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
 class _BadRequest(Exception):
     """A console request with a missing or malformed parameter."""
+
+
+def _queue_of(function: str) -> str:
+    """The queue a task for ``function`` goes to (a function's, unless it names a queue)."""
+    return function if "." in function else FUNCTION_QUEUE_PREFIX + function
 
 
 def _same(given: str, expected: str) -> bool:

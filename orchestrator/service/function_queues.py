@@ -72,6 +72,9 @@ class FunctionQueues:
     grace: float = 10.0
     every: float = 2.0
     unserved: dict[str, _Unserved] = field(default_factory=dict)
+    # The last sample of each queue: (messages ready, consumers, epoch seconds), for the
+    # console's queues page.
+    samples: dict[str, tuple[int, int, float]] = field(default_factory=dict)
 
     async def run(self) -> None:
         """Sample every ``every`` seconds until cancelled."""
@@ -96,6 +99,7 @@ class FunctionQueues:
             ready = int(declared.message_count or 0)
             consumers = int(declared.consumer_count or 0)
             metrics.QUEUE_MESSAGES.labels(name).set(ready)
+            self.samples[name] = (ready, consumers, time.time())
             metrics.QUEUE_CONSUMERS.labels(name).set(consumers)
             if name.startswith(FUNCTION_QUEUE_PREFIX):
                 await self._check(name, ready, consumers)

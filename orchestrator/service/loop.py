@@ -219,6 +219,7 @@ async def run_service(
                 changes,
                 protected=config.credentials is not None,
                 token=config.console_token,
+                queue_samples=lambda: subscribed.watcher.samples,
             )
             app = create_app(
                 api,

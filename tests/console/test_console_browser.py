@@ -53,6 +53,16 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
             }
         },
     },
+    "NobodyServes": {
+        "StartAt": "Call",
+        "States": {
+            "Call": {
+                "Type": "Task",
+                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:GhostFunction",
+                "End": True,
+            }
+        },
+    },
     "AlwaysFails": {
         "StartAt": "Check",
         "States": {
@@ -98,6 +108,7 @@ def console(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     finally:
         for service in services:
             service.stop()
+        asyncio.run(_purge(amqp_url))
 
 
 async def _purge(url: str) -> None:
@@ -105,6 +116,8 @@ async def _purge(url: str) -> None:
 
     connection = await aio_pika.connect(url)
     await purge_topology(await connection.channel())
+    # The queue of the function nobody serves keeps its task otherwise.
+    await (await connection.channel()).queue_delete("lambda.GhostFunction")
     await connection.close()
 
 
@@ -282,3 +295,18 @@ def test_an_execution_is_started_from_the_state_machine_page(console: str, page:
     assert json.loads(page.locator('#step-panel pre[data-field="input"]').inner_text()) == {
         "order": 7
     }
+
+
+def test_the_queues_page_shows_consumers_and_flags_a_function_nobody_serves(
+    console: str, page: Any
+) -> None:
+    start_execution(console, "NobodyServes", {"waiting": True})
+    page.goto(f"{console}/#/queues")
+    page.wait_for_selector('#queues tr[data-queue="lambda.OpenCaseFunction"]')
+    served = page.locator('#queues tr[data-queue="lambda.OpenCaseFunction"] td').all_inner_texts()
+    assert served[1] == "1"  # one worker consumes it
+    ghost = page.locator('#queues tr[data-queue="lambda.GhostFunction"][data-unserved="true"]')
+    ghost.wait_for(timeout=15_000)  # sampled every 2 s; the page refreshes itself
+    cells = ghost.locator("td").all_inner_texts()
+    assert cells[1] == "0" and cells[3] == "1"  # no consumer, one task in flight
+    assert "No worker consumes this function" in cells[5]

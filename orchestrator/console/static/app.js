@@ -110,7 +110,7 @@ function route() {
     if (current) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
   }
   const pages = { "": machinesPage, machines: machinesPage, machine: machinePage,
-                  executions: executionsPage, execution: executionPage };
+                  executions: executionsPage, execution: executionPage, queues: queuesPage };
   const page = pages[parts[0] || ""];
   if (!page) return fail(new Error(`No page ${path}`));
   page(parts.slice(1), params).catch(fail);
@@ -212,6 +212,32 @@ async function executionsPage(_, params) {
   const first = params.get("cursor") ? h("button", { onclick: () => apply(null) }, "First page") : null;
   setPage("Executions", h("h1", {}, "Executions"), form,
     executionTable(page.executions, true), h("div", { class: "row" }, first, more));
+}
+
+// -- workers and queues ----------------------------------------------------------------------
+
+async function queuesPage() {
+  const body = h("tbody", {});
+  const stamp = h("p", { class: "muted", id: "queues-sampled" });
+  setPage("Workers and queues", h("h1", {}, "Workers and queues"),
+    h("p", { class: "muted" }, "Each function's and integration's queue as the broker last reported it, with the tasks the engine has sent and not had answered. Refreshed every 2 seconds."),
+    h("table", { id: "queues" }, h("thead", {}, h("tr", {},
+      ["Queue", "Consumers", "Ready", "In flight", "Oldest in flight", "Note"].map((x) => h("th", {}, x)))), body), stamp);
+  const load = async () => {
+    const { queues } = await getJSON("/console/api/queues");
+    body.replaceChildren(...queues.map((q) => {
+      const idle = q.function && q.consumers === 0;
+      return h("tr", { "data-queue": q.queue, "data-unserved": idle ? "true" : "false" },
+        h("td", {}, q.queue), h("td", { class: idle ? "error" : "" }, q.consumers ?? "—"),
+        h("td", {}, q.ready ?? "—"), h("td", {}, q.inFlight), h("td", {}, q.inFlight ? duration(q.oldestSeconds * 1000) : ""),
+        h("td", { class: idle ? "error" : "" }, idle ? `No worker consumes this function${q.unservedSince ? ` (tasks waiting since ${when(q.unservedSince)})` : ""}` : ""));
+    }));
+    const newest = Math.max(0, ...queues.map((q) => q.sampled || 0));
+    stamp.textContent = newest ? `Sampled ${when(newest)}` : "Not sampled yet.";
+  };
+  await load();
+  const timer = setInterval(() => load().catch(() => {}), 2000);
+  pageCleanup.push(() => clearInterval(timer));
 }
 
 // -- the graph -------------------------------------------------------------------------------
