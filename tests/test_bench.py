@@ -117,3 +117,31 @@ def test_growth_reports_every_window_and_the_store_it_filled(
     assert report["store_at_end"]["history_events"] >= 120 * 20
     assert report["last_over_first"]["executions_per_second"] > 0
     assert report["second_half_over_first_half"]["orchestrator_cpu_ms_per_execution"] > 0
+
+
+def test_the_console_benchmark_pages_and_draws(
+    subprocess_env: dict[str, str], tmp_path: Path
+) -> None:
+    if not Path(os.environ.get("CHROMIUM", "/usr/bin/chromium")).exists():
+        message = "bench.console needs Chromium at /usr/bin/chromium"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    output = tmp_path / "console.json"
+    command = [sys.executable, "-m", "bench.console", "--executions", "3000", "--states", "60"]
+    command += ["--repeat", "1", "--json", str(output)]
+    done = subprocess.run(
+        command, cwd=REPO, env=subprocess_env, capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(output.read_text())
+    assert (result["executions"], result["states"]) == (3000, 60)
+    assert set(result["median_ms"]) == {
+        "first page",
+        "page deep (by cursor)",
+        "status FAILED",
+        "name prefix",
+        "execution JSON",
+        "page drawn (graph + table)",
+    }
+    assert all(value > 0 for value in result["median_ms"].values())
