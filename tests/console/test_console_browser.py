@@ -251,6 +251,11 @@ def test_a_map_of_100_items_is_navigable(console: str, page: Any) -> None:
     assert shown in ({"v": i} for i in range(100))
     page.click('button[data-tab="Table"]')
     assert page.locator('#table-view tr[data-step="Double"]').count() == 100
+    # Every timeline bar lies inside its track.
+    lefts = page.eval_on_selector_all(
+        "#table-view .timeline .bar", "bars => bars.map(b => parseFloat(b.style.left))"
+    )
+    assert len(lefts) == 101 and all(0 <= left <= 100 for left in lefts), lefts
 
 
 def test_the_executions_list_links_pages_and_filters(console: str, page: Any) -> None:

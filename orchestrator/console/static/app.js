@@ -86,8 +86,7 @@ function main() { return document.getElementById("main"); }
 
 function setPage(title, ...content) {
   document.title = `${title} - Step Functions console`;
-  const el = main();
-  el.replaceChildren(...content);
+  main().replaceChildren(...content.filter((x) => x !== null && x !== undefined && x !== ""));
 }
 
 function fail(error) {
@@ -448,13 +447,13 @@ async function executionPage([arn]) {
     header.replaceChildren(
       h("h1", {}, e.name, " ", badge(e.status)),
       h("dl", { class: "summary" },
-        h("div", {}, h("dt", {}, "Execution ARN"), h("dd", {}, e.executionArn)),
+        h("div", { class: "wide" }, h("dt", {}, "Execution ARN"), h("dd", {}, e.executionArn)),
         h("div", {}, h("dt", {}, "State machine"), h("dd", {}, h("a", { href: `#/machine/${encodeURIComponent(e.stateMachineArn.split(":").pop())}` }, e.stateMachineArn.split(":").pop()))),
         h("div", {}, h("dt", {}, "Started"), h("dd", {}, when(e.startDate))),
         h("div", {}, h("dt", {}, "Ended"), h("dd", {}, when(e.stopDate) || "—")),
         h("div", {}, h("dt", {}, "Duration"), h("dd", {}, duration((stopped || Date.now()) - started))),
         h("div", {}, h("dt", {}, "State transitions"), h("dd", { id: "transitions" }, String(p.transitions)))),
-      banner, buttons);
+      ...[banner, buttons].filter(Boolean));
     io.replaceChildren(
       h("section", {}, h("h2", {}, "Execution input"), jsonBlock(e.input, "execution-input")),
       h("section", {}, h("h2", {}, "Execution output"), e.output === undefined
@@ -464,9 +463,12 @@ async function executionPage([arn]) {
 
   function renderTable() {
     const steps = data.progress.steps;
+    // The timeline spans the execution and every step (their clocks may differ by a
+    // millisecond: the execution's dates and the events' times are rounded apart).
     const starts = steps.map((st) => millis(st.start)).filter((x) => x !== null);
-    const begin = millis(data.execution.startDate) || Math.min(...starts);
-    const end = millis(data.execution.stopDate) || Date.now();
+    const ends = steps.map((st) => millis(st.end)).filter((x) => x !== null);
+    const begin = Math.min(millis(data.execution.startDate) ?? Infinity, ...starts);
+    const end = Math.max(millis(data.execution.stopDate) ?? Date.now(), ...ends);
     const span = Math.max(end - begin, 1);
     const rows = steps.slice(0, 2000).map((st) => {
       const a = millis(st.start) ?? begin, b = millis(st.end) ?? end;
