@@ -43,9 +43,13 @@ from starlette.routing import Route
 from broker.topology import FUNCTION_QUEUE_PREFIX
 from orchestrator.api.actions import StepFunctionsApi
 from orchestrator.api.errors import ApiError
+from orchestrator.asl.definition import StateMachine
+from orchestrator.asl.errors import DefinitionError
+from orchestrator.asl.loader import load_definition
 from orchestrator.console.layout import layout
 from orchestrator.console.live import Changes
 from orchestrator.console.progress import progress
+from orchestrator.console.stages import data_flow
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -59,6 +63,8 @@ STREAM_INTERVAL = 0.2
 # The longest a stream stays open; the browser's EventSource reconnects by itself.
 STREAM_SECONDS = 300.0
 MAX_START_BYTES = 256 * 1024 + 4096
+# Steps whose data-flow stages are computed (the table shows at most 2,000 rows anyway).
+MAX_STAGED_STEPS = 5000
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -184,7 +190,8 @@ def console_routes(console: Console) -> list[Route]:
         history = store.history(arn)
         definition = machine["definition"]
         drawn, read = await asyncio.gather(
-            asyncio.to_thread(_layout, definition), asyncio.to_thread(progress, history)
+            asyncio.to_thread(_layout, definition),
+            asyncio.to_thread(_progress, definition, history),
         )
         return JSONResponse(
             {
@@ -386,6 +393,23 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return value
+
+
+def _progress(definition: str, history: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each state's status and steps, each step with its data flow's stages."""
+    read = progress(history)
+    machine = _machine(hashlib.sha256(definition.encode()).hexdigest(), definition)
+    for step in read["steps"][:MAX_STAGED_STEPS]:
+        step["stages"] = data_flow(machine, step) if machine is not None else []
+    return read
+
+
+@functools.lru_cache(maxsize=64)
+def _machine(digest: str, definition: str) -> StateMachine | None:
+    try:
+        return load_definition(definition, name="Console")
+    except DefinitionError:  # an execution keeps the definition it started with; it loaded
+        return None
 
 
 def _layout(definition: str) -> dict[str, Any]:

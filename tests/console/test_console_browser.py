@@ -222,6 +222,14 @@ def test_a_click_on_a_state_shows_its_input_and_output(console: str, page: Any) 
         "Message": "Case 077: opened...",
     }
     assert "OpenCaseFunction" in panel.inner_text()
+    stages = panel.locator("#stages li").evaluate_all("items => items.map(i => i.dataset.stage)")
+    assert stages == [
+        "State input",
+        "After InputPath",
+        "Task result",
+        "After ResultPath",
+        "State output (after OutputPath)",
+    ]
 
 
 def test_a_running_wait_turns_succeeded_without_a_reload(console: str, page: Any) -> None:

@@ -409,6 +409,12 @@ async function executionPage([arn]) {
       parts.push(h("h4", {}, "Output"), step.output === null && step.status === "RUNNING"
         ? h("p", { class: "muted", "data-field": "output" }, "Running")
         : jsonBlock(step.output, "output"));
+      if (step.stages && step.stages.length) {
+        parts.push(h("h4", {}, "Data flow"), h("ol", { class: "stages", id: "stages" }, step.stages.map((st) =>
+          h("li", { "data-stage": st.stage }, h("details", {}, h("summary", {}, `${st.stage} `, h("span", { class: "muted" }, st.field)),
+            st.known === false ? h("p", { class: "muted" }, "Not recorded: it reads the context object or a variable, or the state has not got there.")
+              : jsonBlock(st.value, "stage"))))));
+      }
       if (step.assignedVariables) parts.push(h("h4", {}, "Assigned variables"), jsonBlock(step.assignedVariables, "variables"));
       if (step.task) {
         parts.push(h("h4", {}, `Call: ${step.task.resourceType || ""} ${step.task.resource || ""}`),
