@@ -74,6 +74,9 @@ class Thread:
     failed: int = 0
     max_concurrency: int = 0
     tolerated_failures: float | None = None  # a count, or None for none tolerated
+    # The id of the last history event this thread recorded: the next one's previousEventId,
+    # as AWS chains each branch's and iteration's events (0: none yet, chain on the last).
+    last_event: int = 0
 
     def copy(self) -> Thread:
         """A copy to change: the small lists are copied, the persistent maps shared."""

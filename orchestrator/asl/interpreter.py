@@ -301,20 +301,35 @@ class _Run:
             self.threads[thread_id] = copy
         return copy
 
-    def record(self, event_type: str, details: dict[str, Any] | None = None) -> int:
+    def record(
+        self,
+        event_type: str,
+        details: dict[str, Any] | None = None,
+        *,
+        thread: Thread | None = None,
+    ) -> int:
         """Add a history event; the one place the STANDARD history cap is enforced: event
-        25,000 may only end the execution (AWS: anything else fails it instead)."""
+        25,000 may only end the execution (AWS: anything else fails it instead).
+
+        ``thread`` is the line of execution it happens in: its previousEventId is that
+        thread's last event, as AWS chains the events of each Parallel branch and Map
+        iteration (otherwise the event before it)."""
         if (
             self.history_cap is not None
             and self.last_event_id >= self.history_cap - 1
             and event_type not in _EXECUTION_ENDS
         ):
             raise _HistoryFull
+        previous = self.last_event_id
+        if thread is not None and thread.last_event:
+            previous = thread.last_event
         self.last_event_id += 1
         self.work_done += 1
         self.history.append(
-            HistoryEvent(self.last_event_id, self.last_event_id - 1, self.now, event_type, details)
+            HistoryEvent(self.last_event_id, previous, self.now, event_type, details)
         )
+        if thread is not None and thread.id in self.threads:
+            self.thread(thread.id).last_event = self.last_event_id
         return self.last_event_id
 
     def history_full(self) -> None:
@@ -579,6 +594,7 @@ class _Run:
             thread.entered_event = self.record(
                 state.type + "StateEntered",
                 {"name": name, "input": self.text(data), "inputDetails": _UNTRUNCATED},
+                thread=thread,
             )
             try:
                 moved = self.run_state(thread, state, data)
@@ -628,7 +644,7 @@ class _Run:
             thread.variables = variables
             details["assignedVariables"] = {name: _text(v) for name, v in assigned.items()}
             details["assignedVariablesDetails"] = _UNTRUNCATED
-        self.record(state.type + "StateExited", details)
+        self.record(state.type + "StateExited", details, thread=thread)
         thread.state = None
         if following is None:
             self.thread_succeeded(thread, output, len(text))
@@ -732,10 +748,10 @@ class _Run:
             "function": "LambdaFunctionScheduled",
             "activity": "ActivityScheduled",
         }.get(state.integration, "TaskScheduled")
-        self.record(scheduled, details)
+        self.record(scheduled, details, thread=thread)
         if state.integration == "service":
             # AWS starts the call as it schedules it: TaskStarted follows at once.
-            self.record("TaskStarted", state.resource_fields)
+            self.record("TaskStarted", state.resource_fields, thread=thread)
         calls = self.calls.get(state.name, 0)
         self.calls = {**self.calls, state.name: calls + 1}
         assert thread.token is not None
@@ -799,27 +815,35 @@ class _Run:
                     result = invoke_response(
                         result, event.request_id or self.request_id(), self.now
                     )
-                self.record("TaskStarted", state.resource_fields)
+                self.record("TaskStarted", state.resource_fields, thread=thread)
                 text = self.checked(result, _result_of("lambda")).decode()
                 self.record(
                     "TaskSucceeded",
                     {"output": text, "outputDetails": _UNTRUNCATED, **state.resource_fields},
+                    thread=thread,
                 )
             elif state.integration == "service":
                 text = self.checked(result, _result_of(state.service)).decode()
                 self.record(
                     "TaskSucceeded",
                     {"output": text, "outputDetails": _UNTRUNCATED, **state.resource_fields},
+                    thread=thread,
                 )
             elif state.integration == "activity":
                 self.activity_started(thread, None)
                 text = self.checked(result, _result_of(state.resource)).decode()
-                self.record("ActivitySucceeded", {"output": text, "outputDetails": _UNTRUNCATED})
+                self.record(
+                    "ActivitySucceeded",
+                    {"output": text, "outputDetails": _UNTRUNCATED},
+                    thread=thread,
+                )
             else:
-                self.record("LambdaFunctionStarted")
+                self.record("LambdaFunctionStarted", thread=thread)
                 text = self.checked(result, _result_of(state.resource)).decode()
                 self.record(
-                    "LambdaFunctionSucceeded", {"output": text, "outputDetails": _UNTRUNCATED}
+                    "LambdaFunctionSucceeded",
+                    {"output": text, "outputDetails": _UNTRUNCATED},
+                    thread=thread,
                 )
             self.finish_recoverable(thread, state, result)
         except StatesError as failure:
@@ -837,6 +861,7 @@ class _Run:
         self.record(
             "TaskSubmitted",
             {"output": text, "outputDetails": _UNTRUNCATED, **state.resource_fields},
+            thread=thread,
         )
         if state.service == "states" and state.pattern in (".sync", ".sync:2"):
             job = event.output.get("ExecutionArn") if isinstance(event.output, dict) else None
@@ -848,7 +873,9 @@ class _Run:
         if thread.started:
             return
         thread.started = True
-        self.record("ActivityStarted", {"workerName": worker_name} if worker_name else None)
+        self.record(
+            "ActivityStarted", {"workerName": worker_name} if worker_name else None, thread=thread
+        )
 
     def task_failed(
         self, thread: Thread, state: TaskState, error: str | None, cause: str | None
@@ -865,16 +892,16 @@ class _Run:
         if cause is not None:
             details["cause"] = cause
         if state.integration == "invoke":
-            self.record("TaskStarted", state.resource_fields)
-            self.record("TaskFailed", {**details, **state.resource_fields})
+            self.record("TaskStarted", state.resource_fields, thread=thread)
+            self.record("TaskFailed", {**details, **state.resource_fields}, thread=thread)
         elif state.integration == "service":
-            self.record("TaskFailed", {**details, **state.resource_fields})
+            self.record("TaskFailed", {**details, **state.resource_fields}, thread=thread)
         elif state.integration == "activity":
             self.activity_started(thread, None)
-            self.record("ActivityFailed", details)
+            self.record("ActivityFailed", details, thread=thread)
         else:
-            self.record("LambdaFunctionStarted")
-            self.record("LambdaFunctionFailed", details)
+            self.record("LambdaFunctionStarted", thread=thread)
+            self.record("LambdaFunctionFailed", details, thread=thread)
         self.state_failed(
             thread,
             state,
@@ -953,11 +980,13 @@ class _Run:
             error = errors.HEARTBEAT_TIMEOUT if heartbeat else errors.TIMEOUT
             self.end_task(thread, abandoned=True)
             if state.integration in ("invoke", "service"):
-                self.record("TaskTimedOut", {"error": error, **state.resource_fields})
+                self.record(
+                    "TaskTimedOut", {"error": error, **state.resource_fields}, thread=thread
+                )
             elif state.integration == "activity":
-                self.record("ActivityTimedOut", {"error": error})
+                self.record("ActivityTimedOut", {"error": error}, thread=thread)
             else:
-                self.record("LambdaFunctionTimedOut", {"error": error})
+                self.record("LambdaFunctionTimedOut", {"error": error}, thread=thread)
             self.state_failed(thread, state, StatesError(error, ""), cause_is_none=True)
 
     # -- Parallel and Map ----------------------------------------------------------------------
@@ -982,7 +1011,7 @@ class _Run:
         thread.done = thread.failed = thread.next_item = 0
         thread.first_child = 0
         if isinstance(state, ParallelState):
-            self.record("ParallelStateStarted")
+            self.record("ParallelStateStarted", thread=thread)
             self.set_aside_children(thread, len(state.branches))
             thread.items = []
             thread.max_concurrency = 0
@@ -997,7 +1026,7 @@ class _Run:
         thread.max_concurrency, thread.tolerated_failures = flow.map_limits(
             self, thread, state, len(items)
         )
-        self.record("MapStateStarted", {"length": len(items)})
+        self.record("MapStateStarted", {"length": len(items)}, thread=thread)
         self.set_aside_children(thread, len(items))
         if not items:
             self.work.append(Work("done", thread.id))
@@ -1030,7 +1059,7 @@ class _Run:
         """Start the next item; False when its ItemSelector failed the Map state."""
         index = thread.next_item
         thread.next_item += 1
-        self.record("MapIterationStarted", {"index": index, "name": state.name})
+        self.record("MapIterationStarted", {"index": index, "name": state.name}, thread=thread)
         try:
             item = flows.flow_of(state).map_item(self, thread, state, index, thread.items[index])
         except StatesError as failure:
@@ -1051,7 +1080,9 @@ class _Run:
         else:  # a fan-out stored before children had set-aside ids
             child_id, self.next_thread = self.next_thread, self.next_thread + 1
             parent.children = (parent.children or PSet.empty()).add(child_id)
-        child = Thread(id=child_id, scope=scope, parent=parent.id, index=index)
+        child = Thread(
+            id=child_id, scope=scope, parent=parent.id, index=index, last_event=parent.last_event
+        )
         self.threads[child.id] = child
         self.copied[child.id] = child
         self.enqueue(child.id, self.machine.scopes[scope].start_at, data)
@@ -1090,10 +1121,15 @@ class _Run:
         self.keep_result(parent, thread.index, output, size)
         parent.done += 1
         if isinstance(state, MapState):
-            self.record("MapIterationSucceeded", {"index": thread.index, "name": state.name})
+            # The iteration's end follows its own last event; the Map goes on from there.
+            parent.last_event = self.record(
+                "MapIterationSucceeded", {"index": thread.index, "name": state.name}, thread=thread
+            )
             self.after_item(parent, state)
-        elif isinstance(state, ParallelState) and parent.done == len(state.branches):
-            self.work.append(Work("done", parent.id))
+        elif isinstance(state, ParallelState):
+            parent.last_event = thread.last_event or parent.last_event
+            if parent.done == len(state.branches):
+                self.work.append(Work("done", parent.id))
 
     def after_item(self, parent: Thread, state: MapState) -> None:
         if parent.next_item < len(parent.items):
@@ -1107,7 +1143,7 @@ class _Run:
         thread = self.thread(thread_id)
         state = self.scope_state(thread)
         assert isinstance(state, ParallelState | MapState)
-        self.record(f"{state.type}StateSucceeded")
+        self.record(f"{state.type}StateSucceeded", thread=thread)
         count = len(thread.items) if isinstance(state, MapState) else len(state.branches)
         too_large = thread.results_bytes + 1 > MAX_PAYLOAD_BYTES
         kept = thread.results or PMap.empty()
@@ -1129,7 +1165,9 @@ class _Run:
         state = self.scope_state(parent)
         self.remove_thread(thread)
         if isinstance(state, MapState):
-            self.record("MapIterationFailed", {"index": thread.index, "name": state.name})
+            parent.last_event = self.record(
+                "MapIterationFailed", {"index": thread.index, "name": state.name}, thread=thread
+            )
             parent.failed += 1
             tolerated = parent.tolerated_failures
             if tolerated is not None and parent.failed <= tolerated:
@@ -1142,8 +1180,10 @@ class _Run:
                     "States.ExceedToleratedFailureThreshold",
                     "The specified tolerated failure threshold was exceeded",
                 )
+        if not isinstance(state, MapState):
+            parent.last_event = thread.last_event or parent.last_event
         self.abort_children(parent, state)
-        self.record(f"{state.type}StateFailed")
+        self.record(f"{state.type}StateFailed", thread=parent)
         failure = StatesError(error or "", cause or "")
         self.state_failed(
             parent, state, failure, cause_is_none=cause is None, error_is_none=error is None
@@ -1157,9 +1197,11 @@ class _Run:
             if child.state is not None:
                 child_state = self.scope_state(child)
                 self.abort_children(child, child_state)
-                self.record(f"{child_state.type}StateAborted")
+                self.record(f"{child_state.type}StateAborted", thread=child)
             if isinstance(state, MapState):
-                self.record("MapIterationAborted", {"index": child.index, "name": state.name})
+                self.record(
+                    "MapIterationAborted", {"index": child.index, "name": state.name}, thread=child
+                )
             self.remove_thread(child)
         thread.children, thread.first_child = None, 0
 

@@ -6,14 +6,17 @@ too) and gives each state's status, the list of steps (one per state entered, li
 console's "Table view") and the execution's summary. It is pure, never raises on odd input,
 and runs in one pass, linear in the number of events.
 
-The history does not say which thread (Parallel branch, Map iteration) an event belongs to
-(this engine writes ``previousEventId`` as the id before; threads interleave), so:
+Which Map iteration a step ran in is read from the ``previousEventId`` chains, as AWS and
+this engine write them (each iteration's and branch's events chain to that thread's last
+event). Histories whose every event follows the one before (stored by older versions, or
+hand-made) say nothing of threads, and for everything else the reading is heuristic:
 - an event naming no state (task events, ``*StateAborted``, Map/Parallel ``*Started`` etc.)
   goes to the step it directly follows when that fits (``TaskScheduled`` after its
   ``TaskStateEntered``), else the only candidate, else the one the next ``*StateExited``
   names, else the oldest (FIFO);
 - ``parent`` is the innermost (latest entered) Map/Parallel step still running its children;
-  ``iteration`` is set only when exactly one iteration of that Map is open; ``branch`` is None;
+  without chains, ``iteration`` is set only when exactly one iteration of that Map is open;
+  ``branch`` is None;
 - a failure that propagates (``MapIterationFailed``, ``*StateFailed``, ``ExecutionFailed``)
   right after an event of a still-open step failed there: the engine records it at once.
 """
@@ -60,6 +63,15 @@ def progress(events: list[dict[str, Any]]) -> dict[str, Any]:
     ids = [event.get("id") for event in items[:1] + items[-1:] if isinstance(event, dict)]
     if len(ids) == 2 and _is_int(ids[0]) and _is_int(ids[1]) and ids[0] > ids[1]:
         items = items[::-1]  # listed newest first (GetExecutionHistory reverseOrder)
+    # Chains are read only when they branch somewhere: a history written with each event's
+    # previousEventId the one before (older stores, hand-made ones) says nothing of threads.
+    reader.causal = any(
+        isinstance(event, dict)
+        and _is_int(event.get("id"))
+        and _is_int(event.get("previousEventId"))
+        and event["previousEventId"] != event["id"] - 1
+        for event in items
+    )
     for position, event in enumerate(items):
         following = items[position + 1] if position + 1 < len(items) else None
         reader.read(position, event, following)
@@ -108,6 +120,12 @@ class _Reader:
         self.timestamp: Any = None
         self.at: float | None = None
         self.execution: dict[str, Any] = {**dict.fromkeys(_EXECUTION), "status": "RUNNING"}
+        # The Map iteration each event happened in, read from the previousEventId chains
+        # (AWS's, and this engine's since it chains each iteration's events): event id ->
+        # (iteration index, the enclosing context) or None outside any iteration.
+        self.contexts: dict[int, tuple[int, Any] | None] = {}
+        self.context: tuple[int, Any] | None = None
+        self.causal = False  # the history's previousEventId chains branch (set by progress)
 
     # -- reading events ----------------------------------------------------------------------
 
@@ -120,7 +138,26 @@ class _Reader:
         self.event_id = event_id if _is_int(event_id) else position + 1
         self.timestamp = _shown(event.get("timestamp"))
         self.at = _seconds(event.get("timestamp"))
-        self.prev = self.apply(event["type"], _details(event), following)
+        details = _details(event)
+        self.follow_chain(event, details)
+        self.prev = self.apply(event["type"], details, following)
+
+    def follow_chain(self, event: dict[str, Any], details: dict[str, Any]) -> None:
+        """The iteration this event belongs to, from the event its previousEventId names."""
+        before_id = event.get("previousEventId")
+        if not self.causal or not _is_int(before_id):
+            self.context = None
+            return
+        before = self.contexts.get(before_id)
+        kind = event["type"]
+        if kind == "MapIterationStarted" and _is_int(details.get("index")):
+            context: tuple[int, Any] | None = (details["index"], before)
+        elif kind.startswith("MapIteration"):
+            context = before[1] if before is not None else None  # back out of the iteration
+        else:
+            context = before
+        self.contexts[self.event_id] = context
+        self.context = context
 
     def apply(self, kind: str, details: dict[str, Any], following: Any) -> _Step | None:
         if kind.endswith("StateEntered"):
@@ -155,7 +192,9 @@ class _Reader:
     def entered(self, state_type: str, details: dict[str, Any]) -> _Step:
         parent = self.latest(self.fan_outs)
         iteration = None
-        if parent is not None and parent.type == "Map" and len(parent.iterations) == 1:
+        if self.causal:
+            iteration = self.context[0] if self.context is not None else None
+        elif parent is not None and parent.type == "Map" and len(parent.iterations) == 1:
             iteration = next(iter(parent.iterations))
         step = _Step(
             id=len(self.steps),

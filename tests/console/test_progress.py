@@ -533,3 +533,35 @@ def test_recorded_aws_histories(file: str) -> None:
         elif execution["failedState"] is None:
             mismatches.append((case["id"], "no failedState"))
     assert mismatches == []
+
+
+def test_the_engines_chains_give_each_step_of_a_concurrent_map_its_iteration() -> None:
+    definition = {
+        "StartAt": "Each",
+        "States": {
+            "Each": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemProcessor": {
+                    "StartAt": "Pause",
+                    "States": {
+                        "Pause": {"Type": "Wait", "SecondsPath": "$.wait", "Next": "Echo"},
+                        "Echo": {"Type": "Pass", "End": True},
+                    },
+                },
+                "End": True,
+            }
+        },
+    }
+    machine = load_definition(json.dumps(definition), name="M")
+    # Items finish out of order: the later ones wait less.
+    items = [{"n": i, "wait": 5 - i} for i in range(5)]
+    result = run_local(machine, {"items": items}, {}, clock=FakeClock())
+    events = [event.to_aws() for event in result.history]
+    assert any(e["previousEventId"] != e["id"] - 1 for e in events)  # the chains branch
+    steps = progress(events)["steps"]
+    inner = [step for step in steps if step["name"] in ("Pause", "Echo")]
+    assert len(inner) == 10
+    for step in inner:
+        assert step["iteration"] is not None
+        assert step["input"]["n"] == step["iteration"], step

@@ -478,14 +478,25 @@ async function executionPage([arn]) {
     const span = Math.max(end - begin, 1);
     const rows = steps.slice(0, 2000).map((st) => {
       const a = millis(st.start) ?? begin, b = millis(st.end) ?? end;
-      const bar = h("div", { class: "bar", "data-status": st.status,
-        style: `left: ${((a - begin) / span) * 100}%; width: ${Math.max(((b - a) / span) * 100, 0.4)}%` });
+      // One bar per attempt: a failed attempt ends at its failure, the retry starts after
+      // its backoff, so the gaps between bars are the waits.
+      const pieces = [];
+      let from = a;
+      for (const at of st.attempts || []) {
+        const failedAt = millis(at.at);
+        if (failedAt === null) continue;
+        pieces.push([from, failedAt, "FAILED"]);
+        from = at.retryAfterMs !== null && at.retryAfterMs !== undefined ? failedAt + at.retryAfterMs : b;
+      }
+      if (from < b || !pieces.length) pieces.push([Math.min(from, b), b, st.status]);
+      const bars = pieces.map(([x, y, status]) => h("div", { class: "bar", "data-status": status,
+        style: `left: ${((x - begin) / span) * 100}%; width: ${Math.max(((y - x) / span) * 100, 0.4)}%` }));
       const retries = (st.attempts || []).map((at) => h("div", { class: "retry", title: `${at.error}`,
         style: `left: ${(((millis(at.at) ?? a) - begin) / span) * 100}%` }));
       return h("tr", { "data-step": st.name, onclick: () => { selected = st.name; selectedStep = stepsOf(st.name).indexOf(st); tabs.querySelector('[data-tab="Graph"]').click(); showStep(); } },
         h("td", {}, st.name), h("td", {}, st.type), h("td", {}, badge(st.status)),
         h("td", {}, st.iteration ?? ""), h("td", {}, duration(st.durationMs)),
-        h("td", {}, h("div", { class: "timeline" }, bar, retries)));
+        h("td", {}, h("div", { class: "timeline" }, bars, retries)));
     });
     tableView.replaceChildren(
       steps.length > 2000 ? h("p", { class: "muted" }, `The first 2,000 of ${steps.length} steps.`) : "",
