@@ -112,6 +112,7 @@ class Engine:
                     role_arn=record.role_arn,
                 )
         self._dispatched: dict[str, tuple[str, float]] = {}  # token -> (function, when)
+        self._heartbeats: dict[str, float] = {}  # token -> when its last heartbeat came
         # Told of each timer a commit sets (the service's timer loop wakes for one due soon).
         self.on_timer: Callable[[datetime], None] | None = None
         # Told the ARN of each execution whose history a commit extended (the console's
@@ -246,6 +247,8 @@ class Engine:
             outcome = messages.CallbackOutcome(status="ACCEPTED", task_token=result.task_token)
             answer.append(OutboxMessage("", reply_to, outcome.to_wire(), correlation_id))
         ids = self._step(record, task_event(result, self.clock()), answer)
+        if isinstance(result, messages.TaskCallbackHeartbeat) and ids is not None:
+            self._heartbeats[result.task_token] = time.monotonic()
         if dispatched is not None and ids is not None:
             metrics.TASK_SECONDS.labels(dispatched[0]).observe(time.monotonic() - dispatched[1])
         return ids
@@ -360,14 +363,18 @@ class Engine:
         answer = OutboxMessage("", request.reply_to, body, correlation_id=request.correlation_id)
         return self.store.enqueue([answer], created=time.time())
 
-    def in_flight(self) -> dict[str, tuple[int, float]]:
-        """Tasks dispatched and not answered, by function or integration queue: how many and
-        how long the oldest has waited (seconds)."""
+    def in_flight(self) -> dict[str, tuple[int, float, float | None]]:
+        """Tasks dispatched and not answered, by function or integration queue: how many, how
+        long the oldest has waited, and how long ago the latest heartbeat of any of them came
+        (None: none sent one), in seconds."""
         now = time.monotonic()
-        found: dict[str, tuple[int, float]] = {}
-        for function, since in self._dispatched.values():
-            count, oldest = found.get(function, (0, 0.0))
-            found[function] = (count + 1, max(oldest, now - since))
+        found: dict[str, tuple[int, float, float | None]] = {}
+        for token, (function, since) in self._dispatched.items():
+            count, oldest, beat = found.get(function, (0, 0.0, None))
+            last = self._heartbeats.get(token)
+            if last is not None:
+                beat = now - last if beat is None else min(beat, now - last)
+            found[function] = (count + 1, max(oldest, now - since), beat)
         return found
 
     def _commit(
@@ -401,6 +408,7 @@ class Engine:
             # (changes_from reads only what the step changed: a Map has a token per item.)
             for token in state.tokens.changes_from(previous.tokens)[1]:
                 self._dispatched.pop(token, None)
+                self._heartbeats.pop(token, None)
         if state.status != "RUNNING":
             log.info(
                 "execution %s of %s %s%s",

@@ -257,7 +257,7 @@ def console_routes(console: Console) -> list[Route]:
         for queue in sorted(set(samples) | {_queue_of(f) for f in in_flight if f}):
             ready, consumers, sampled = samples.get(queue, (None, None, None))
             function = queue.removeprefix(FUNCTION_QUEUE_PREFIX)
-            tasks, oldest = in_flight.get(function, in_flight.get(queue, (0, 0.0)))
+            tasks, oldest, beat = in_flight.get(function, in_flight.get(queue, (0, 0.0, None)))
             rows.append(
                 {
                     "queue": queue,
@@ -267,6 +267,7 @@ def console_routes(console: Console) -> list[Route]:
                     "sampled": sampled,
                     "inFlight": tasks,
                     "oldestSeconds": round(oldest, 3),
+                    "heartbeatSeconds": round(beat, 3) if beat is not None else None,
                     "unservedSince": unserved.get(function),
                 }
             )

@@ -297,6 +297,11 @@ def test_the_executions_list_links_pages_and_filters(console: str, page: Any) ->
     page.wait_for_selector("#executions")
     names = page.locator("#executions tbody td:first-child a").all_inner_texts()
     assert sorted(names) == [f"list-wait-{i}" for i in range(10, 20)]
+    page.goto(f"{console}/#/executions?machine=WaitBriefly&before=2000-01-01T00:00")
+    page.wait_for_selector("text=No executions.")
+    page.goto(f"{console}/#/executions?machine=WaitBriefly&after=2000-01-01T00:00")
+    page.wait_for_selector("#executions")
+    assert page.locator("#executions tbody tr").count() == 50
 
 
 def test_an_execution_is_started_from_the_state_machine_page(console: str, page: Any) -> None:
@@ -328,4 +333,4 @@ def test_the_queues_page_shows_consumers_and_flags_a_function_nobody_serves(
     ghost.wait_for(timeout=15_000)  # sampled every 2 s; the page refreshes itself
     cells = ghost.locator("td").all_inner_texts()
     assert cells[1] == "0" and cells[3] == "1"  # no consumer, one task in flight
-    assert "No worker consumes this function" in cells[5]
+    assert "No worker consumes this function" in cells[6]

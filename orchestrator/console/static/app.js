@@ -189,23 +189,27 @@ async function executionsPage(_, params) {
     STATUSES.filter((x) => x !== "CAUGHT_ERROR").map((x) => h("option", { value: x, selected: x === params.get("status") }, x)));
   const name = h("input", { id: "filter-name", value: params.get("name") || "", placeholder: "Name starts with", "aria-label": "Name starts with" });
   const after = h("input", { id: "filter-after", type: "datetime-local", value: params.get("after") || "", "aria-label": "Started after" });
+  const before = h("input", { id: "filter-before", type: "datetime-local", value: params.get("before") || "", "aria-label": "Started before" });
   const apply = (cursor) => {
     const query = new URLSearchParams();
     if (machine.value) query.set("machine", machine.value);
     if (status.value) query.set("status", status.value);
     if (name.value) query.set("name", name.value);
     if (after.value) query.set("after", after.value);
+    if (before.value) query.set("before", before.value);
     if (cursor) query.set("cursor", cursor);
     location.hash = `#/executions?${query}`;
   };
   const form = h("form", { class: "row", onsubmit: (e) => { e.preventDefault(); apply(null); } },
     h("label", {}, "State machine", machine), h("label", {}, "Status", status),
-    h("label", {}, "Name", name), h("label", {}, "Started after", after),
+    h("label", {}, "Name", name), h("label", {}, "Started after", after), h("label", {}, "Started before", before),
     h("button", { type: "submit" }, "Filter"));
   const query = new URLSearchParams({ limit: "50" });
   if (params.get("machine")) query.set("stateMachine", params.get("machine"));
   for (const key of ["status", "name", "cursor"]) if (params.get(key)) query.set(key, params.get(key));
-  if (params.get("after")) query.set("after", new Date(params.get("after")).toISOString());
+  for (const key of ["after", "before"]) {
+    if (params.get(key)) query.set(key, new Date(params.get(key)).toISOString());
+  }
   const page = await getJSON(`/console/api/executions?${query}`);
   const more = page.cursor ? h("button", { id: "next-page", onclick: () => apply(page.cursor) }, "Next page") : null;
   const first = params.get("cursor") ? h("button", { onclick: () => apply(null) }, "First page") : null;
@@ -221,7 +225,7 @@ async function queuesPage() {
   setPage("Workers and queues", h("h1", {}, "Workers and queues"),
     h("p", { class: "muted" }, "Each function's and integration's queue as the broker last reported it, with the tasks the engine has sent and not had answered. Refreshed every 2 seconds."),
     h("table", { id: "queues" }, h("thead", {}, h("tr", {},
-      ["Queue", "Consumers", "Ready", "In flight", "Oldest in flight", "Note"].map((x) => h("th", {}, x)))), body), stamp);
+      ["Queue", "Consumers", "Ready", "In flight", "Oldest in flight", "Last heartbeat", "Note"].map((x) => h("th", {}, x)))), body), stamp);
   const load = async () => {
     const { queues } = await getJSON("/console/api/queues");
     body.replaceChildren(...queues.map((q) => {
@@ -229,6 +233,7 @@ async function queuesPage() {
       return h("tr", { "data-queue": q.queue, "data-unserved": idle ? "true" : "false" },
         h("td", {}, q.queue), h("td", { class: idle ? "error" : "" }, q.consumers ?? "—"),
         h("td", {}, q.ready ?? "—"), h("td", {}, q.inFlight), h("td", {}, q.inFlight ? duration(q.oldestSeconds * 1000) : ""),
+        h("td", {}, q.heartbeatSeconds !== null && q.heartbeatSeconds !== undefined ? `${duration(q.heartbeatSeconds * 1000)} ago` : ""),
         h("td", { class: idle ? "error" : "" }, idle ? `No worker consumes this function${q.unservedSince ? ` (tasks waiting since ${when(q.unservedSince)})` : ""}` : ""));
     }));
     const newest = Math.max(0, ...queues.map((q) => q.sampled || 0));
