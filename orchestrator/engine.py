@@ -141,14 +141,21 @@ class Engine:
         """The role ARN executions of state machine ``name`` run with."""
         return self.roles.get(name) or self.account.role_arn(name)
 
-    def start(self, request: messages.IntakeRequest) -> list[int]:
+    def start(
+        self,
+        request: messages.IntakeRequest,
+        *,
+        pinned: tuple[StateMachine, str] | None = None,
+    ) -> list[int]:
         """Start an execution; returns the ids of the outbox messages to publish.
 
         Starting is idempotent by name: the same name with the same input returns ``[]``
         (nothing new to send). Raises :class:`StartRejected` for an unknown state machine, an
         invalid name, or the same name with a different input (ExecutionAlreadyExists).
+        ``pinned`` runs a published version instead of the current definition: its machine
+        and definition hash.
         """
-        machine = self.machines.get(request.state_machine)
+        machine = pinned[0] if pinned is not None else self.machines.get(request.state_machine)
         if machine is None:
             known = ", ".join(sorted(self.machines)) or "none"
             raise StartRejected(
@@ -180,9 +187,8 @@ class Engine:
             step = interpreter.failed_start(
                 machine, start, errors.RUNTIME, internal_cause("starting the execution", exc)
             )
-        record = ExecutionRecord(
-            step.state, request.reply_to, request.correlation_id, self.current[machine.name]
-        )
+        digest = pinned[1] if pinned is not None else self.current[machine.name]
+        record = ExecutionRecord(step.state, request.reply_to, request.correlation_id, digest)
         try:
             return self._commit(record, step, new=True)
         except ExecutionExists:  # lost a race with a redelivery of the same start
@@ -321,11 +327,15 @@ class Engine:
         digest = record.definition_hash
         if digest is None:
             return self.machines.get(record.state.state_machine_name)
+        return self.machine_of(digest, record.state.execution_arn)
+
+    def machine_of(self, digest: str, user: str = "") -> StateMachine | None:
+        """The compiled definition stored under ``digest`` (None, logged, when it is gone)."""
         machine = self.by_hash.get(digest)
         if machine is None:
             stored = self.store.definition(digest)
             if stored is None:
-                log.error("definition %s of %s is missing", digest, record.state.execution_arn)
+                log.error("definition %s of %s is missing", digest, user)
                 return None
             machine = load_definition(stored[1], name=stored[0])
             self.by_hash[digest] = machine

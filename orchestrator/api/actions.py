@@ -125,6 +125,10 @@ class StepFunctionsApi:
 
         self.activities = Activities(self)
         self.handlers.update(self.activities.handlers())
+        from orchestrator.api.versions import Versions  # it imports this module too
+
+        self.versions = Versions(self)
+        self.handlers.update(self.versions.handlers())
 
     async def call(self, action: str, params: Params) -> Params:
         """Run ``action`` with ``params``; raises :class:`ApiError`."""
@@ -230,10 +234,19 @@ class StepFunctionsApi:
             self.engine.register(machine, record.definition_hash, role_arn=params["roleArn"])
             if tags:
                 self.store.set_tags(arn, tags)
-        return {"stateMachineArn": arn, "creationDate": record.created}
+            answer: Params = {"stateMachineArn": arn, "creationDate": record.created}
+            if params.get("publish"):
+                published = self.versions.publish(name, params.get("versionDescription"))
+                answer["stateMachineVersionArn"] = published["stateMachineVersionArn"]
+        return answer
 
     async def describe_state_machine(self, params: Params) -> Params:
         arn = params["stateMachineArn"]
+        qualified = self.versions.qualified(arn)
+        if qualified is not None and qualified[1] is not None:
+            if not qualified[1].isdigit():
+                raise ApiError("InvalidArn", f"Invalid Arn: '{arn}'")  # an alias: see its own
+            return self.versions.describe_version(arn)
         name, _ = self._machine(arn)
         record = self.store.state_machine(name)
         if record is None:
@@ -248,6 +261,7 @@ class StepFunctionsApi:
             "creationDate": record.created,
             "loggingConfiguration": {"level": "OFF", "includeExecutionData": False},
             "tracingConfiguration": {"enabled": False},
+            "revisionId": record.definition_hash,
         }
 
     async def update_state_machine(self, params: Params) -> Params:
@@ -277,7 +291,11 @@ class StepFunctionsApi:
             await self._prepare(machine)
             updated = self.store.put_state_machine(name, text, record.type, role)
             self.engine.register(machine, updated.definition_hash, role_arn=role)
-        return {"updateDate": updated.updated, "revisionId": updated.definition_hash}
+            answer: Params = {"updateDate": updated.updated, "revisionId": updated.definition_hash}
+            if params.get("publish"):
+                published = self.versions.publish(name, params.get("versionDescription"))
+                answer["stateMachineVersionArn"] = published["stateMachineVersionArn"]
+        return answer
 
     async def delete_state_machine(self, params: Params) -> Params:
         async with self._changing:
@@ -287,6 +305,7 @@ class StepFunctionsApi:
             self._from_folder(name, "deleted")
             self.engine.unregister(name)
             self.store.delete_state_machine(name)
+            self.store.forget_versions(name)
         return {}
 
     async def list_state_machines(self, params: Params) -> Params:
@@ -367,7 +386,17 @@ class StepFunctionsApi:
         machine_arn, test_case = split_test_case(str(params["stateMachineArn"]))
         if test_case is not None:
             self._check_test_case(machine_arn, test_case)
-        name, _ = self._machine(machine_arn)
+        qualified = self.versions.qualified(machine_arn)
+        pinned = None
+        version: int | None = None
+        alias: str | None = None
+        if qualified is not None and qualified[1] is not None:
+            name = qualified[0]
+            self._machine(self.account.state_machine_arn(name))  # it exists
+            machine, digest, version, alias = self.versions.resolve(name, qualified[1])
+            pinned = (machine, digest)
+        else:
+            name, _ = self._machine(machine_arn)
         execution_input = _payload(
             params.get("input", "{}"),
             "InvalidExecutionInput",
@@ -394,9 +423,12 @@ class StepFunctionsApi:
             test_case=test_case,
         )
         try:
-            ids = self.engine.start(request)
+            ids = self.engine.start(request, pinned=pinned)
         except StartRejected as exc:
             raise ApiError(exc.error, exc.cause) from None
+        if pinned is not None:
+            arn = self.account.execution_arn(name, execution_name)
+            self.store.set_execution_qualifier(arn, version, alias)
         await self._publish(ids)
         started = self.store.execution(name, execution_name)
         if started is None:  # the engine committed it a moment ago
@@ -478,6 +510,15 @@ class StepFunctionsApi:
             answer["error"] = state.error
         if state.cause is not None:
             answer["cause"] = state.cause
+        version, alias = self.store.execution_qualifier(state.execution_arn)
+        if version is not None:
+            answer["stateMachineVersionArn"] = self.versions.version_arn(
+                state.state_machine_name, version
+            )
+        if alias is not None:
+            answer["stateMachineAliasArn"] = self.versions.alias_arn(
+                state.state_machine_name, alias
+            )
         return answer
 
     async def describe_execution(self, params: Params) -> Params:
@@ -495,7 +536,17 @@ class StepFunctionsApi:
         if "stateMachineArn" not in params:
             raise ApiError("ValidationException", "Provide a stateMachineArn or a mapRunArn")
         arn = params["stateMachineArn"]
-        name = self._machine_name(arn)
+        qualified = self.versions.qualified(arn)
+        through: set[str] | None = None
+        if qualified is not None and qualified[1] is not None:
+            qualifier = qualified[1]
+            if qualifier.isdigit():
+                through = self.store.qualified_executions(qualified[0], int(qualifier), None)
+            else:
+                through = self.store.qualified_executions(qualified[0], None, qualifier)
+            name: str | None = qualified[0]
+        else:
+            name = self._machine_name(arn)
         if name is None or (
             name not in self.engine.machines and self.store.state_machine(name) is None
         ):
@@ -508,7 +559,9 @@ class StepFunctionsApi:
             if redrive == "REDRIVEN"
             else self.store.execution_summaries(status, state_machine=name)
         )
-        query = {"action": "ListExecutions", "stateMachine": name, "status": status}
+        if through is not None:
+            states = [s for s in states if s.execution_arn in through]
+        query = {"action": "ListExecutions", "stateMachine": arn, "status": status}
         page, following = self.pages.page(states, params, {**query, "redrive": redrive})
         answer: Params = {
             "executions": [
@@ -660,10 +713,9 @@ def _supported_options(params: Params) -> None:
             "InvalidTracingConfiguration",
             "Invalid Tracing Configuration: X-Ray tracing is not supported by this engine",
         )
-    if params.get("publish") or "versionDescription" in params:
+    if "versionDescription" in params and not params.get("publish"):
         raise ApiError(
-            "ValidationException",
-            "State machine versions (publish, versionDescription) are not supported by this engine",
+            "ValidationException", "Version description can only be set when publish is true"
         )
     encryption = params.get("encryptionConfiguration")
     if encryption is not None and (

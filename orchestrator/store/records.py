@@ -38,6 +38,32 @@ class StateMachineRecord:
 
 
 @dataclass(frozen=True)
+class VersionRecord:
+    """A published version of a state machine: a definition fixed under a number."""
+
+    name: str
+    version: int
+    definition: str
+    definition_hash: str
+    type: str
+    role_arn: str | None
+    description: str | None
+    created: float
+
+
+@dataclass(frozen=True)
+class AliasRecord:
+    """An alias: one or two versions of a state machine, each with a weight (percent)."""
+
+    name: str
+    alias: str
+    description: str | None
+    routing: tuple[tuple[int, int], ...]  # (version, weight)
+    created: float
+    updated: float | None
+
+
+@dataclass(frozen=True)
 class ActivityRecord:
     """An activity as stored: its name and when it was created (epoch seconds)."""
 
@@ -134,6 +160,37 @@ class Store(Protocol):
         limit: int = 50,
     ) -> tuple[list[ExecutionSummary], tuple[str, int] | None]: ...
     def last_event_id(self, execution_arn: str) -> int: ...
+    def publish_version(
+        self,
+        name: str,
+        digest: str,
+        machine_type: str,
+        role_arn: str | None,
+        description: str | None,
+    ) -> VersionRecord: ...
+    def version(self, name: str, number: int) -> VersionRecord | None: ...
+    def versions(self, name: str) -> list[VersionRecord]: ...
+    def delete_version(self, name: str, number: int) -> None: ...
+    def put_alias(
+        self,
+        name: str,
+        alias: str,
+        routing: list[tuple[int, int]],
+        description: str | None,
+        *,
+        update: bool = False,
+    ) -> AliasRecord: ...
+    def alias(self, name: str, alias: str) -> AliasRecord | None: ...
+    def aliases(self, name: str) -> list[AliasRecord]: ...
+    def delete_alias(self, name: str, alias: str) -> None: ...
+    def forget_versions(self, name: str) -> None: ...
+    def set_execution_qualifier(
+        self, execution_arn: str, version: int | None, alias: str | None
+    ) -> None: ...
+    def execution_qualifier(self, execution_arn: str) -> tuple[int | None, str | None]: ...
+    def qualified_executions(
+        self, name: str, version: int | None, alias: str | None
+    ) -> set[str]: ...
     def add_waiter(self, execution_arn: str, reply_to: str, correlation_id: str | None) -> bool: ...
     def set_unserved(self, function: str, since: float | None) -> None: ...
     def forget_unserved(self) -> None: ...

@@ -6,7 +6,7 @@ lacks, each in a transaction of its own.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE executions (
@@ -169,5 +169,34 @@ MIGRATIONS: dict[int, str] = {
     10: """
     CREATE INDEX executions_started ON executions (start_date, id);
     CREATE INDEX executions_status_started ON executions (status, start_date, id);
+    """,
+    # State machine versions (a definition fixed under a number) and aliases (one or two
+    # versions with weights); an execution started through one keeps its ARNs.
+    11: """
+    CREATE TABLE versions (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        definition_hash TEXT NOT NULL,
+        type TEXT NOT NULL,
+        role_arn TEXT,
+        description TEXT,
+        created REAL NOT NULL,
+        PRIMARY KEY (name, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE version_counters (
+        name TEXT PRIMARY KEY,
+        last INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE aliases (
+        name TEXT NOT NULL,
+        alias TEXT NOT NULL,
+        description TEXT,
+        routing TEXT NOT NULL,
+        created REAL NOT NULL,
+        updated REAL,
+        PRIMARY KEY (name, alias)
+    ) WITHOUT ROWID;
+    ALTER TABLE executions ADD COLUMN version INTEGER;
+    ALTER TABLE executions ADD COLUMN alias TEXT;
     """,
 }

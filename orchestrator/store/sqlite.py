@@ -33,6 +33,7 @@ from orchestrator.store.records import (
     StoreError,
 )
 from orchestrator.store.schema import MIGRATIONS, SCHEMA_VERSION
+from orchestrator.store.versions import VersionsMixin
 from orchestrator.store.wal_checkpointer import WalCheckpointer
 
 # Askers of a running execution besides the one that started it (each gets its result).
@@ -46,7 +47,7 @@ _STATE_MACHINES = (
 )
 
 
-class SqliteStore:
+class SqliteStore(VersionsMixin):
     """The embedded store. Only the orchestrator's event-loop thread uses it."""
 
     def __init__(self, path: str | Path, *, checkpoint_in_background: bool = False) -> None:

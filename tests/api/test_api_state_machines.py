@@ -190,7 +190,7 @@ def test_enums_ranges_and_unsupported_options_are_refused_as_aws_refuses_them(sf
     for options, refused in (
         ({"tracingConfiguration": {"enabled": True}}, "InvalidTracingConfiguration"),
         ({"loggingConfiguration": {"level": "ERROR"}}, "InvalidLoggingConfiguration"),
-        ({"publish": True}, "ValidationException"),
+        ({"versionDescription": "v1 without publish"}, "ValidationException"),
         (
             {"encryptionConfiguration": {"type": "CUSTOMER_MANAGED_KMS_KEY", "kmsKeyId": "k"}},
             "InvalidEncryptionConfiguration",
