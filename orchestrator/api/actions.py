@@ -510,16 +510,22 @@ class StepFunctionsApi:
             answer["error"] = state.error
         if state.cause is not None:
             answer["cause"] = state.cause
-        version, alias = self.store.execution_qualifier(state.execution_arn)
-        if version is not None:
-            answer["stateMachineVersionArn"] = self.versions.version_arn(
-                state.state_machine_name, version
-            )
-        if alias is not None:
-            answer["stateMachineAliasArn"] = self.versions.alias_arn(
-                state.state_machine_name, alias
-            )
+        qualifier = self.store.execution_qualifier(state.execution_arn)
+        answer.update(self._qualifier_arns(state.state_machine_name, qualifier))
         return answer
+
+    def _qualifier_arns(
+        self, name: str, qualifier: tuple[int | None, str | None] | None
+    ) -> dict[str, str]:
+        """stateMachineVersionArn and stateMachineAliasArn of an execution started through
+        a version or an alias."""
+        found: dict[str, str] = {}
+        version, alias = qualifier or (None, None)
+        if version is not None:
+            found["stateMachineVersionArn"] = self.versions.version_arn(name, version)
+        if alias is not None:
+            found["stateMachineAliasArn"] = self.versions.alias_arn(name, alias)
+        return found
 
     async def describe_execution(self, params: Params) -> Params:
         state, _ = self._execution(params["executionArn"])
@@ -563,6 +569,7 @@ class StepFunctionsApi:
             states = [s for s in states if s.execution_arn in through]
         query = {"action": "ListExecutions", "stateMachine": arn, "status": status}
         page, following = self.pages.page(states, params, {**query, "redrive": redrive})
+        qualifiers = self.store.execution_qualifiers(name) if page else {}
         answer: Params = {
             "executions": [
                 {
@@ -574,6 +581,7 @@ class StepFunctionsApi:
                         "status": s.status,
                         "startDate": _epoch(s.start_time),
                         "stopDate": _epoch(s.stop_time),
+                        **self._qualifier_arns(name, qualifiers.get(s.execution_arn)),
                     }.items()
                     if value is not None
                 }

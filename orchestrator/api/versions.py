@@ -70,13 +70,18 @@ class Versions:
         """``<stateMachineArn>:<alias>``."""
         return f"{self.api.account.state_machine_arn(name)}:{alias}"
 
-    def _version_of(self, arn: str) -> VersionRecord:
+    def _version_of(self, arn: str, missing: str = "ResourceNotFound") -> VersionRecord:
         found = self.qualified(arn)
         if found is None or found[1] is None or not found[1].isdigit():
             raise ApiError("InvalidArn", f"Invalid Arn: '{arn}'")
         record = self.store.version(found[0], int(found[1]))
         if record is None:
-            raise ApiError("ResourceNotFound", f"State machine version does not exist: '{arn}'")
+            message = (
+                f"State Machine Does Not Exist: '{arn}'"
+                if missing == "StateMachineDoesNotExist"
+                else f"State machine version does not exist: '{arn}'"
+            )
+            raise ApiError(missing, message)
         return record
 
     def _alias_of(self, arn: str) -> AliasRecord:
@@ -173,7 +178,7 @@ class Versions:
 
     def describe_version(self, arn: str) -> Params:
         """DescribeStateMachine's answer for a version ARN."""
-        record = self._version_of(arn)
+        record = self._version_of(arn, "StateMachineDoesNotExist")
         answer: Params = {
             "stateMachineArn": self.version_arn(record.name, record.version),
             "name": record.name,
@@ -200,6 +205,12 @@ class Versions:
             )
         names, pairs = set(), []
         for entry in routing:
+            found = self.qualified(entry["stateMachineVersionArn"])
+            if found is None or found[1] is None or not found[1].isdigit():
+                raise ApiError(
+                    "ValidationException",
+                    "Routing configuration must contain state machine version ARNs",
+                )
             record = self._version_of(entry["stateMachineVersionArn"])
             weight = entry["weight"]
             if not 0 <= weight <= 100:
@@ -281,9 +292,12 @@ class Versions:
         return {"updateDate": updated.updated}
 
     async def delete_state_machine_alias(self, params: Params) -> Params:
+        arn = params["stateMachineAliasArn"]
+        found = self.qualified(arn)
+        if found is None or found[1] is None or found[1].isdigit():
+            raise ApiError("InvalidArn", f"Invalid Arn: '{arn}'")
         async with self.api._changing:
-            record = self._alias_of(params["stateMachineAliasArn"])
-            self.store.delete_alias(record.name, record.alias)
+            self.store.delete_alias(found[0], found[1])  # gone already: AWS answers 200 too
         return {}
 
     async def list_state_machine_aliases(self, params: Params) -> Params:

@@ -161,6 +161,15 @@ class VersionsMixin:
         )
         return {arn for (arn,) in rows}
 
+    def execution_qualifiers(self, name: str) -> dict[str, tuple[int | None, str | None]]:
+        """(version, alias) of each of ``name``'s executions started through one."""
+        rows = self._db.execute(
+            "SELECT arn, version, alias FROM executions WHERE state_machine=?"
+            " AND (version IS NOT NULL OR alias IS NOT NULL)",
+            (name,),
+        )
+        return {arn: (version, alias) for arn, version, alias in rows}
+
     def _version(self, row: Any) -> VersionRecord:
         name, number, digest, machine_type, role_arn, description, created = row
         stored = self.definition(digest)
