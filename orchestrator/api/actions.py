@@ -28,6 +28,7 @@ import messages
 from messages import limits
 from orchestrator.api.errors import ApiError
 from orchestrator.api.pagination import PageTokens
+from orchestrator.api.test_state import test_state as run_test_state
 from orchestrator.api.validation import validate
 from orchestrator.arns import Account, StatesArn, parse_states_arn
 from orchestrator.asl.definition import StateMachine, TaskState
@@ -73,6 +74,7 @@ ACTIONS = (
     "TagResource",
     "UntagResource",
     "ListTagsForResource",
+    "TestState",
 )
 
 
@@ -325,6 +327,11 @@ class StepFunctionsApi:
         if following:
             answer["nextToken"] = following
         return answer
+
+    async def test_state(self, params: Params) -> Params:
+        role = params.get("roleArn") or self.account.role_arn("TestState")
+        async with self._loading:  # one at a time, off the event loop: it is pure CPU
+            return await asyncio.to_thread(run_test_state, params, role)
 
     async def validate_state_machine_definition(self, params: Params) -> Params:
         async with self._loading:  # a large definition takes seconds of CPU: off the loop

@@ -55,6 +55,7 @@ def data_flow(machine: StateMachine, step: dict[str, Any]) -> list[dict[str, Any
     stages = [_stage("State input", "$", data)]
     effective = _read(state.input_path, data)
     stages.append(_known("After InputPath", state.input_path, effective))
+    result: Any
     if isinstance(state, TaskState):
         if state.parameters is not None:
             stages.append(_stage("After Parameters", "Parameters", task.get("parameters")))
@@ -63,10 +64,21 @@ def data_flow(machine: StateMachine, step: dict[str, Any]) -> list[dict[str, Any
             stages.append(_stage("Task result", "result", result))
             stages.extend(_after_result(state, data, result))
     elif isinstance(state, PassState):
+        result = effective
         if state.parameters is not None:
-            stages.append(_stage("After Parameters", "Parameters", UNKNOWN))
+            result = _rendered(state.parameters, effective)
+            stages.append(_stage("After Parameters", "Parameters", result))
         if state.has_result:
-            stages.append(_stage("Result", "Result", state.result))
+            result = state.result
+            stages.append(_stage("Result", "Result", result))
+        merged: Any = UNKNOWN
+        if result is not UNKNOWN:
+            try:
+                merged = apply_result_path(state.result_path, data, result)
+            except StatesError:
+                merged = UNKNOWN
+        path = state.result_path.text if state.result_path is not None else "null"
+        stages.append(_stage("After ResultPath", f"ResultPath {path}", merged))
     elif isinstance(state, MapState | ParallelState) and state.parameters is not None:
         stages.append(_stage("After Parameters", "Parameters", UNKNOWN))
     stages.append(_output(step, "State output (after OutputPath)"))
@@ -77,13 +89,7 @@ def _after_result(state: TaskState, data: Any, result: Any) -> list[dict[str, An
     stages = []
     selected: Any = result
     if state.result_selector is not None:
-        if state.result_selector.uses_context or state.result_selector.uses_random:
-            selected = UNKNOWN
-        else:
-            try:
-                selected = state.result_selector.render(result, None)
-            except StatesError:
-                selected = UNKNOWN
+        selected = _rendered(state.result_selector, result)
         stages.append(_stage("After ResultSelector", "ResultSelector", selected))
     merged: Any = UNKNOWN
     if selected is not UNKNOWN:
@@ -94,6 +100,17 @@ def _after_result(state: TaskState, data: Any, result: Any) -> list[dict[str, An
     path = state.result_path.text if state.result_path is not None else "null"
     stages.append(_stage("After ResultPath", f"ResultPath {path}", merged))
     return stages
+
+
+def _rendered(template: Any, data: Any) -> Any:
+    """A JSONPath template rendered over ``data``; UNKNOWN when it reads ``$$``, a variable
+    or randomness, or fails."""
+    if data is UNKNOWN or template.uses_context or template.uses_random:
+        return UNKNOWN
+    try:
+        return template.render(data, None)
+    except StatesError:
+        return UNKNOWN
 
 
 def _read(path: Path | None, data: Any) -> Any:

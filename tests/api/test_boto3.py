@@ -515,3 +515,24 @@ def test_the_aws_cli_lists_state_machines_and_starts_an_execution(sfn: Any, endp
     assert started.returncode == 0, started.stderr
     arn = json.loads(started.stdout)["executionArn"]
     assert wait_done(sfn, arn)["status"] == "SUCCEEDED"  # the loop variant always closes
+
+
+def test_test_state_through_boto3(sfn: Any) -> None:
+    definition = {
+        "Type": "Task",
+        "Resource": "arn:aws:lambda:us-east-1:123456789012:function:price",
+        "ResultPath": "$.price",
+        "Next": "Ship",
+    }
+    answer = sfn.test_state(
+        definition=json.dumps(definition),
+        roleArn=ROLE,
+        input='{"id": 1}',
+        mock={"result": '{"amount": 4}'},
+        inspectionLevel="DEBUG",
+    )
+    assert (answer["status"], answer["nextState"]) == ("SUCCEEDED", "Ship")
+    assert json.loads(answer["output"]) == {"id": 1, "price": {"amount": 4}}
+    assert json.loads(answer["inspectionData"]["result"]) == {"amount": 4}
+    with pytest.raises(sfn.exceptions.ValidationException):
+        sfn.test_state(definition=json.dumps({**definition, "Next": None, "End": True}))

@@ -1,0 +1,164 @@
+"""TestState: one state run in isolation, with AWS's statuses, inspection data and mocks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from orchestrator.api.errors import ApiError
+from orchestrator.api.test_state import test_state as run
+
+ROLE = "arn:aws:iam::123456789012:role/tester"
+LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:price"
+
+
+def state(definition: dict[str, Any], **params: Any) -> dict[str, Any]:
+    return run({"definition": json.dumps(definition), **params}, ROLE)
+
+
+def test_a_pass_state_shows_each_stage_and_its_next_state() -> None:
+    answer = state(
+        {
+            "Type": "Pass",
+            "InputPath": "$.order",
+            "Parameters": {"n.$": "$.count"},
+            "ResultPath": "$.seen",
+            "Next": "Ship",
+        },
+        input='{"order": {"count": 3}}',
+        inspectionLevel="DEBUG",
+    )
+    assert answer["status"] == "SUCCEEDED" and answer["nextState"] == "Ship"
+    # ResultPath writes into the state's raw input, not into what InputPath selected.
+    assert json.loads(answer["output"]) == {"order": {"count": 3}, "seen": {"n": 3}}
+    data = {key: json.loads(value) for key, value in answer["inspectionData"].items()}
+    assert data == {
+        "input": {"order": {"count": 3}},
+        "afterInputPath": {"count": 3},
+        "afterParameters": {"n": 3},
+        "afterResultPath": {"order": {"count": 3}, "seen": {"n": 3}},
+    }
+    assert "inspectionData" not in state({"Type": "Pass", "End": True})  # INFO: none
+
+
+def test_a_mocked_task_result_goes_through_result_selector_and_result_path() -> None:
+    answer = state(
+        {
+            "Type": "Task",
+            "Resource": LAMBDA,
+            "ResultSelector": {"total.$": "$.amount"},
+            "ResultPath": "$.price",
+            "End": True,
+        },
+        input='{"id": 7}',
+        mock={"result": '{"amount": 12}'},
+        inspectionLevel="TRACE",
+    )
+    assert answer["status"] == "SUCCEEDED" and "nextState" not in answer
+    assert json.loads(answer["output"]) == {"id": 7, "price": {"total": 12}}
+    assert json.loads(answer["inspectionData"]["result"]) == {"amount": 12}
+    assert json.loads(answer["inspectionData"]["afterResultSelector"]) == {"total": 12}
+
+
+def test_an_error_is_retriable_until_the_retrier_is_spent_then_caught() -> None:
+    definition = {
+        "Type": "Task",
+        "Resource": LAMBDA,
+        "Retry": [
+            {"ErrorEquals": ["Other"], "MaxAttempts": 5},
+            {"ErrorEquals": ["Busy"], "IntervalSeconds": 2, "BackoffRate": 3, "MaxAttempts": 2},
+        ],
+        "Catch": [
+            {"ErrorEquals": ["Other"], "Next": "Wrong"},
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Recover"},
+        ],
+        "End": True,
+    }
+    mock = {"errorOutput": {"error": "Busy", "cause": "try later"}}
+    first = state(definition, mock=mock, inspectionLevel="DEBUG")
+    assert (first["status"], first["error"], first["cause"]) == ("RETRIABLE", "Busy", "try later")
+    assert first["inspectionData"]["errorDetails"] == {
+        "retryIndex": 1,
+        "retryBackoffIntervalSeconds": 2,
+    }
+    second = state(definition, mock=mock, stateConfiguration={"retrierRetryCount": 1})
+    assert second["status"] == "RETRIABLE"
+    spent = state(
+        definition,
+        input='{"a": 1}',
+        mock=mock,
+        stateConfiguration={"retrierRetryCount": 2},
+        inspectionLevel="DEBUG",
+    )
+    assert (spent["status"], spent["nextState"]) == ("CAUGHT_ERROR", "Recover")
+    assert json.loads(spent["output"]) == {"a": 1, "error": {"Error": "Busy", "Cause": "try later"}}
+    assert spent["inspectionData"]["errorDetails"] == {"catchIndex": 1}
+
+
+def test_an_uncaught_failure_fails_with_aws_cause() -> None:
+    answer = state({"Type": "Pass", "Parameters": {"a.$": "$.missing"}, "End": True})
+    assert answer["status"] == "FAILED" and answer["error"] == "States.Runtime"
+    assert answer["cause"].startswith(
+        "An error occurred while executing the state 'TestState' (entered at the event id #2)."
+    )
+    failed = state({"Type": "Fail", "Error": "Refused", "Cause": "no stock"})
+    assert (failed["status"], failed["error"], failed["cause"]) == ("FAILED", "Refused", "no stock")
+
+
+def test_a_state_of_a_whole_definition_with_variables_in_jsonata() -> None:
+    definition = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "First",
+        "States": {
+            "First": {"Type": "Pass", "Next": "Check"},
+            "Check": {
+                "Type": "Choice",
+                "Choices": [{"Condition": "{% $limit > $states.input.n %}", "Next": "Small"}],
+                "Default": "Large",
+                "Assign": {"seen": "{% $states.input.n %}"},
+            },
+            "Small": {"Type": "Succeed"},
+            "Large": {"Type": "Succeed"},
+        },
+    }
+    small = state(definition, stateName="Check", input='{"n": 3}', variables='{"limit": 10}')
+    assert (small["status"], small["nextState"]) == ("SUCCEEDED", "Small")
+    large = state(
+        definition,
+        stateName="Check",
+        input='{"n": 30}',
+        variables='{"limit": 10}',
+        inspectionLevel="DEBUG",
+    )
+    assert large["nextState"] == "Large"
+    assert json.loads(large["inspectionData"]["variables"]) == {"limit": 10, "seen": 30}
+    wait = state(
+        {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": True}}},
+        stateName="W",
+        input='{"x": 1}',
+    )
+    assert (wait["status"], json.loads(wait["output"])) == ("SUCCEEDED", {"x": 1})
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        (
+            {"definition": json.dumps({"Type": "Task", "Resource": LAMBDA, "End": True})},
+            "ValidationException",
+        ),
+        ({"definition": "{not json"}, "InvalidDefinition"),
+        ({"definition": json.dumps({"Type": "Pass", "Nxt": "A"})}, "InvalidDefinition"),
+        ({"definition": json.dumps({"StartAt": "A", "States": {}})}, "ValidationException"),
+        (
+            {"definition": json.dumps({"Type": "Pass", "End": True}), "input": "[oops"},
+            "InvalidExecutionInput",
+        ),
+    ],
+)
+def test_bad_requests_are_refused_with_what_is_wrong(params: dict[str, Any], code: str) -> None:
+    with pytest.raises(ApiError) as caught:
+        run(params, ROLE)
+    assert caught.value.type == code, caught.value.message
