@@ -259,6 +259,21 @@ class Engine:
             metrics.TASK_SECONDS.labels(dispatched[0]).observe(time.monotonic() - dispatched[1])
         return ids
 
+    def redrive(self, execution_arn: str) -> list[int] | None:
+        """Run a FAILED, ABORTED or TIMED_OUT execution again from the state it ended in;
+        None when it is not redrivable (the API checks and says why first)."""
+        record = self.store.execution_by_arn(execution_arn)
+        if record is None:
+            return None
+        machine = self.machine_for(record)
+        if machine is None:
+            return None
+        step = interpreter.step(machine, record.state, interpreter.RedriveExecution(self.clock()))
+        if step.ignored:
+            return None
+        updated = dataclasses.replace(record, state=step.state)
+        return self._commit(updated, step, new=False, previous=record.state)
+
     def fail_execution(self, execution_arn: str, cause: str) -> list[int] | None:
         """End a running execution FAILED with States.Runtime and ``cause`` (the service could
         not apply something to it); None when it is not running."""

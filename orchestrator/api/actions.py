@@ -35,6 +35,7 @@ from orchestrator.asl.definition import StateMachine, TaskState
 from orchestrator.asl.diagnostics import aws_diagnostics
 from orchestrator.asl.errors import DefinitionError
 from orchestrator.asl.execution import ExecutionState
+from orchestrator.asl.interpreter import redrivable
 from orchestrator.asl.loader import load_definition
 from orchestrator.engine import Engine, StartRejected
 from orchestrator.integrations.mock_config import split_test_case
@@ -75,7 +76,11 @@ ACTIONS = (
     "UntagResource",
     "ListTagsForResource",
     "TestState",
+    "RedriveExecution",
 )
+# AWS redrives an execution at most this many times, within 14 days of its end.
+MAX_REDRIVES = 1000
+REDRIVE_WINDOW_SECONDS = 14 * 24 * 3600
 
 
 def _epoch(moment: datetime | None) -> float | None:
@@ -505,9 +510,11 @@ class StepFunctionsApi:
             "startDate": _epoch(state.start_time),
             "input": json.dumps(state.input, separators=(",", ":")),
             "inputDetails": {"included": True},
-            "redriveCount": 0,
-            "redriveStatus": "NOT_REDRIVABLE",
+            "redriveCount": state.redrive_count,
+            **self._redrive_status(state),
         }
+        if state.redrive_time is not None:
+            answer["redriveDate"] = _epoch(state.redrive_time)
         if state.stop_time is not None:
             answer["stopDate"] = _epoch(state.stop_time)
         if state.status == "SUCCEEDED":
@@ -533,6 +540,43 @@ class StepFunctionsApi:
         if alias is not None:
             found["stateMachineAliasArn"] = self.versions.alias_arn(name, alias)
         return found
+
+    def _redrive_status(self, state: ExecutionState) -> Params:
+        """redriveStatus, and redriveStatusReason when it is not redrivable."""
+        reason = self._not_redrivable(state)
+        if reason is None:
+            return {"redriveStatus": "REDRIVABLE"}
+        return {"redriveStatus": "NOT_REDRIVABLE", "redriveStatusReason": reason}
+
+    def _not_redrivable(self, state: ExecutionState) -> str | None:
+        machine = self.engine.machines.get(state.state_machine_name)
+        if machine is not None and machine.type == "EXPRESS":
+            return "Execution is of an EXPRESS state machine"
+        reason = redrivable(state)
+        if reason is not None:
+            return reason
+        if state.redrive_count >= MAX_REDRIVES:
+            return f"Execution has been redriven the maximum number of times ({MAX_REDRIVES})"
+        if (
+            state.stop_time is not None
+            and (self.engine.clock() - state.stop_time).total_seconds() > REDRIVE_WINDOW_SECONDS
+        ):
+            return "Execution ended more than 14 days ago"
+        return None
+
+    async def redrive_execution(self, params: Params) -> Params:
+        arn = params["executionArn"]
+        async with self._changing:
+            state, _ = self._execution(arn)
+            reason = self._not_redrivable(state)
+            if reason is not None:
+                raise ApiError("ExecutionNotRedrivable", f"Execution is not redrivable: {reason}")
+            ids = self.engine.redrive(arn)
+            if ids is None:
+                raise ApiError("ExecutionNotRedrivable", "Execution is not redrivable")
+        await self._publish(ids)
+        state, _ = self._execution(arn)
+        return {"redriveDate": _epoch(state.redrive_time)}
 
     async def describe_execution(self, params: Params) -> Params:
         state, _ = self._execution(params["executionArn"])

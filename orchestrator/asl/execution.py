@@ -149,6 +149,11 @@ class ExecutionState(BaseModel):
     error: str | None = None
     cause: str | None = None
     stop_time: datetime | None = None
+    # Where a redrive starts again: the top-level state the execution failed, was stopped or
+    # timed out in, and that state's input ({"state", "input", "fanOut"}).
+    redrive_from: dict[str, JsonValue] | None = None
+    redrive_count: int = 0
+    redrive_time: datetime | None = None
 
 
 # -- events in ---------------------------------------------------------------------------------
@@ -256,9 +261,17 @@ class FailExecution:
     time: datetime
 
 
+@dataclass(frozen=True)
+class RedriveExecution:
+    """RedriveExecution: a FAILED, ABORTED or TIMED_OUT execution runs again from the state it
+    ended in (the shell checks it may)."""
+
+    time: datetime
+
+
 # Events that apply to a running execution's task or timer (and may wait behind pending work).
 PendingEvent = TaskSucceeded | TaskFailed | TaskSubmitted | TaskStarted | TaskHeartbeat | TimerFired
-Event = StartExecution | PendingEvent | StopExecution | FailExecution
+Event = StartExecution | PendingEvent | StopExecution | FailExecution | RedriveExecution
 
 _PENDING_EVENTS: dict[str, type[PendingEvent]] = {
     kind.__name__: kind

@@ -57,6 +57,7 @@ from orchestrator.asl.execution import (
     FailExecution,
     HistoryEvent,
     PendingEvent,
+    RedriveExecution,
     StartExecution,
     StartTimer,
     Status,
@@ -97,6 +98,7 @@ __all__ = [
     "FailExecution",
     "HistoryEvent",
     "PendingEvent",
+    "RedriveExecution",
     "StartExecution",
     "StartTimer",
     "Step",
@@ -109,6 +111,7 @@ __all__ = [
     "TimerFired",
     "failed_start",
     "iso_time",
+    "redrivable",
     "step",
 ]
 
@@ -137,6 +140,8 @@ def step(machine: StateMachine, state: ExecutionState | None, event: Event) -> S
         return _start(machine, event)
     if state is None:
         raise ValueError("an event other than StartExecution needs the execution's state")
+    if isinstance(event, RedriveExecution):
+        return _redrive(machine, state, event)
     if state.status != "RUNNING":
         return Step(state, ignored=True)
     run = _Run(machine, state, event.time)
@@ -166,6 +171,52 @@ def _start(machine: StateMachine, event: StartExecution) -> Step:
     )
     run.start_timer(run.thread(ROOT), "execution", float(run.max_duration))
     run.enqueue(ROOT, machine.start_at, event.input)
+    try:
+        run.drain()
+    except _HistoryFull:
+        run.history_full()
+    return run.finish()
+
+
+def redrivable(state: ExecutionState) -> str | None:
+    """None when ``state`` can be redriven; otherwise why not."""
+    if state.status not in ("FAILED", "ABORTED", "TIMED_OUT"):
+        return f"Execution is {state.status}: only a FAILED, ABORTED or TIMED_OUT one is redriven"
+    point = state.redrive_from
+    if point is None:
+        return "Execution failed before any state ran, or was stored before redrive existed"
+    if point.get("fanOut"):
+        return (
+            f"Execution ended in the {point.get('type')} state {point.get('state')!r}: redriving"
+            " only its failed iterations or branches is not supported yet"
+        )
+    return None
+
+
+def _redrive(machine: StateMachine, state: ExecutionState, event: RedriveExecution) -> Step:
+    """Run a FAILED, ABORTED or TIMED_OUT execution again from the state it ended in, on that
+    state's input: same ARN and definition, ``ExecutionRedriven`` in its history."""
+    if redrivable(state) is not None:
+        return Step(state, ignored=True)
+    point = state.redrive_from
+    assert point is not None
+    restarted = state.model_copy(
+        update={
+            "status": "RUNNING",
+            "error": None,
+            "cause": None,
+            "output": None,
+            "stop_time": None,
+            "redrive_count": state.redrive_count + 1,
+            "redrive_time": event.time,
+            "redrive_from": None,
+            "threads": PMap({ROOT: Thread(id=ROOT, scope=0)}),
+        }
+    )
+    run = _Run(machine, restarted, event.time)
+    run.record("ExecutionRedriven", {"redriveCount": restarted.redrive_count})
+    run.start_timer(run.thread(ROOT), "execution", float(run.max_duration))
+    run.enqueue(ROOT, str(point["state"]), point.get("input"))
     try:
         run.drain()
     except _HistoryFull:
@@ -289,6 +340,8 @@ class _Run:
         self.history_cap = MAX_HISTORY_EVENTS if machine.type == "STANDARD" else None
         self.measured: Any = _NOTHING  # the value last measured, and its text (see checked)
         self.measured_text = b""
+        # The top-level state the execution is failing in, and its input (for a redrive).
+        self.failing: tuple[AnyState, Any] | None = None
         self.max_duration = bounds.max_duration_seconds(machine.type, machine.timeout_seconds)
 
     # -- bookkeeping ---------------------------------------------------------------------------
@@ -440,7 +493,7 @@ class _Run:
                 "Name": base.execution_name,
                 "RoleArn": base.role_arn,
                 "StartTime": iso_time(base.start_time),
-                "RedriveCount": 0,
+                "RedriveCount": base.redrive_count,
             },
             "State": state_fields,
             "StateMachine": {"Id": base.state_machine_arn, "Name": base.state_machine_name},
@@ -500,8 +553,8 @@ class _Run:
         a callback (SendTask*) to a task that is not ``.waitForTaskToken``."""
         if isinstance(event, StopExecution | FailExecution):
             return True
-        if isinstance(event, StartExecution):
-            return False
+        if isinstance(event, StartExecution | RedriveExecution):
+            return False  # (a redrive is stepped by _redrive, before any run)
         if isinstance(event, TimerFired):
             ref = self.timers.get(event.timer)
             return ref is not None and (ref.kind == "continue" or ref.thread in self.threads)
@@ -545,7 +598,7 @@ class _Run:
             if kind == "execution":  # the execution's time is up, whatever is pending
                 self.apply(event)
                 return
-        assert not isinstance(event, StartExecution)
+        assert not isinstance(event, StartExecution | RedriveExecution)
         if self.work:
             self.work.append(Work("event", event=event_data(event)))
         else:
@@ -617,6 +670,7 @@ class _Run:
         flow = flows.flow_of(state)
         if isinstance(state, FailState):
             error, cause = flow.fail_fields(self, thread, state, data)
+            self.note_failing(thread, state)
             thread.state = None
             self.thread_failed(thread, error, cause)
             return None
@@ -1257,8 +1311,14 @@ class _Run:
                         return
                     self.continue_after(thread, state, catcher.next, output)
                     return
+        self.note_failing(thread, state)
         thread.state = None
         self.thread_failed(thread, error, cause)
+
+    def note_failing(self, thread: Thread, state: AnyState) -> None:
+        """Remember the top-level state failing now (a redrive starts there again)."""
+        if thread.parent is None:
+            self.failing = (state, thread.input)
 
     def retry(
         self, thread: Thread, state: TaskState | ParallelState | MapState, error: str
@@ -1287,6 +1347,21 @@ class _Run:
 
     # -- ending the execution ------------------------------------------------------------------
 
+    def redrive_point(self) -> dict[str, Any] | None:
+        """Where a redrive of the ending execution starts: the top-level state it failed in,
+        or the one it was in when stopped or timed out."""
+        found = self.failing
+        top = self.threads.get(ROOT)
+        if found is None and top is not None and top.state is not None:
+            found = (self.scope_state(top), top.input)
+        if found is None:
+            return None
+        state, data = found
+        point: dict[str, Any] = {"state": state.name, "input": data, "type": state.type}
+        if isinstance(state, ParallelState | MapState):
+            point["fanOut"] = True
+        return point
+
     def end_execution(
         self,
         status: Status,
@@ -1295,6 +1370,8 @@ class _Run:
         error: str | None,
         cause: str | None,
     ) -> None:
+        # Before the threads go: where a redrive would start again.
+        self.updates["redrive_from"] = self.redrive_point() if status != "SUCCEEDED" else None
         if status == "SUCCEEDED":
             try:
                 text = self.checked(output, _result_of(self.base.execution_name))

@@ -126,6 +126,7 @@ class _Reader:
         self.contexts: dict[int, tuple[int, Any] | None] = {}
         self.context: tuple[int, Any] | None = None
         self.causal = False  # the history's previousEventId chains branch (set by progress)
+        self.redriven_at = 0  # steps before the last ExecutionRedriven
 
     # -- reading events ----------------------------------------------------------------------
 
@@ -183,6 +184,14 @@ class _Reader:
         if kind == "ExecutionStarted":
             self.execution["input"] = parse_json_text(details.get("input"))
             self.execution["start"] = self.timestamp
+        elif kind == "ExecutionRedriven":
+            # It runs again from where it ended: the statuses before no longer stand where a
+            # state runs again.
+            self.execution.update(
+                status="RUNNING", error=None, cause=None, end=None, failedState=None
+            )
+            self.redriven_at = len(self.steps)
+            self.origin = None
         elif kind.removeprefix("Execution") in _ENDS and self.execution["status"] == "RUNNING":
             self.ended(_ENDS[kind.removeprefix("Execution")], details)
         return None
@@ -476,9 +485,13 @@ class _Reader:
             seen.setdefault(step.name, set()).add(status)
             entry["status"] = status  # the last step's, refined below
             steps.append(_shape(step, status))
+        # A state run again after a redrive shows how it ran since.
+        again: dict[str, set[str]] = {}
+        for step in self.steps[self.redriven_at :] if self.redriven_at else ():
+            again.setdefault(step.name, set()).add(step.status or "RUNNING")
         for name, entry in states.items():
             last = "CAUGHT_ERROR" if entry["status"] == "CAUGHT_ERROR" else "SUCCEEDED"
-            entry["status"] = next((s for s in _WORST if s in seen[name]), last)
+            entry["status"] = next((s for s in _WORST if s in again.get(name, seen[name])), last)
         self.execution["transitions"] = len(self.steps)
         return {"states": states, "steps": steps, "execution": self.execution}
 

@@ -241,6 +241,14 @@ def console_routes(console: Console) -> list[Route]:
         started = await api.call("StartExecution", params)
         return JSONResponse({"executionArn": started["executionArn"]})
 
+    async def redrive(request: Request) -> Response:
+        body = await _json_body(request)
+        arn = body.get("executionArn")
+        if not isinstance(arn, str):
+            raise _BadRequest("executionArn is needed")
+        answer = await api.call("RedriveExecution", {"executionArn": arn})
+        return JSONResponse({"redriven": arn, "redriveDate": answer.get("redriveDate")})
+
     async def stop(request: Request) -> Response:
         body = await _json_body(request)
         arn = body.get("executionArn")
@@ -285,6 +293,7 @@ def console_routes(console: Console) -> list[Route]:
         Route("/console/api/stream", guarded(stream), methods=["GET"]),
         Route("/console/api/start", guarded(start), methods=["POST"]),
         Route("/console/api/stop", guarded(stop), methods=["POST"]),
+        Route("/console/api/redrive", guarded(redrive), methods=["POST"]),
     ]
 
 

@@ -536,3 +536,36 @@ def test_test_state_through_boto3(sfn: Any) -> None:
     assert json.loads(answer["inspectionData"]["result"]) == {"amount": 4}
     with pytest.raises(sfn.exceptions.ValidationException):
         sfn.test_state(definition=json.dumps({**definition, "Next": None, "End": True}))
+
+
+def test_redrive_execution_through_boto3(sfn: Any) -> None:
+    pick = (
+        "States.ArrayGetItem(States.ArrayRange(7, 7, 1),"
+        " States.MathAdd($$.Execution.RedriveCount, -1))"
+    )
+    definition = {
+        "StartAt": "Pick",
+        "States": {"Pick": {"Type": "Pass", "Parameters": {"v.$": pick}, "End": True}},
+    }
+    arn = sfn.create_state_machine(
+        name=f"Redrive{uuid.uuid4().hex[:6]}", definition=json.dumps(definition), roleArn=ROLE
+    )["stateMachineArn"]
+    run = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    failed = wait_done(sfn, run)
+    assert (failed["status"], failed["redriveStatus"], failed["redriveCount"]) == (
+        "FAILED",
+        "REDRIVABLE",
+        0,
+    )
+    assert "redriveDate" in sfn.redrive_execution(executionArn=run)
+    done = wait_done(sfn, run)
+    assert (done["status"], json.loads(done["output"]), done["redriveCount"]) == (
+        "SUCCEEDED",
+        {"v": 7},
+        1,
+    )
+    assert done["redriveStatus"] == "NOT_REDRIVABLE" and "redriveDate" in done
+    types = [e["type"] for e in sfn.get_execution_history(executionArn=run)["events"]]
+    assert types.count("ExecutionRedriven") == 1 and types[-1] == "ExecutionSucceeded"
+    with pytest.raises(sfn.exceptions.ExecutionNotRedrivable):
+        sfn.redrive_execution(executionArn=run)

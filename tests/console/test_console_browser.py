@@ -63,6 +63,21 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
             }
         },
     },
+    "FailsOnce": {
+        "StartAt": "Prepare",
+        "States": {
+            "Prepare": {"Type": "Pass", "Next": "Pick"},
+            "Pick": {
+                "Type": "Pass",
+                "Parameters": {
+                    # Index -1 on the first run (fails), 0 once redriven.
+                    "v.$": "States.ArrayGetItem(States.ArrayRange(7, 7, 1),"
+                    " States.MathAdd($$.Execution.RedriveCount, -1))"
+                },
+                "End": True,
+            },
+        },
+    },
     "AlwaysFails": {
         "StartAt": "Check",
         "States": {
@@ -334,3 +349,18 @@ def test_the_queues_page_shows_consumers_and_flags_a_function_nobody_serves(
     cells = ghost.locator("td").all_inner_texts()
     assert cells[1] == "0" and cells[3] == "1"  # no consumer, one task in flight
     assert "No worker consumes this function" in cells[6]
+
+
+def test_a_failed_execution_is_redriven_from_its_page(console: str, page: Any) -> None:
+    arn = start_execution(console, "FailsOnce", {"n": 1})
+    assert finished(console, arn)["status"] == "FAILED"
+    open_execution(page, console, arn)
+    assert state(page, "Pick").get_attribute("data-status") == "FAILED"
+    page.evaluate("window.__notReloaded = true")
+    page.click("#redrive")
+    page.wait_for_selector('h1 .badge[data-status="SUCCEEDED"]')
+    assert state(page, "Pick").get_attribute("data-status") == "SUCCEEDED"
+    assert state(page, "Prepare").get_attribute("data-status") == "SUCCEEDED"
+    assert page.locator("#error-banner").count() == 0
+    assert page.locator("#redrive").count() == 0  # redriven to success: nothing to redrive
+    assert page.evaluate("window.__notReloaded") is True

@@ -444,6 +444,8 @@ async function executionPage([arn]) {
     const buttons = h("div", { class: "row" },
       running ? h("button", { class: "danger", id: "stop", onclick: async () => {
         await postJSON("/console/api/stop", { executionArn: e.executionArn }); refresh(); } }, "Stop execution") : null,
+      e.redriveStatus === "REDRIVABLE" ? h("button", { id: "redrive", title: "Run it again from the state it ended in", onclick: async () => {
+        await postJSON("/console/api/redrive", { executionArn: e.executionArn }); await refresh(); follow(); } }, "Redrive") : null,
       h("button", { id: "rerun", onclick: async () => {
         const machine = e.stateMachineArn.split(":").pop();
         const again = await postJSON("/console/api/start", { stateMachine: machine, input: e.input || "{}" });
@@ -555,18 +557,22 @@ async function executionPage([arn]) {
   setPage(data.execution.name, header, tabs, graphView, tableView, eventsView, io);
   graph.fit();
   render();
-  if (data.execution.status === "RUNNING") {
-    const source = new EventSource(`/console/api/stream?arn=${encodeURIComponent(arn)}`);
+  // Follow a running execution live (again after a redrive) until it ends.
+  let source = null;
+  function follow() {
+    if (source || data.execution.status !== "RUNNING") return;
+    source = new EventSource(`/console/api/stream?arn=${encodeURIComponent(arn)}`);
     let last = data.lastEventId;
     source.onmessage = async (message) => {
       const { lastEventId } = JSON.parse(message.data);
       if (lastEventId === last) return;
       last = lastEventId;
       await refresh();
-      if (data.execution.status !== "RUNNING") source.close();
+      if (data.execution.status !== "RUNNING") { source.close(); source = null; }
     };
-    pageCleanup.push(() => source.close());
   }
+  follow();
+  pageCleanup.push(() => { if (source) source.close(); });
 }
 
 // -- start -----------------------------------------------------------------------------------
