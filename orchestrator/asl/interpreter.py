@@ -381,8 +381,16 @@ class _Run:
         self.history.append(
             HistoryEvent(self.last_event_id, previous, self.now, event_type, details)
         )
-        if thread is not None and thread.id in self.threads:
-            self.thread(thread.id).last_event = self.last_event_id
+        if thread is not None:
+            if thread.parent is None:
+                # The top level runs alone but for its fan-outs: its events follow the one
+                # before, except the first after its children (linked once to the last child).
+                if thread.last_event and thread.id in self.threads:
+                    self.thread(thread.id).last_event = 0
+            elif self.copied.get(thread.id) is thread:  # the usual case: its own copy
+                thread.last_event = self.last_event_id
+            elif thread.id in self.threads:
+                self.thread(thread.id).last_event = self.last_event_id
         return self.last_event_id
 
     def history_full(self) -> None:
@@ -1065,12 +1073,12 @@ class _Run:
         thread.done = thread.failed = thread.next_item = 0
         thread.first_child = 0
         if isinstance(state, ParallelState):
-            self.record("ParallelStateStarted", thread=thread)
+            link = self.record("ParallelStateStarted", thread=thread)
             self.set_aside_children(thread, len(state.branches))
             thread.items = []
             thread.max_concurrency = 0
             for index, scope in enumerate(state.branches):
-                self.spawn(thread, scope, index, thread.effective)
+                self.spawn(thread, scope, index, thread.effective, link)
             if not state.branches:
                 self.work.append(Work("done", thread.id))
             return
@@ -1113,7 +1121,9 @@ class _Run:
         """Start the next item; False when its ItemSelector failed the Map state."""
         index = thread.next_item
         thread.next_item += 1
-        self.record("MapIterationStarted", {"index": index, "name": state.name}, thread=thread)
+        link = self.record(
+            "MapIterationStarted", {"index": index, "name": state.name}, thread=thread
+        )
         try:
             item = flows.flow_of(state).map_item(self, thread, state, index, thread.items[index])
         except StatesError as failure:
@@ -1121,22 +1131,22 @@ class _Run:
             self.abort_children(thread, state)
             self.state_failed(thread, state, failure)
             return False
-        self.spawn(thread, state.iterator, index, item)
+        self.spawn(thread, state.iterator, index, item, link)
         return True
 
     def set_aside_children(self, thread: Thread, count: int) -> None:
         thread.first_child = self.next_thread
         self.next_thread += count
 
-    def spawn(self, parent: Thread, scope: int, index: int, data: Any) -> None:
+    def spawn(self, parent: Thread, scope: int, index: int, data: Any, link: int) -> None:
+        """Start child ``index`` of ``parent`` in ``scope`` on ``data``; its events chain from
+        event ``link`` (its MapIterationStarted, or the ParallelStateStarted)."""
         if parent.first_child:
             child_id = parent.first_child + index
         else:  # a fan-out stored before children had set-aside ids
             child_id, self.next_thread = self.next_thread, self.next_thread + 1
             parent.children = (parent.children or PSet.empty()).add(child_id)
-        child = Thread(
-            id=child_id, scope=scope, parent=parent.id, index=index, last_event=parent.last_event
-        )
+        child = Thread(id=child_id, scope=scope, parent=parent.id, index=index, last_event=link)
         self.threads[child.id] = child
         self.copied[child.id] = child
         self.enqueue(child.id, self.machine.scopes[scope].start_at, data)
