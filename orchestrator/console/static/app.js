@@ -411,8 +411,9 @@ async function executionPage([arn]) {
       parts.push(h("p", { class: "muted" }, `Started ${when(step.start)}`,
         step.durationMs !== null ? ` · took ${duration(step.durationMs)}` : ""));
       parts.push(h("h4", {}, "Input"), jsonBlock(step.input, "input"));
-      parts.push(h("h4", {}, "Output"), step.output === null && step.status === "RUNNING"
-        ? h("p", { class: "muted", "data-field": "output" }, "Running")
+      parts.push(h("h4", {}, "Output"), step.exitedEventId === null || step.exitedEventId === undefined
+        ? h("p", { class: "muted", "data-field": "output" },
+            step.status === "RUNNING" ? "Running" : `No output: the state ended ${step.status.replace("_", " ").toLowerCase()}.`)
         : jsonBlock(step.output, "output"));
       if (step.stages && step.stages.length) {
         parts.push(h("h4", {}, "Data flow"), h("ol", { class: "stages", id: "stages" }, step.stages.map((st) =>
