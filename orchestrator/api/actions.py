@@ -18,9 +18,9 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import botocore.session
 
@@ -52,6 +52,7 @@ SYNC_TIMEOUT_SECONDS = 300.0
 MAX_TAGS = 50  # AWS's limit of tags per resource
 
 Params = dict[str, Any]
+T = TypeVar("T")
 Handler = Callable[[Params], Awaitable[Params]]
 MachineType = Literal["STANDARD", "EXPRESS"]
 # The actions of AWSStepFunctions served here, each by the method of its snake_case name.
@@ -317,18 +318,31 @@ class StepFunctionsApi:
 
     async def list_state_machines(self, params: Params) -> Params:
         records = [r for r in self.store.state_machines() if r.name in self.engine.machines]
-        page, following = self.pages.page(records, params, {"action": "ListStateMachines"})
-        answer: Params = {
-            "stateMachines": [
-                {
-                    "stateMachineArn": self.account.state_machine_arn(r.name),
-                    "name": r.name,
-                    "type": r.type,
-                    "creationDate": r.created,
-                }
-                for r in page
-            ]
-        }
+        return self.paged(
+            records,
+            params,
+            {"action": "ListStateMachines"},
+            "stateMachines",
+            lambda r: {
+                "stateMachineArn": self.account.state_machine_arn(r.name),
+                "name": r.name,
+                "type": r.type,
+                "creationDate": r.created,
+            },
+        )
+
+    def paged(
+        self,
+        records: Sequence[T],
+        params: Params,
+        query: dict[str, Any],
+        key: str,
+        shown: Callable[[T], Params],
+    ) -> Params:
+        """One page of ``records`` as ``{key: [...], "nextToken"?}`` (``query`` binds the
+        token to the request that issued it)."""
+        page, following = self.pages.page(records, params, query)
+        answer: Params = {key: [shown(record) for record in page]}
         if following:
             answer["nextToken"] = following
         return answer

@@ -138,22 +138,16 @@ class Versions:
 
     async def list_state_machine_versions(self, params: Params) -> Params:
         name, _ = self.api._machine(params["stateMachineArn"])
-        records = self.store.versions(name)
-        page, following = self.api.pages.page(
-            records, params, {"action": "ListStateMachineVersions", "name": name}
+        return self.api.paged(
+            self.store.versions(name),
+            params,
+            {"action": "ListStateMachineVersions", "name": name},
+            "stateMachineVersions",
+            lambda r: {
+                "stateMachineVersionArn": self.version_arn(name, r.version),
+                "creationDate": r.created,
+            },
         )
-        answer: Params = {
-            "stateMachineVersions": [
-                {
-                    "stateMachineVersionArn": self.version_arn(name, r.version),
-                    "creationDate": r.created,
-                }
-                for r in page
-            ]
-        }
-        if following:
-            answer["nextToken"] = following
-        return answer
 
     async def delete_state_machine_version(self, params: Params) -> Params:
         arn = params["stateMachineVersionArn"]
@@ -302,19 +296,16 @@ class Versions:
 
     async def list_state_machine_aliases(self, params: Params) -> Params:
         name, _ = self.api._machine(params["stateMachineArn"])
-        records = self.store.aliases(name)
-        page, following = self.api.pages.page(
-            records, params, {"action": "ListStateMachineAliases", "name": name}
+        return self.api.paged(
+            self.store.aliases(name),
+            params,
+            {"action": "ListStateMachineAliases", "name": name},
+            "stateMachineAliases",
+            lambda r: {
+                "stateMachineAliasArn": self.alias_arn(name, r.alias),
+                "creationDate": r.created,
+            },
         )
-        answer: Params = {
-            "stateMachineAliases": [
-                {"stateMachineAliasArn": self.alias_arn(name, r.alias), "creationDate": r.created}
-                for r in page
-            ]
-        }
-        if following:
-            answer["nextToken"] = following
-        return answer
 
     # -- starting through a version or an alias ------------------------------------------------
 

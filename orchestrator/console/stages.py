@@ -22,7 +22,7 @@ from orchestrator.asl.definition import (
 )
 from orchestrator.asl.errors import StatesError
 from orchestrator.asl.flows import apply_result_path
-from orchestrator.asl.paths import Path, PathNotFound
+from orchestrator.asl.paths import Path, PathNotFound, ReferencePath
 
 # Shown for a stage that cannot be recomputed from the history.
 UNKNOWN = {"known": False}
@@ -71,14 +71,7 @@ def data_flow(machine: StateMachine, step: dict[str, Any]) -> list[dict[str, Any
         if state.has_result:
             result = state.result
             stages.append(_stage("Result", "Result", result))
-        merged: Any = UNKNOWN
-        if result is not UNKNOWN:
-            try:
-                merged = apply_result_path(state.result_path, data, result)
-            except StatesError:
-                merged = UNKNOWN
-        path = state.result_path.text if state.result_path is not None else "null"
-        stages.append(_stage("After ResultPath", f"ResultPath {path}", merged))
+        stages.append(_after_result_path(state.result_path, data, result))
     elif isinstance(state, MapState | ParallelState) and state.parameters is not None:
         stages.append(_stage("After Parameters", "Parameters", UNKNOWN))
     stages.append(_output(step, "State output (after OutputPath)"))
@@ -91,15 +84,20 @@ def _after_result(state: TaskState, data: Any, result: Any) -> list[dict[str, An
     if state.result_selector is not None:
         selected = _rendered(state.result_selector, result)
         stages.append(_stage("After ResultSelector", "ResultSelector", selected))
+    stages.append(_after_result_path(state.result_path, data, selected))
+    return stages
+
+
+def _after_result_path(path: ReferencePath | None, data: Any, result: Any) -> dict[str, Any]:
+    """The stage after ResultPath put ``result`` into the state's input ``data``."""
     merged: Any = UNKNOWN
-    if selected is not UNKNOWN:
+    if result is not UNKNOWN:
         try:
-            merged = apply_result_path(state.result_path, data, selected)
+            merged = apply_result_path(path, data, result)
         except StatesError:
             merged = UNKNOWN
-    path = state.result_path.text if state.result_path is not None else "null"
-    stages.append(_stage("After ResultPath", f"ResultPath {path}", merged))
-    return stages
+    text = path.text if path is not None else "null"
+    return _stage("After ResultPath", f"ResultPath {text}", merged)
 
 
 def _rendered(template: Any, data: Any) -> Any:
