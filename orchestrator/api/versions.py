@@ -22,6 +22,17 @@ from orchestrator.store.records import AliasRecord, VersionRecord
 if TYPE_CHECKING:
     from orchestrator.api.actions import Handler, Params, StepFunctionsApi
 
+# The actions served here.
+VERSION_ACTIONS = (
+    "PublishStateMachineVersion",
+    "ListStateMachineVersions",
+    "DeleteStateMachineVersion",
+    "CreateStateMachineAlias",
+    "DescribeStateMachineAlias",
+    "UpdateStateMachineAlias",
+    "DeleteStateMachineAlias",
+    "ListStateMachineAliases",
+)
 # AWS's quota of versions per state machine.
 MAX_VERSIONS = 1000
 _ALIAS_NAME = re.compile(r"^(?=.*[a-zA-Z_\-.])[a-zA-Z0-9_\-.]{1,80}$")
