@@ -110,10 +110,20 @@ class SqliteStore(VersionsMixin):
         # A damaged file often opens fine and fails at its first read: read the schema now.
         self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            # executescript commits any open transaction first, so the script carries its own.
-            self._db.executescript(
-                f"BEGIN IMMEDIATE; {MIGRATIONS[target]}; PRAGMA user_version={target}; COMMIT;"
-            )
+            # Another process may open the same file at the same moment (a tool reading the
+            # store while the service starts): each step takes the write lock, then looks
+            # again at the version, so a step another process made is not made twice.
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                (current,) = self._db.execute("PRAGMA user_version").fetchone()
+                if current < target:
+                    for statement in _statements(MIGRATIONS[target]):
+                        self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version={target}")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -676,6 +686,20 @@ class SqliteStore(VersionsMixin):
         if self._checkpointer is not None:
             self._checkpointer.stop()
         self._db.close()
+
+
+def _statements(script: str) -> list[str]:
+    """The SQL statements of a migration script, one by one (so they run in one transaction
+    the caller holds; ``executescript`` would commit it first)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements
 
 
 def _state_machine_arn(execution_arn: str) -> str:

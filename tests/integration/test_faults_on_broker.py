@@ -93,9 +93,13 @@ async def purge(url: str) -> None:
     await connection.close()
 
 
-def supervise(env: dict[str, str], tmp: Path, done: Any, limit: int = 6) -> list[Service]:
-    """Start the orchestrator again each time it dies, until ``done()`` or ``limit`` runs."""
-    runs: list[Service] = []
+def supervise(
+    env: dict[str, str], tmp: Path, done: Any, runs: list[Service], limit: int = 6
+) -> list[Service]:
+    """Start the orchestrator again each time it dies, until ``done()`` or ``limit`` runs.
+
+    The runs go into ``runs`` as they start, so a caller stops them whatever happens here
+    (a leaked orchestrator would take the next tests' messages on the shared broker)."""
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and not done():
         if not runs or runs[-1].process.poll() is not None:
@@ -123,8 +127,9 @@ def test_a_message_that_kills_the_orchestrator_is_set_aside(
         letters = asyncio.run(list_dead_letters(amqp_url, [INTAKE_QUEUE]))
         return [letter for letter in letters if "crashed the orchestrator" in letter.reason]
 
-    runs = supervise(env, tmp_path, dead_lettered)
+    runs: list[Service] = []
     try:
+        supervise(env, tmp_path, dead_lettered, runs)
         [letter] = dead_lettered()
         assert json.loads(letter.body) == {"crash": True}
         # One death with company (then it is applied alone), or none: never twenty.
@@ -191,15 +196,15 @@ def test_a_task_result_the_orchestrator_cannot_apply_fails_its_execution(
 
         def ended() -> bool:
             db = tmp_path / "sfn.db"
-            if not db.exists():
-                return False
+            if not db.exists() or db.stat().st_size == 0:
+                return False  # the orchestrator has not written it yet
             store = SqliteStore(db)
             try:
                 return any(s.status != "RUNNING" for s in store.executions(name=name))
             finally:
                 store.close()
 
-        runs = supervise(env, tmp_path, ended)
+        supervise(env, tmp_path, ended, runs)
         state = execution(tmp_path / "sfn.db", name)
         assert (state.status, state.error) == ("FAILED", "States.Runtime")
         assert state.cause.startswith(cause), state.cause

@@ -85,3 +85,35 @@ def test_operator_commands_say_the_same_in_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith(f"error: {db} is not a usable execution store")
     assert "Traceback" not in done.stderr
+
+
+def test_processes_upgrading_a_store_at_once_migrate_it_once(tmp_path: Path) -> None:
+    # A tool (or a test) reading the store while the service starts on it and upgrades it:
+    # each migration step is taken under the write lock and made by one of them only.
+    from orchestrator.store.schema import MIGRATIONS
+
+    opener = (
+        "import sys; from orchestrator.store import SqliteStore; SqliteStore(sys.argv[1]).close()"
+    )
+    old = SCHEMA_VERSION - 2
+    for round_ in range(5):
+        db = tmp_path / f"race-{round_}.db"
+        with sqlite3.connect(db) as connection:  # a store two versions behind
+            for version in range(1, old + 1):
+                connection.executescript(MIGRATIONS[version])
+            connection.execute(f"PRAGMA user_version={old}")
+        runs = [
+            subprocess.Popen(
+                [sys.executable, "-c", opener, str(db)], stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(4)
+        ]
+        for run in runs:
+            _, error = run.communicate(timeout=60)
+            assert run.returncode == 0, error
+        store = SqliteStore(db)
+        try:
+            version = store._db.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            store.close()
+        assert version == SCHEMA_VERSION
