@@ -1,36 +1,22 @@
-"""How a JSONata state's fields are evaluated: the bindings and the Choice ``Condition``.
+"""A JSONata Choice rule: its ``Condition``, and the names it is evaluated with.
 
-In a JSONata state every field may be a ``{% %}`` expression, evaluated with ``$states``
-(``input``, ``result``, ``errorOutput``, ``context``) and the workflow variables in scope.
+The loader compiles each rule into a :class:`ConditionRule`; the JSONata data flow
+(:mod:`orchestrator.asl.flows.jsonata`) evaluates the rules of a Choice state with it.
 """
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from orchestrator.asl.jsonata import Expression, JsonataError, unexpected_type
 from orchestrator.asl.variables import Context
 
 
-def bindings(
-    data: Any,
-    context: Context,
-    *,
-    result: Any = None,
-    error_output: Any = None,
-    has_result: bool = False,
-    has_error: bool = False,
-) -> dict[str, Any]:
-    """The names an expression sees: the variables, and ``$states``."""
-    states: dict[str, Any] = {"input": data, "context": dict(context)}
-    if has_result:
-        states["result"] = result
-    if has_error:
-        states["errorOutput"] = error_output
-    return {**dict(context.variables.items()), "states": states}
+def bindings(data: Any, context: Context) -> dict[str, Any]:
+    """The names a Choice rule's ``Condition`` sees: the variables, and ``$states`` (its
+    ``input`` and ``context``). Other fields get theirs from :mod:`orchestrator.asl.flows`."""
+    return {**dict(context.variables.items()), "states": {"input": data, "context": dict(context)}}
 
 
 @dataclass(frozen=True)
@@ -50,15 +36,4 @@ class ConditionRule:
         return value
 
 
-def render(
-    template: Any,
-    names: dict[str, Any],
-    field: str,
-    rng: random.Random,
-    now: datetime,
-) -> Any:
-    """A JSONata template rendered with ``names``."""
-    return template.render(names, rng=rng, now=now, field=field)
-
-
-__all__ = ["ConditionRule", "JsonataError", "bindings", "render"]
+__all__ = ["ConditionRule", "JsonataError", "bindings"]
