@@ -125,12 +125,14 @@ def run_local(
     caller: Caller | None = None,
     test_case: str | None = None,
     time_scale: float = 1.0,
+    context: dict[str, Any] | None = None,
 ) -> LocalResult:
     """Run ``machine`` on ``execution_input`` to its end, calling ``functions`` by name.
 
     ``caller`` carries service integrations and activities (and any task it claims, such as
     a mocked one); ``test_case`` is the mock test case the execution runs (``arn#TestCase``);
-    ``time_scale`` multiplies every wait, backoff and timeout (WAIT_TIME_SCALE).
+    ``time_scale`` multiplies every wait, backoff and timeout (WAIT_TIME_SCALE); ``context``
+    is laid over the context object ``$$`` (TestState).
     """
     account = account or Account()
     clock = clock or RealClock()
@@ -151,6 +153,7 @@ def run_local(
         role_arn=role_arn if role_arn is not None else account.role_arn(machine.name),
         test_case=test_case,
         time_scale=time_scale,
+        context=context,
     )
     step = interpreter.step(machine, None, start)
     history = list(step.history)

@@ -2,8 +2,8 @@
 
 The state runs through the same interpreter as any execution, inside a small machine built
 around it: its ``Next``, Choice and Catch targets become Succeed states (so the state they
-lead to is ``nextState``), its retriers are kept aside, and given ``variables`` are assigned
-by a Pass state before it (the cause's "entered at the event id" is given as AWS numbers it,
+lead to is ``nextState``), its retriers are kept aside, ``context`` is laid over the context
+object, and given ``variables`` are assigned by a Pass state before it (the cause's "entered at the event id" is given as AWS numbers it,
 from the tested state). A Task calls nothing: ``mock`` gives its result or its error, as a
 Step Functions Local mock would (a Task without a mock is refused: this engine does not call
 a worker or a service from TestState). Waits take no time.
@@ -55,11 +55,9 @@ _FIELDS = {
 
 def test_state(params: dict[str, Any], role_arn: str) -> dict[str, Any]:
     """TestState's answer for ``params`` (the API's request, already shape-checked)."""
-    for unsupported in ("context",):
-        if unsupported in params:
-            raise ApiError(
-                "ValidationException", f"TestState's {unsupported!r} is not supported here yet"
-            )
+    context = _json(params.get("context", "{}"), "context")
+    if not isinstance(context, dict):
+        raise ApiError("ValidationException", "context must be a JSON object")
     document = _json(params["definition"], "definition")
     if not isinstance(document, dict):
         raise ApiError("InvalidDefinition", "Invalid State Machine Definition: not an object")
@@ -79,7 +77,14 @@ def test_state(params: dict[str, Any], role_arn: str) -> dict[str, Any]:
     machine = _machine(name, {k: v for k, v in state.items() if k != "Retry"}, language, variables)
     caller = _mocked(name, mock) if mock is not None else None
     result = run_local(
-        machine, data, {}, clock=FakeClock(), caller=caller, time_scale=_NO_TIME, role_arn=role_arn
+        machine,
+        data,
+        {},
+        clock=FakeClock(),
+        caller=caller,
+        time_scale=_NO_TIME,
+        role_arn=role_arn,
+        context=context or None,
     )
     events = [event.to_aws() for event in result.history]
     shift = 2 if variables else 0

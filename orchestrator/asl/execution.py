@@ -154,6 +154,8 @@ class ExecutionState(BaseModel):
     redrive_from: dict[str, JsonValue] | None = None
     redrive_count: int = 0
     redrive_time: datetime | None = None
+    # Laid over ``$$`` as it is built (TestState's ``context``); None for executions.
+    context_override: dict[str, JsonValue] | None = None
 
 
 # -- events in ---------------------------------------------------------------------------------
@@ -173,6 +175,8 @@ class StartExecution:
     test_case: str | None = None  # a mock configuration's test case (``arn#TestCase``)
     parent: dict[str, Any] | None = None  # the parent's task that started it (ParentLink)
     time_scale: float = 1.0  # waits, backoffs and timeouts last this times as long (tests)
+    # Fields laid over the context object ``$$`` (TestState's ``context``), deep-merged.
+    context: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

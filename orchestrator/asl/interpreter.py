@@ -238,6 +238,7 @@ def _initial_state(machine: StateMachine, event: StartExecution, data: Any) -> E
         test_case=event.test_case,
         parent=event.parent,
         time_scale=event.time_scale,
+        context_override=event.context,
     )
 
 
@@ -514,6 +515,8 @@ class _Run:
             and (state.wait_for_token or state.integration == "service")
         ):
             context["Task"] = {"Token": thread.token}
+        if base.context_override:
+            context = _laid_over(context, base.context_override)
         return Context(context, variables=self.variables(thread))
 
     def variables(self, thread: Thread) -> Variables:
@@ -1426,6 +1429,17 @@ class _Run:
         )
         self.finished = True
         self.work.clear()
+
+
+def _laid_over(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over``'s fields laid over it, objects merged field by field."""
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _laid_over(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def _invoke_payload(payload: Any) -> Any:

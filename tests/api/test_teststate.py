@@ -142,6 +142,39 @@ def test_a_state_of_a_whole_definition_with_variables_in_jsonata() -> None:
     assert (wait["status"], json.loads(wait["output"])) == ("SUCCEEDED", {"x": 1})
 
 
+def test_context_is_laid_over_the_context_object() -> None:
+    context = json.dumps({"Execution": {"Name": "given", "Input": {"x": 5}}, "Custom": [1]})
+    answer = state(
+        {
+            "Type": "Pass",
+            "Parameters": {
+                "name.$": "$$.Execution.Name",
+                "x.$": "$$.Execution.Input.x",
+                "custom.$": "$$.Custom",
+                "machine.$": "$$.StateMachine.Name",
+            },
+            "End": True,
+        },
+        context=context,
+    )
+    assert json.loads(answer["output"]) == {
+        "name": "given",
+        "x": 5,
+        "custom": [1],
+        "machine": "TestState",  # fields not given keep their values
+    }
+    jsonata = state(
+        {
+            "QueryLanguage": "JSONata",
+            "Type": "Pass",
+            "Output": "{% $states.context.Execution.Name %}",
+            "End": True,
+        },
+        context=context,
+    )
+    assert json.loads(jsonata["output"]) == "given"
+
+
 @pytest.mark.parametrize(
     ("params", "code"),
     [
@@ -155,6 +188,10 @@ def test_a_state_of_a_whole_definition_with_variables_in_jsonata() -> None:
         (
             {"definition": json.dumps({"Type": "Pass", "End": True}), "input": "[oops"},
             "InvalidExecutionInput",
+        ),
+        (
+            {"definition": json.dumps({"Type": "Pass", "End": True}), "context": "[1]"},
+            "ValidationException",
         ),
     ],
 )
