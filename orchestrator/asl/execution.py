@@ -77,6 +77,8 @@ class Thread:
     # The id of the last history event this thread recorded: the next one's previousEventId,
     # as AWS chains each branch's and iteration's events (0: none yet, chain on the last).
     last_event: int = 0
+    # The size of ``variables`` as AWS's 10 MiB limit counts it (kept, not measured again).
+    variables_bytes: int = 0
 
     def copy(self) -> Thread:
         """A copy to change: the small lists are copied, the persistent maps shared."""
@@ -150,7 +152,7 @@ class ExecutionState(BaseModel):
     cause: str | None = None
     stop_time: datetime | None = None
     # Where a redrive starts again: the top-level state the execution failed, was stopped or
-    # timed out in, and that state's input ({"state", "input", "fanOut"}).
+    # timed out in, its type and its input ({"state", "type", "input"}).
     redrive_from: dict[str, JsonValue] | None = None
     redrive_count: int = 0
     redrive_time: datetime | None = None

@@ -185,7 +185,7 @@ def redrivable(state: ExecutionState) -> str | None:
     point = state.redrive_from
     if point is None:
         return "Execution failed before any state ran, or was stored before redrive existed"
-    if point.get("fanOut"):
+    if point.get("type") in ("Map", "Parallel"):
         return (
             f"Execution ended in the {point.get('type')} state {point.get('state')!r}: redriving"
             " only its failed iterations or branches is not supported yet"
@@ -720,24 +720,31 @@ class _Run:
         self, thread: Thread, state: AnyState, assigned: dict[str, Any]
     ) -> dict[str, Any]:
         """``thread``'s variables with ``assigned`` set, within AWS's limits: 256 KiB for one
-        Assign, 10 MiB for all the variables the thread sees (its own and its parents')."""
-        size = len(
-            bounds.checked_bytes(
-                assigned, f"The Assign of the state '{state.name}' produced a value"
-            )
-        )
-        variables = {**(thread.variables or {}), **assigned}
-        total = size
-        if thread.variables or thread.parent is not None:
-            outer = self.variable_scopes(thread)[1 if thread.variables else 0 :]
-            total = bounds.json_size(variables) + sum(bounds.json_size(scope) for scope in outer)
+        Assign, 10 MiB for all the variables the thread sees (its own and its parents').
+
+        Each thread keeps the size of its own variables, so an Assign measures only what it
+        sets and what it replaces, never every variable again."""
+        bounds.checked_bytes(assigned, f"The Assign of the state '{state.name}' produced a value")
+        old = thread.variables or {}
+        own = thread.variables_bytes
+        for name, value in assigned.items():
+            if name in old:
+                own -= _variable_size(name, old[name])
+            own += _variable_size(name, value)
+        own = max(own, 0)  # (a thread stored before sizes were kept starts from 0)
+        total, parent = own, thread.parent
+        while parent is not None and parent in self.threads:
+            outer = self.threads[parent]
+            total += outer.variables_bytes
+            parent = outer.parent
         if total > bounds.MAX_VARIABLES_BYTES:
             raise StatesError(
                 errors.DATA_LIMIT_EXCEEDED,
                 f"The Assign of the state '{state.name}' would make the execution's variables"
                 f" {total} bytes, more than the limit of {bounds.MAX_VARIABLES_BYTES}.",
             )
-        return variables
+        thread.variables_bytes = own
+        return {**old, **assigned}
 
     def continue_after(
         self, thread: Thread, state: AnyState, following: str | None, output: Any
@@ -1370,10 +1377,7 @@ class _Run:
         if found is None:
             return None
         state, data = found
-        point: dict[str, Any] = {"state": state.name, "input": data, "type": state.type}
-        if isinstance(state, ParallelState | MapState):
-            point["fanOut"] = True
-        return point
+        return {"state": state.name, "input": data, "type": state.type}
 
     def end_execution(
         self,
@@ -1429,6 +1433,11 @@ class _Run:
         )
         self.finished = True
         self.work.clear()
+
+
+def _variable_size(name: str, value: Any) -> int:
+    """The bytes a variable counts for: its name and its value's JSON text."""
+    return len(name) + 4 + bounds.json_size(value)
 
 
 def _laid_over(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
