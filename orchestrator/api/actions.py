@@ -634,7 +634,7 @@ class StepFunctionsApi:
             states = [s for s in states if s.execution_arn in through]
         query = {"action": "ListExecutions", "stateMachine": arn, "status": status}
         page, following = self.pages.page(states, params, {**query, "redrive": redrive})
-        qualifiers = self.store.execution_qualifiers(name) if page else {}
+        qualifiers = self.store.execution_qualifiers([s.execution_arn for s in page])
         answer: Params = {
             "executions": [
                 {

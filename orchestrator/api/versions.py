@@ -338,7 +338,9 @@ class Versions:
         if record is None:
             arn = self.version_arn(name, int(qualifier)) if qualifier.isdigit() else qualifier
             raise ApiError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
-        machine = self.api.engine.machine_of(record.definition_hash, self.version_arn(name, 0))
+        machine = self.api.engine.machine_of(
+            record.definition_hash, self.version_arn(name, record.version)
+        )
         if machine is None:
             raise ApiError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{name}'")
         kind = "EXPRESS" if record.type == "EXPRESS" else "STANDARD"

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import hmac
 import json
 import logging
@@ -44,8 +43,6 @@ from broker.topology import FUNCTION_QUEUE_PREFIX
 from orchestrator.api.actions import StepFunctionsApi
 from orchestrator.api.errors import ApiError
 from orchestrator.asl.definition import StateMachine
-from orchestrator.asl.errors import DefinitionError
-from orchestrator.asl.loader import load_definition
 from orchestrator.console.layout import layout
 from orchestrator.console.live import Changes
 from orchestrator.console.progress import progress
@@ -189,9 +186,12 @@ def console_routes(console: Console) -> list[Route]:
         machine = await api.call("DescribeStateMachineForExecution", {"executionArn": arn})
         history = store.history(arn)
         definition = machine["definition"]
+        record = store.execution_by_arn(arn)
+        # The compiled definition the engine runs it with (its cache, read on this thread).
+        compiled = api.engine.machine_for(record) if record is not None else None
         drawn, read = await asyncio.gather(
             asyncio.to_thread(_layout, definition),
-            asyncio.to_thread(_progress, definition, history),
+            asyncio.to_thread(_progress, compiled, history),
         )
         return JSONResponse(
             {
@@ -208,10 +208,11 @@ def console_routes(console: Console) -> list[Route]:
         await api.call("DescribeExecution", {"executionArn": arn})  # it exists: or 400
         first = _integer(request, "from", 1, 1, 10**9)
         limit = _integer(request, "limit", 100, 1, MAX_HISTORY_PAGE)
-        events = store.history(arn)
-        chosen = [e for e in events if e["id"] >= first][:limit]
-        following = chosen[-1]["id"] + 1 if chosen and chosen[-1]["id"] < events[-1]["id"] else None
-        return JSONResponse({"events": chosen, "next": following, "total": len(events)})
+        events = store.history(arn, first, limit + 1)  # one more says whether a page follows
+        chosen = events[:limit]
+        following = chosen[-1]["id"] + 1 if len(events) > limit else None
+        total = store.last_event_id(arn)
+        return JSONResponse({"events": chosen, "next": following, "total": total})
 
     async def stream(request: Request) -> Response:
         arn = _required(request, "arn")
@@ -405,31 +406,18 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _progress(definition: str, history: list[dict[str, Any]]) -> dict[str, Any]:
+def _progress(machine: StateMachine | None, history: list[dict[str, Any]]) -> dict[str, Any]:
     """Each state's status and steps, each step with its data flow's stages."""
     read = progress(history)
-    machine = _machine(hashlib.sha256(definition.encode()).hexdigest(), definition)
     for step in read["steps"][:MAX_STAGED_STEPS]:
         step["stages"] = data_flow(machine, step) if machine is not None else []
     return read
 
 
 @functools.lru_cache(maxsize=64)
-def _machine(digest: str, definition: str) -> StateMachine | None:
-    try:
-        return load_definition(definition, name="Console")
-    except DefinitionError:  # an execution keeps the definition it started with; it loaded
-        return None
-
-
 def _layout(definition: str) -> dict[str, Any]:
-    return _cached_layout(hashlib.sha256(definition.encode()).hexdigest(), definition)
-
-
-@functools.lru_cache(maxsize=64)
-def _cached_layout(digest: str, definition: str) -> dict[str, Any]:
-    # Keyed by the digest too, so equal texts share one entry; a definition never changes
-    # for a digest, so the layout never goes stale.
+    """A definition's graph (a definition's text never changes, so neither does its
+    layout)."""
     return layout(json.loads(definition))
 
 

@@ -514,12 +514,15 @@ class SqliteStore(VersionsMixin):
             marks = ",".join("?" * len(wanted))
             self._db.execute(f"DELETE FROM outbox WHERE id IN ({marks})", wanted)
 
-    def history(self, execution_arn: str) -> list[dict[str, Any]]:
-        """The execution's history events, oldest first, in AWS's shape."""
+    def history(
+        self, execution_arn: str, first: int = 1, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The execution's history events, oldest first, in AWS's shape: from event id
+        ``first``, at most ``limit`` of them (read from the index, however long the history)."""
         rows = self._db.execute(
             "SELECT h.event FROM history h JOIN executions e ON h.execution = e.id"
-            " WHERE e.arn=? ORDER BY h.id",
-            (execution_arn,),
+            " WHERE e.arn=? AND h.id>=? ORDER BY h.id LIMIT ?",
+            (execution_arn, first, -1 if limit is None else limit),
         )
         return [json.loads(event) for (event,) in rows]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -161,12 +161,18 @@ class VersionsMixin:
         )
         return {arn for (arn,) in rows}
 
-    def execution_qualifiers(self, name: str) -> dict[str, tuple[int | None, str | None]]:
-        """(version, alias) of each of ``name``'s executions started through one."""
+    def execution_qualifiers(
+        self, execution_arns: Sequence[str]
+    ) -> dict[str, tuple[int | None, str | None]]:
+        """(version, alias) of each of these executions started through one (a page of a
+        list: at most 1,000)."""
+        if not execution_arns:
+            return {}
+        marks = ",".join("?" * len(execution_arns))
         rows = self._db.execute(
-            "SELECT arn, version, alias FROM executions WHERE state_machine=?"
+            f"SELECT arn, version, alias FROM executions WHERE arn IN ({marks})"
             " AND (version IS NOT NULL OR alias IS NOT NULL)",
-            (name,),
+            list(execution_arns),
         )
         return {arn: (version, alias) for arn, version, alias in rows}
 
