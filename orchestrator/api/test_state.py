@@ -230,7 +230,7 @@ def _failure(
     if step is not None and step.get("attempts"):
         last = step["attempts"][-1]
         return last.get("error"), last.get("cause")
-    if state.status == "FAILED":
+    if state.status in ("FAILED", "TIMED_OUT"):  # (a wait past the execution's year)
         return state.error, state.cause
     return None, None
 

@@ -142,6 +142,28 @@ def test_a_state_of_a_whole_definition_with_variables_in_jsonata() -> None:
     assert (wait["status"], json.loads(wait["output"])) == ("SUCCEEDED", {"x": 1})
 
 
+def test_a_map_of_many_items_and_a_long_wait_stay_bounded() -> None:
+    import time
+
+    started = time.perf_counter()
+    answer = state(
+        {
+            "Type": "Map",
+            "ItemProcessor": {
+                "StartAt": "Hold",
+                "States": {"Hold": {"Type": "Wait", "Seconds": 86400, "End": True}},
+            },
+            "End": True,
+        },
+        input=json.dumps(list(range(3000))),
+    )
+    assert answer["status"] == "SUCCEEDED" and len(json.loads(answer["output"])) == 3000
+    assert time.perf_counter() - started < 60  # waits take no time; a bound, not a benchmark
+    # A wait past the execution's year outlives it: said, not left without an error.
+    longer = state({"Type": "Wait", "Seconds": 99999999, "End": True})
+    assert (longer["status"], longer["error"]) == ("FAILED", "States.Timeout")
+
+
 def test_context_is_laid_over_the_context_object() -> None:
     context = json.dumps({"Execution": {"Name": "given", "Input": {"x": 5}}, "Custom": [1]})
     answer = state(
@@ -193,6 +215,15 @@ def test_context_is_laid_over_the_context_object() -> None:
             {"definition": json.dumps({"Type": "Pass", "End": True}), "context": "[1]"},
             "ValidationException",
         ),
+        # Hostile nesting: refused as it is read, never recursed into.
+        (
+            {
+                "definition": json.dumps({"Type": "Pass", "End": True}),
+                "input": "[" * 100_000 + "]" * 100_000,
+            },
+            "InvalidExecutionInput",
+        ),
+        ({"definition": "{" * 100_000}, "InvalidDefinition"),
     ],
 )
 def test_bad_requests_are_refused_with_what_is_wrong(params: dict[str, Any], code: str) -> None:

@@ -104,6 +104,16 @@ def test_bad_console_requests_are_refused_with_what_is_wrong(protected: str) -> 
     status, _, body = fetch(protected + f"/console/api/execution?arn={missing}", auth)
     assert status == 400 and json.loads(body)["error"] == "ExecutionDoesNotExist"
     assert fetch(protected + "/console/assets/../../setup.py", auth)[0] == 404
+    # Hostile sizes: a query value past 2 KiB, a body past the largest input, huge pages.
+    status, _, body = fetch(protected + "/console/api/executions?name=" + "n" * 5000, auth)
+    assert (status, json.loads(body)["message"]) == (400, "name is too long")
+    huge = json.dumps({"stateMachine": "CallCenterStateMachine", "input": "x" * 300_000})
+    status, _, body = fetch(protected + "/console/api/start", auth, huge.encode())
+    assert (status, json.loads(body)["message"]) == (400, "the request is too large")
+    status, _, body = fetch(protected + "/console/api/executions?limit=999999999", auth)
+    assert status == 200  # held to the largest page
+    status, _, body = fetch(protected + "/console/api/start", auth, b"[1, 2]")
+    assert (status, json.loads(body)["message"]) == (400, "the request must be a JSON object")
 
 
 def test_without_a_token_a_protected_console_says_how_to_open_it(
