@@ -81,11 +81,28 @@ class Versions:
         """``<stateMachineArn>:<alias>``."""
         return f"{self.api.account.state_machine_arn(name)}:{alias}"
 
-    def _version_of(self, arn: str, missing: str = "ResourceNotFound") -> VersionRecord:
+    def version_parts(self, arn: str, refusal: str = "InvalidArn") -> tuple[str, int]:
+        """(state machine name, version number) of a version ARN of ours; ``refusal``
+        (with its message) otherwise."""
         found = self.qualified(arn)
         if found is None or found[1] is None or not found[1].isdigit():
+            message = (
+                "Routing configuration must contain state machine version ARNs"
+                if refusal == "ValidationException"
+                else f"Invalid Arn: '{arn}'"
+            )
+            raise ApiError(refusal, message)
+        return found[0], int(found[1])
+
+    def alias_parts(self, arn: str) -> tuple[str, str]:
+        """(state machine name, alias name) of an alias ARN of ours; InvalidArn otherwise."""
+        found = self.qualified(arn)
+        if found is None or found[1] is None or found[1].isdigit():
             raise ApiError("InvalidArn", f"Invalid Arn: '{arn}'")
-        record = self.store.version(found[0], int(found[1]))
+        return found[0], found[1]
+
+    def _version_of(self, arn: str, missing: str = "ResourceNotFound") -> VersionRecord:
+        record = self.store.version(*self.version_parts(arn))
         if record is None:
             message = (
                 f"State Machine Does Not Exist: '{arn}'"
@@ -96,10 +113,7 @@ class Versions:
         return record
 
     def _alias_of(self, arn: str) -> AliasRecord:
-        found = self.qualified(arn)
-        if found is None or found[1] is None or found[1].isdigit():
-            raise ApiError("InvalidArn", f"Invalid Arn: '{arn}'")
-        record = self.store.alias(found[0], found[1])
+        record = self.store.alias(*self.alias_parts(arn))
         if record is None:
             raise ApiError("ResourceNotFound", f"Resource not found: '{arn}'")
         return record
@@ -161,11 +175,7 @@ class Versions:
         )
 
     async def delete_state_machine_version(self, params: Params) -> Params:
-        arn = params["stateMachineVersionArn"]
-        found = self.qualified(arn)
-        if found is None or found[1] is None or not found[1].isdigit():
-            raise ApiError("InvalidArn", f"Invalid Arn: '{arn}'")
-        name, number = found[0], int(found[1])
+        name, number = self.version_parts(params["stateMachineVersionArn"])
         async with self.api._changing:
             users = [
                 self.alias_arn(name, a.alias)
@@ -210,12 +220,7 @@ class Versions:
             )
         names, pairs = set(), []
         for entry in routing:
-            found = self.qualified(entry["stateMachineVersionArn"])
-            if found is None or found[1] is None or not found[1].isdigit():
-                raise ApiError(
-                    "ValidationException",
-                    "Routing configuration must contain state machine version ARNs",
-                )
+            self.version_parts(entry["stateMachineVersionArn"], "ValidationException")
             record = self._version_of(entry["stateMachineVersionArn"])
             weight = entry["weight"]
             if not 0 <= weight <= 100:
@@ -297,12 +302,9 @@ class Versions:
         return {"updateDate": updated.updated}
 
     async def delete_state_machine_alias(self, params: Params) -> Params:
-        arn = params["stateMachineAliasArn"]
-        found = self.qualified(arn)
-        if found is None or found[1] is None or found[1].isdigit():
-            raise ApiError("InvalidArn", f"Invalid Arn: '{arn}'")
+        name, alias = self.alias_parts(params["stateMachineAliasArn"])
         async with self.api._changing:
-            self.store.delete_alias(found[0], found[1])  # gone already: AWS answers 200 too
+            self.store.delete_alias(name, alias)  # gone already: AWS answers 200 too
         return {}
 
     async def list_state_machine_aliases(self, params: Params) -> Params:
