@@ -7,13 +7,15 @@ survive the process, not the machine. A process that dies while applying (a segf
 kernel's OOM killer, an abort) leaves the marker behind, so the next process knows which
 messages were in flight and counts a crash against each:
 
-- a message that was alone in the batch when the process died is dead-lettered on its next
-  delivery, with the reason "crashed the orchestrator", instead of being applied again;
-- a message that died in a batch with others is applied alone next time: if it crashes
-  again, it was the one.
+- a message that died in a batch with others, or alone once, is applied alone next time;
+- a message that has killed the process twice while alone is dead-lettered on its next
+  delivery, with the reason "crashed the orchestrator", instead of being applied again.
 
-So a poisonous message is set aside on its second or third delivery, not after the broker's
-delivery limit of twenty crashes. The counts live in a small file of their own, bounded in
+One death alone is not enough: an operator's ``kill -9`` (or the machine's OOM killer
+choosing this process for another's sake) lands while some message is applied, alone when
+the service is quiet, and that message must run again, not be set aside. So a poisonous
+message is set aside on its third or fourth delivery, not after the broker's delivery limit
+of twenty crashes. The counts live in a small file of their own, bounded in
 size and age.
 """
 
@@ -75,7 +77,7 @@ class CrashGuard:
         record = self.records.get(key)
         if record is None:
             return "apply"
-        return "set aside" if record.alone else "alone"
+        return "set aside" if record.alone >= 2 else "alone"
 
     def reason(self, key: str) -> str:
         """The dead-letter reason for a message set aside."""
@@ -134,7 +136,7 @@ class CrashGuard:
             log.error(
                 "the previous process died while applying %d message(s); %s",
                 len(keys),
-                "it will be set aside" if len(keys) == 1 else "each will be applied alone",
+                "each will be applied alone (one that dies alone twice is set aside)",
             )
         self._save()
         with contextlib.suppress(OSError):
