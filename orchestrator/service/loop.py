@@ -149,6 +149,8 @@ async def run_service(
         # The rabbitmq target declares users' queues and exchanges on a channel of its own:
         # a declaration the broker refuses closes that channel, not the service's.
         rabbit_channel = await connection.channel(publisher_confirms=True)
+        calls_channel = await connection.channel(publisher_confirms=True)
+        await calls_channel.set_qos(prefetch_count=config.prefetch)
         calls = Calls(
             targets,
             topology,
@@ -161,7 +163,10 @@ async def run_service(
             await consume(channel, INTAKE_QUEUE, _tracked(handlers.on_intake, in_flight)),
             await consume(channel, TASK_RESULTS_QUEUE, _tracked(handlers.on_result, in_flight)),
             await consume(channel, CONTROL_QUEUE, _tracked(handlers.on_control, in_flight)),
-            await consume(channel, CALLS_QUEUE, _tracked(calls.on_call, in_flight)),
+            # Calls ack one by one, and the handlers ack runs with ``multiple``: on one
+            # channel, a run's ack would settle a call still being made (and its own ack then
+            # closes the channel: "unknown delivery tag"). A channel of their own.
+            await consume(calls_channel, CALLS_QUEUE, _tracked(calls.on_call, in_flight)),
         ]
         watcher = FunctionQueues(
             await connection.channel(),
