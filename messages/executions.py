@@ -34,13 +34,19 @@ class ExecutionStatus(StrEnum):
 
 
 class ParentLink(WireModel):
-    """The Task of a parent execution that started this one (``states:startExecution``):
-    a ``.sync``/``.sync:2`` parent gets the child's end as its task's result."""
+    """The Task of a parent execution that started this one (``states:startExecution``, or
+    a Distributed Map's item): a ``.sync``/``.sync:2``/``map`` parent gets the child's end as
+    its task's result."""
 
     execution_arn: str
     task_token: str
     attempt: int = Field(ge=0)
-    pattern: Literal["", ".sync", ".sync:2", ".waitForTaskToken"] = ""
+    # ``map``: a Distributed Map's child execution (its end is the item's result).
+    pattern: Literal["", ".sync", ".sync:2", ".waitForTaskToken", "map"] = ""
+    # A Distributed Map's child: its Map Run, and the scope of the definition it runs.
+    map_run: str | None = None
+    scope: int | None = Field(default=None, ge=0)
+    execution_type: Literal["STANDARD", "EXPRESS"] | None = None
 
 
 class IntakeRequest(WireModel):

@@ -104,7 +104,7 @@ class IntegrationRequest(WireModel):
     execution_name: str
     state_machine_name: str
     state_name: str
-    integration: Literal["function", "invoke", "service", "activity"] = "service"
+    integration: Literal["function", "invoke", "service", "activity", "map-run"] = "service"
     resource: str
     service: str
     action: str

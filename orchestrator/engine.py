@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import messages
 from broker.topology import CONTROL_QUEUE, EXECUTIONS_EXCHANGE, TASK_RESULTS_QUEUE
@@ -29,7 +29,7 @@ from messages.status_events import (
 from messages.status_events import routing_key as status_routing_key
 from orchestrator import metrics
 from orchestrator.arns import Account
-from orchestrator.asl import errors, interpreter
+from orchestrator.asl import errors, interpreter, map_run
 from orchestrator.asl.definition import StateMachine
 from orchestrator.asl.loader import load_definition
 from orchestrator.integrations import nested
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 # events and the final one: an EXPRESS execution may run 5 minutes of steps.
 EXPRESS_HISTORY_KEPT = 25_000
 # AWS: 1-80 characters, none of whitespace, brackets, wildcards or these punctuation marks.
+_NO_INPUT: Any = object()  # start(): the intake request's input is the execution's
 _VALID_NAME = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
 
 
@@ -100,6 +101,8 @@ class Engine:
             name: store.save_definition(name, m.source) for name, m in self.machines.items()
         }
         self.by_hash = {self.current[name]: m for name, m in self.machines.items()}
+        # Distributed Map children's machines, by (definition hash, Map Run, scope).
+        self._children: dict[tuple[str, str, int], StateMachine] = {}
         for record in store.state_machines():  # created through the API in earlier runs
             if record.name not in self.machines:
                 machine = load_definition(record.definition, name=record.name)
@@ -146,6 +149,7 @@ class Engine:
         request: messages.IntakeRequest,
         *,
         pinned: tuple[StateMachine, str] | None = None,
+        child_input: Any = _NO_INPUT,
     ) -> list[int]:
         """Start an execution; returns the ids of the outbox messages to publish.
 
@@ -153,7 +157,8 @@ class Engine:
         (nothing new to send). Raises :class:`StartRejected` for an unknown state machine, an
         invalid name, or the same name with a different input (ExecutionAlreadyExists).
         ``pinned`` runs a published version instead of the current definition: its machine
-        and definition hash.
+        and definition hash. ``child_input`` is a Distributed Map child's input, which may be
+        any JSON value (an intake request's is an object).
         """
         machine = pinned[0] if pinned is not None else self.machines.get(request.state_machine)
         if machine is None:
@@ -172,7 +177,7 @@ class Engine:
             execution_arn=self.account.execution_arn(machine.name, name),
             execution_name=name,
             state_machine_arn=self.account.state_machine_arn(machine.name),
-            input=request.input,
+            input=request.input if child_input is _NO_INPUT else child_input,
             time=self.clock(),
             token_prefix=secrets.token_hex(16),
             role_arn=self.role_arn(machine.name),
@@ -195,6 +200,73 @@ class Engine:
             raced = self.store.execution(machine.name, name)
             assert raced is not None
             return self._duplicate(raced, request)
+
+    def start_map_child(self, request: messages.IntegrationRequest) -> list[int]:
+        """Start the child execution a Distributed Map's item asks for (idempotent by its
+        name); the outbox ids to publish. Nothing when the parent is gone or has ended."""
+        parent = self.store.execution_by_arn(request.execution_arn)
+        if parent is None or parent.state.status != "RUNNING" or parent.definition_hash is None:
+            return []
+        base = self.machine_for(parent)
+        parameters = request.parameters
+        if base is None or not isinstance(parameters, dict):
+            return []
+        machine = self._child_machine(base, parent.definition_hash, parameters)
+        link = messages.ParentLink(
+            execution_arn=request.execution_arn,
+            task_token=request.task_token,
+            attempt=request.attempt,
+            pattern="map",
+            map_run=str(parameters["MapRunArn"]),
+            scope=int(str(parameters["Scope"])),
+            execution_type="EXPRESS" if machine.type == "EXPRESS" else "STANDARD",
+        )
+        intake = messages.IntakeRequest(
+            state_machine=machine.name[:80],
+            execution_name=str(parameters["Name"]),
+            input={},
+            parent=link,
+        )
+        return self.start(
+            intake,
+            pinned=(machine, parent.definition_hash),
+            child_input=parameters.get("Input"),
+        )
+
+    def update_map_run(
+        self,
+        arn: str,
+        max_concurrency: int | None,
+        tolerated_count: int | None,
+        tolerated_percentage: float | None,
+    ) -> list[int] | None:
+        """UpdateMapRun: the new limits reach the running Map Run (None: it is not running)."""
+        found = self.store.map_run(arn)
+        record = self.store.execution_by_arn(found.execution_arn) if found else None
+        if record is None:
+            return None
+        event = interpreter.UpdateMapRun(
+            arn, max_concurrency, tolerated_count, tolerated_percentage, self.clock()
+        )
+        ids = self._step(record, event)
+        if ids is not None:
+            self.store.set_map_run_limits(
+                arn, max_concurrency, tolerated_count, tolerated_percentage
+            )
+        return ids
+
+    def _child_machine(
+        self, base: StateMachine, digest: str, parameters: Mapping[str, Any]
+    ) -> StateMachine:
+        """A Distributed Map child's machine (cached: every item of a run shares it)."""
+        key = (digest, str(parameters["MapRunArn"]), int(str(parameters["Scope"])))
+        machine = self._children.get(key)
+        if machine is None:
+            machine = map_run.child_machine(base, dict(parameters))
+            if len(self._children) >= 256:
+                self._children.pop(next(iter(self._children)))
+            self._children[key] = machine
+        return machine
 
     def start_nested(
         self, request: messages.IntegrationRequest
@@ -338,11 +410,24 @@ class Engine:
         return self._commit(updated, step, new=False, previous=record.state, answer=answer)
 
     def machine_for(self, record: ExecutionRecord) -> StateMachine | None:
-        """The definition ``record`` started with (the current one for older records)."""
+        """The definition ``record`` started with (the current one for older records); a
+        Distributed Map child's is its Map's ItemProcessor."""
         digest = record.definition_hash
         if digest is None:
             return self.machines.get(record.state.state_machine_name)
-        return self.machine_of(digest, record.state.execution_arn)
+        machine = self.machine_of(digest, record.state.execution_arn)
+        link = record.state.parent
+        if machine is not None and link is not None and link.get("pattern") == "map":
+            return self._child_machine(
+                machine,
+                digest,
+                {
+                    "MapRunArn": link["map_run"],
+                    "Scope": link["scope"],
+                    "ExecutionType": link.get("execution_type"),
+                },
+            )
+        return machine
 
     def machine_of(self, digest: str, user: str = "") -> StateMachine | None:
         """The compiled definition stored under ``digest`` (None, logged, when it is gone)."""

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 import messages
 from orchestrator.arns import Account
-from orchestrator.asl import interpreter
+from orchestrator.asl import interpreter, map_run
 from orchestrator.asl.definition import StateMachine
 from orchestrator.asl.execution import Event
 from orchestrator.task_messages import integration_request, task_event, task_request
@@ -161,6 +161,12 @@ def run_local(
     with _callbacks_for(_Callbacks(clock, push)):
         while True:
             for command in step.commands:
+                if (
+                    isinstance(command, interpreter.DispatchTask)
+                    and command.integration == map_run.INTEGRATION
+                ):
+                    push(_run_child(machine, command, functions, account, clock, caller))
+                    continue
                 _carry_out(command, state, functions, clock, push, cancelled, caller)
             if state.status != "RUNNING" or not pending:
                 break
@@ -175,6 +181,34 @@ def run_local(
             state = step.state
             history.extend(step.history)
     return LocalResult(state, history)
+
+
+def _run_child(
+    machine: StateMachine,
+    command: interpreter.DispatchTask,
+    functions: Mapping[str, Function],
+    account: Account,
+    clock: Clock,
+    caller: Caller | None,
+) -> Event:
+    """Run a Distributed Map's child execution to its end, here and now: its end is the
+    result of the parent's thread that waits on it."""
+    parameters = command.parameters
+    assert isinstance(parameters, dict)
+    child = run_local(
+        map_run.child_machine(machine, parameters),
+        parameters.get("Input"),
+        functions,
+        execution_name=str(parameters["Name"]),
+        account=account,
+        clock=clock,
+        caller=caller,
+    )
+    if child.state.status == "SUCCEEDED":
+        return interpreter.TaskSucceeded(command.token, 0, child.state.output, clock.now())
+    return interpreter.TaskFailed(
+        command.token, 0, child.state.error, child.state.cause, clock.now()
+    )
 
 
 def function_not_found(execution_arn: str, function_name: str) -> str:

@@ -145,3 +145,21 @@ def test_the_console_benchmark_pages_and_draws(
         "page drawn (graph + table)",
     }
     assert all(value > 0 for value in result["median_ms"].values())
+
+
+def test_the_distributed_map_benchmark_runs_sizes_through_children(
+    subprocess_env: dict[str, str], tmp_path: Path
+) -> None:
+    output = tmp_path / "dmap.json"
+    command = [sys.executable, "-m", "bench.distributed_map", "--sizes", "40,120"]
+    command += ["--concurrency", "25", "--json", str(output)]
+    done = subprocess.run(
+        command, cwd=REPO, env=subprocess_env, capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(output.read_text())
+    assert [run["items"] for run in result["runs"]] == [40, 120]
+    assert [run["children_succeeded"] for run in result["runs"]] == [40, 120]
+    # The parent's history holds the Map Run, not its items: the same length for any size.
+    assert len({run["parent_events"] for run in result["runs"]}) == 1
+    assert result["per_item_cost_ratio"] > 0

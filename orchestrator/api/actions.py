@@ -84,6 +84,10 @@ MAX_REDRIVES = 1000
 REDRIVE_WINDOW_SECONDS = 14 * 24 * 3600
 
 
+def _filters(params: Params) -> Params:
+    return {"status": params.get("statusFilter"), "redrive": params.get("redriveFilter")}
+
+
 def _epoch(moment: datetime | None) -> float | None:
     return moment.timestamp() if moment is not None else None
 
@@ -137,6 +141,10 @@ class StepFunctionsApi:
 
         self.versions = Versions(self)
         self.handlers.update(self.versions.handlers())
+        from orchestrator.api.map_runs import MapRuns  # it imports this module too
+
+        self.map_runs = MapRuns(self)
+        self.handlers.update(self.map_runs.handlers())
 
     async def call(self, action: str, params: Params) -> Params:
         """Run ``action`` with ``params``; raises :class:`ApiError`."""
@@ -373,7 +381,7 @@ class StepFunctionsApi:
             definition = current.source
         else:
             raise ApiError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
-        return {
+        answer: Params = {
             "stateMachineArn": state.state_machine_arn,
             "name": name,
             "definition": definition,
@@ -382,6 +390,11 @@ class StepFunctionsApi:
             "loggingConfiguration": {"level": "OFF", "includeExecutionData": False},
             "tracingConfiguration": {"enabled": False},
         }
+        if state.parent is not None and state.parent.get("pattern") == "map":
+            # A Distributed Map's child: the Map Run, and the label in its machine's name.
+            answer["mapRunArn"] = state.parent.get("map_run")
+            answer["label"] = name.rsplit("/", 1)[-1]
+        return answer
 
     # -- executions ----------------------------------------------------------------------------
 
@@ -540,6 +553,8 @@ class StepFunctionsApi:
             answer["cause"] = state.cause
         qualifier = self.store.execution_qualifier(state.execution_arn)
         answer.update(self._qualifier_arns(state.state_machine_name, qualifier))
+        if state.parent is not None and state.parent.get("pattern") == "map":
+            answer["mapRunArn"] = state.parent.get("map_run")
         return answer
 
     def _qualifier_arns(
@@ -596,14 +611,41 @@ class StepFunctionsApi:
         state, _ = self._execution(params["executionArn"])
         return self._described(state)
 
+    def _map_run_executions(self, params: Params) -> Params:
+        """ListExecutions of a Map Run: its child executions, each with the Map Run's ARN."""
+        found = self.map_runs._run(params["mapRunArn"])
+        states = self.store.execution_summaries(params.get("statusFilter"), map_run=found.arn)
+        query = {"action": "ListExecutions", "mapRun": found.arn}
+        page, following = self.pages.page(states, params, {**query, **_filters(params)})
+        answer: Params = {
+            "executions": [
+                {
+                    key: value
+                    for key, value in {
+                        "executionArn": s.execution_arn,
+                        "stateMachineArn": s.state_machine_arn,
+                        "name": s.name,
+                        "status": s.status,
+                        "startDate": _epoch(s.start_time),
+                        "stopDate": _epoch(s.stop_time),
+                        "mapRunArn": found.arn,
+                    }.items()
+                    if value is not None
+                }
+                for s in page
+            ]
+        }
+        if following is not None:
+            answer["nextToken"] = following
+        return answer
+
     async def list_executions(self, params: Params) -> Params:
         if "mapRunArn" in params:
             if "stateMachineArn" in params:
                 raise ApiError(
                     "ValidationException", "Provide either stateMachineArn or mapRunArn, not both"
                 )
-            # Distributed Map runs do not exist here: no map run ARN names anything.
-            raise ApiError("ResourceNotFound", f"Resource not found: '{params['mapRunArn']}'")
+            return self._map_run_executions(params)
         if "stateMachineArn" not in params:
             raise ApiError("ValidationException", "Provide a stateMachineArn or a mapRunArn")
         arn = params["stateMachineArn"]

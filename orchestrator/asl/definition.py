@@ -171,9 +171,41 @@ class ParallelState(State, Transition, Recoverable):
     branches: tuple[int, ...]  # scope ids
 
 
+@dataclass(frozen=True)
+class ItemReader:
+    """A Distributed Map's ``ItemReader``: the S3 call that reads its items (``action`` is
+    ``getObject`` or ``listObjectsV2``), its arguments (a template of the state's language)
+    and ``ReaderConfig`` (``max_items`` apart: a count, a path or an expression)."""
+
+    action: str
+    arguments: Any
+    config: dict[str, Any]
+    max_items: Seconds | None = None
+
+
+@dataclass(frozen=True)
+class ItemBatcher:
+    """A Distributed Map's ``ItemBatcher``: items go to children in batches."""
+
+    max_items: Seconds | None = None
+    max_bytes: Seconds | None = None
+    batch_input: Any = None  # a template of the state's language
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """What makes a Map DISTRIBUTED: its children are executions of their own."""
+
+    execution_type: Literal["STANDARD", "EXPRESS"] = "STANDARD"
+    label: str | None = None
+    reader: ItemReader | None = None
+    batcher: ItemBatcher | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class MapState(State, Transition, Recoverable):
-    """``Map`` (inline): runs the iterator scope once per item of ``ItemsPath``."""
+    """``Map``: runs the iterator scope once per item of ``ItemsPath``, in this execution
+    (inline) or, with ``distribution``, as a child execution per item or batch."""
 
     iterator: int  # scope id
     items_path: Path
@@ -182,6 +214,7 @@ class MapState(State, Transition, Recoverable):
     max_concurrency: Seconds = field(default_factory=Seconds)  # a count, not seconds
     tolerated_failure_count: Seconds | None = None
     tolerated_failure_percentage: Seconds | None = None
+    distribution: Distribution | None = None
 
 
 AnyState = (

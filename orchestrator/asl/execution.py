@@ -79,6 +79,10 @@ class Thread:
     last_event: int = 0
     # The size of ``variables`` as AWS's 10 MiB limit counts it (kept, not measured again).
     variables_bytes: int = 0
+    # A Distributed Map's: the ARN of its running Map Run.
+    map_run: str | None = None
+    # A Distributed Map's item run as a child execution (``job``) that this thread waits on.
+    child: bool = False
 
     def copy(self) -> Thread:
         """A copy to change: the small lists are copied, the persistent maps shared."""
@@ -275,9 +279,23 @@ class RedriveExecution:
     time: datetime
 
 
+@dataclass(frozen=True)
+class UpdateMapRun:
+    """UpdateMapRun: a running Distributed Map's concurrency or tolerated failures change
+    (None: unchanged)."""
+
+    map_run: str
+    max_concurrency: int | None
+    tolerated_count: int | None
+    tolerated_percentage: float | None
+    time: datetime
+
+
 # Events that apply to a running execution's task or timer (and may wait behind pending work).
 PendingEvent = TaskSucceeded | TaskFailed | TaskSubmitted | TaskStarted | TaskHeartbeat | TimerFired
-Event = StartExecution | PendingEvent | StopExecution | FailExecution | RedriveExecution
+Event = (
+    StartExecution | PendingEvent | StopExecution | FailExecution | RedriveExecution | UpdateMapRun
+)
 
 _PENDING_EVENTS: dict[str, type[PendingEvent]] = {
     kind.__name__: kind

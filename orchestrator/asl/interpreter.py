@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from messages import limits
-from orchestrator.asl import bounds, errors, flows, tokens
+from orchestrator.asl import bounds, errors, flows, map_run, tokens
 from orchestrator.asl.bounds import (
     MAX_HISTORY_EVENTS,
     MAX_STEP_WORK,
@@ -72,6 +72,7 @@ from orchestrator.asl.execution import (
     TimerFired,
     TimerKind,
     TimerRef,
+    UpdateMapRun,
     Work,
     event_data,
     event_from_data,
@@ -109,6 +110,7 @@ __all__ = [
     "TaskSubmitted",
     "TaskSucceeded",
     "TimerFired",
+    "UpdateMapRun",
     "failed_start",
     "iso_time",
     "redrivable",
@@ -564,6 +566,8 @@ class _Run:
         a callback (SendTask*) to a task that is not ``.waitForTaskToken``."""
         if isinstance(event, StopExecution | FailExecution):
             return True
+        if isinstance(event, UpdateMapRun):
+            return map_run.running(self, event.map_run) is not None
         if isinstance(event, StartExecution | RedriveExecution):
             return False  # (a redrive is stepped by _redrive, before any run)
         if isinstance(event, TimerFired):
@@ -573,6 +577,13 @@ class _Run:
         if thread_id is None or thread_id not in self.threads:
             return False
         thread = self.threads[thread_id]
+        if thread.child or thread.map_run is not None:
+            # A Distributed Map's child execution, or its Map Run's item reader, answering.
+            return (
+                isinstance(event, TaskSucceeded | TaskFailed)
+                and not event.callback
+                and event.attempt == thread.attempt
+            )
         state = self.scope_state(thread)
         if not isinstance(state, TaskState):
             return False
@@ -600,6 +611,9 @@ class _Run:
             error, cause = _bounded_error(event.error), _bounded_cause(event.cause)
             self.end_execution("FAILED", "ExecutionFailed", None, error, cause)
             return
+        if isinstance(event, UpdateMapRun):
+            map_run.update(self, event)
+            return
         if isinstance(event, TimerFired):
             kind = self.timers[event.timer].kind
             if kind == "continue":  # the pending work, already in the queue, goes on
@@ -625,6 +639,9 @@ class _Run:
             self.timer_fired(ref.thread, ref.kind)
             return
         thread = self.thread(self.tokens[event.token])
+        if thread.child or thread.map_run is not None:
+            self.map_run_answered(thread, event)
+            return
         state = self.scope_state(thread)
         assert isinstance(state, TaskState)
         if isinstance(event, TaskHeartbeat):
@@ -637,6 +654,32 @@ class _Run:
             self.task_succeeded(thread, state, event)
         else:
             self.task_failed(thread, state, event.error, event.cause)
+
+    def map_run_answered(self, thread: Thread, event: PendingEvent) -> None:
+        """A Distributed Map's child execution ended, or its item reader answered."""
+        assert isinstance(event, TaskSucceeded | TaskFailed)
+        if thread.child:
+            self.tokens.pop(thread.token or "", None)
+            thread.token, thread.job = None, None
+            if isinstance(event, TaskSucceeded):
+                try:
+                    size = len(self.checked(event.output, "The child execution's output"))
+                except StatesError as failure:
+                    self.thread_failed(thread, failure.error, failure.cause)
+                    return
+                self.thread_succeeded(thread, event.output, size)
+            else:
+                self.thread_failed(thread, event.error, event.cause)
+            return
+        state = self.scope_state(thread)
+        assert isinstance(state, MapState)
+        try:
+            if isinstance(event, TaskSucceeded):
+                map_run.items_read(self, thread, state, event.output)
+            else:
+                map_run.read_failed(self, thread, state, event.error, event.cause)
+        except StatesError as failure:
+            map_run.failed(self, thread, state, failure)
 
     # -- running a thread through states -------------------------------------------------------
 
@@ -1092,6 +1135,9 @@ class _Run:
             if not state.branches:
                 self.work.append(Work("done", thread.id))
             return
+        if state.distribution is not None:
+            map_run.start(self, thread, state)
+            return
         flow = flows.flow_of(state)
         items = flow.map_items(self, thread, state)
         thread.items = items
@@ -1129,6 +1175,8 @@ class _Run:
 
     def start_item(self, thread: Thread, state: MapState) -> bool:
         """Start the next item; False when its ItemSelector failed the Map state."""
+        if state.distribution is not None:
+            return map_run.start_child(self, thread, state)
         index = thread.next_item
         thread.next_item += 1
         link = self.record(
@@ -1194,7 +1242,9 @@ class _Run:
         self.remove_thread(thread)
         self.keep_result(parent, thread.index, output, size)
         parent.done += 1
-        if isinstance(state, MapState):
+        if isinstance(state, MapState) and state.distribution is not None:
+            self.after_item(parent, state)  # a child execution: its history is its own
+        elif isinstance(state, MapState):
             # The iteration's end follows its own last event; the Map goes on from there.
             parent.last_event = self.record(
                 "MapIterationSucceeded", {"index": thread.index, "name": state.name}, thread=thread
@@ -1217,6 +1267,8 @@ class _Run:
         thread = self.thread(thread_id)
         state = self.scope_state(thread)
         assert isinstance(state, ParallelState | MapState)
+        if isinstance(state, MapState) and state.distribution is not None:
+            map_run.succeeded(self, thread)
         self.record(f"{state.type}StateSucceeded", thread=thread)
         count = len(thread.items) if isinstance(state, MapState) else len(state.branches)
         too_large = thread.results_bytes + 1 > MAX_PAYLOAD_BYTES
@@ -1238,6 +1290,9 @@ class _Run:
         parent = self.thread(thread.parent)
         state = self.scope_state(parent)
         self.remove_thread(thread)
+        if isinstance(state, MapState) and state.distribution is not None:
+            map_run.child_failed(self, parent, state, thread, error, cause)
+            return
         if isinstance(state, MapState):
             parent.last_event = self.record(
                 "MapIterationFailed", {"index": thread.index, "name": state.name}, thread=thread
@@ -1268,6 +1323,11 @@ class _Run:
             if child_id not in self.threads:
                 continue
             child = self.thread(child_id)
+            if child.child:  # a Distributed Map's child execution: it is stopped
+                if child.job is not None:
+                    self.commands.append(AbandonTask(child.job))
+                self.remove_thread(child)
+                continue
             if child.state is not None:
                 child_state = self.scope_state(child)
                 self.abort_children(child, child_state)

@@ -26,7 +26,10 @@ from orchestrator.asl.definition import (
     AnyState,
     Catcher,
     ChoiceState,
+    Distribution,
     FailState,
+    ItemBatcher,
+    ItemReader,
     MapState,
     ParallelState,
     PassState,
@@ -102,10 +105,21 @@ for _kind in ("Pass", "Task", "Choice", "Wait", "Parallel", "Map"):
     ALLOWED_FIELDS[_kind].add("Assign")
 # The state types that may assign workflow variables (AWS: not Succeed or Fail).
 _ASSIGNING = {kind for kind, fields in ALLOWED_FIELDS.items() if "Assign" in fields}
-# Valid ASL of particular state types that is not run yet (Distributed Map).
+# Valid ASL of particular state types that is not run yet (a Distributed Map's writer).
 UNSUPPORTED_FIELDS = {
-    "Map": {"ItemReader", "ItemBatcher", "ResultWriter", "Label"},
+    "Map": {"ResultWriter"},
 }
+# The S3 reads an ItemReader may make, and AWS's limit on its MaxItems.
+_READER_RESOURCES = {
+    "arn:aws:states:::s3:getObject": "getObject",
+    "arn:aws:states:::s3:listObjectsV2": "listObjectsV2",
+}
+_READER_CONFIG = {"InputType", "CSVHeaderLocation", "CSVHeaders", "CSVDelimiter", "MaxItems"}
+_INPUT_TYPES = ("JSON", "JSONL", "CSV", "MANIFEST")
+MAX_READER_ITEMS = 100_000_000
+_MAX_LABEL = 40
+# A Label becomes part of ARNs: no whitespace, wildcards, brackets, slashes or colons.
+_VALID_LABEL = re.compile(r"[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]+")
 TOP_LEVEL_FIELDS = {"Comment", "StartAt", "States", "Version", "TimeoutSeconds", "QueryLanguage"}
 QUERY_LANGUAGES = ("JSONPath", "JSONata")
 # The fields of the JSONata states run here (JSONPath's paths, Parameters and Result are not).
@@ -712,6 +726,7 @@ class _Checker:
         key = "ItemProcessor" if "ItemProcessor" in raw else "Iterator"
         processor = raw.get(key)
         iterator = -1
+        distribution: Distribution | None = None
         if "ItemProcessor" in raw and "Iterator" in raw:
             self.problem(
                 "MUTUALLY_EXCLUSIVE",
@@ -725,13 +740,7 @@ class _Checker:
                 f"{where}/{key}",
             )
         else:
-            config = processor.get("ProcessorConfig") or {}
-            if isinstance(config, dict) and config.get("Mode", "INLINE") != "INLINE":
-                self.problem(
-                    "UNSUPPORTED",
-                    "Distributed Map is not supported yet",
-                    f"{where}/{key}/ProcessorConfig/Mode",
-                )
+            distribution = self.distribution(raw, processor, f"{where}/{key}", where)
             self.unknown_fields(
                 processor,
                 {"StartAt", "States", "Comment", "ProcessorConfig"},
@@ -764,7 +773,135 @@ class _Checker:
                 raw, "ToleratedFailureCount", where, allow_zero=True
             ),
             tolerated_failure_percentage=self.percentage(raw, where),
+            distribution=distribution,
         )
+
+    def distribution(
+        self, raw: dict[str, Any], processor: dict[str, Any], at: str, where: str
+    ) -> Distribution | None:
+        """A DISTRIBUTED Map's settings (None for INLINE, whose own fields they are not)."""
+        config = processor.get("ProcessorConfig") or {}
+        if not isinstance(config, dict):
+            self.problem(
+                "INVALID_TYPE", "'ProcessorConfig' must be an object", f"{at}/ProcessorConfig"
+            )
+            config = {}
+        self.unknown_fields(
+            config, {"Mode", "ExecutionType"}, f"{at}/ProcessorConfig", "ProcessorConfig"
+        )
+        mode = config.get("Mode", "INLINE")
+        if mode not in ("INLINE", "DISTRIBUTED"):
+            self.problem(
+                "INVALID_VALUE",
+                f"'Mode' must be INLINE or DISTRIBUTED, not {errors.abbreviate(mode)}",
+                f"{at}/ProcessorConfig/Mode",
+            )
+            return None
+        if mode == "INLINE":
+            for field in ("ItemReader", "ItemBatcher", "ResultWriter", "Label"):
+                if field in raw:
+                    self.problem(
+                        "INVALID_FIELD",
+                        f"'{field}' needs ProcessorConfig.Mode DISTRIBUTED",
+                        f"{where}/{field}",
+                    )
+            return None
+        execution_type = config.get("ExecutionType")
+        if execution_type not in ("STANDARD", "EXPRESS"):
+            self.problem(
+                "INVALID_VALUE" if "ExecutionType" in config else "MISSING_FIELD",
+                "a DISTRIBUTED Map needs ProcessorConfig.ExecutionType STANDARD or EXPRESS",
+                f"{at}/ProcessorConfig/ExecutionType",
+            )
+            execution_type = "STANDARD"
+        label = raw.get("Label")
+        if label is not None and not (
+            isinstance(label, str)
+            and 0 < len(label) <= _MAX_LABEL
+            and _VALID_LABEL.fullmatch(label)
+        ):
+            self.problem(
+                "INVALID_VALUE",
+                f"'Label' must be 1 to {_MAX_LABEL} characters with no spaces, slashes, colons"
+                " or wildcards",
+                f"{where}/Label",
+            )
+            label = None
+        return Distribution(
+            execution_type="EXPRESS" if execution_type == "EXPRESS" else "STANDARD",
+            label=label,
+            reader=self.item_reader(raw, where) if "ItemReader" in raw else None,
+            batcher=self.item_batcher(raw, where) if "ItemBatcher" in raw else None,
+        )
+
+    def item_reader(self, raw: dict[str, Any], where: str) -> ItemReader | None:
+        at = f"{where}/ItemReader"
+        reader = raw["ItemReader"]
+        if not isinstance(reader, dict):
+            self.problem("INVALID_TYPE", "'ItemReader' must be an object", at)
+            return None
+        arguments_key = "Arguments" if self.language == "JSONata" else "Parameters"
+        self.unknown_fields(reader, {"Resource", arguments_key, "ReaderConfig"}, at, "ItemReader")
+        action = _READER_RESOURCES.get(str(reader.get("Resource")))
+        if action is None:
+            self.problem(
+                "INVALID_VALUE",
+                "ItemReader's 'Resource' must be one of " + ", ".join(_READER_RESOURCES),
+                f"{at}/Resource",
+            )
+            return None
+        config = reader.get("ReaderConfig") or {}
+        if not isinstance(config, dict):
+            self.problem("INVALID_TYPE", "'ReaderConfig' must be an object", f"{at}/ReaderConfig")
+            config = {}
+        self.unknown_fields(
+            config,
+            _READER_CONFIG | ({"MaxItemsPath"} if self.language == "JSONPath" else set()),
+            f"{at}/ReaderConfig",
+            "ReaderConfig",
+        )
+        input_type = config.get("InputType")
+        if action == "getObject" and input_type is not None and input_type not in _INPUT_TYPES:
+            self.problem(
+                "INVALID_VALUE",
+                "'InputType' must be one of " + ", ".join(_INPUT_TYPES),
+                f"{at}/ReaderConfig/InputType",
+            )
+        max_items: Seconds | None
+        value = config.get("MaxItems")
+        if value is not None and not (self.language == "JSONata" and isinstance(value, str)):
+            checked = self.integer(config, "MaxItems", f"{at}/ReaderConfig", 0, MAX_READER_ITEMS)
+            max_items = Seconds(value=checked) if checked is not None else None
+        else:
+            max_items = self.seconds(config, "MaxItems", f"{at}/ReaderConfig", allow_zero=True)
+        arguments = (
+            self.any_template(reader, arguments_key, at) if arguments_key in reader else None
+        )
+        rest = {k: v for k, v in config.items() if k not in ("MaxItems", "MaxItemsPath")}
+        return ItemReader(action=action, arguments=arguments, config=rest, max_items=max_items)
+
+    def item_batcher(self, raw: dict[str, Any], where: str) -> ItemBatcher | None:
+        at = f"{where}/ItemBatcher"
+        batcher = raw["ItemBatcher"]
+        if not isinstance(batcher, dict):
+            self.problem("INVALID_TYPE", "'ItemBatcher' must be an object", at)
+            return None
+        fields = {"MaxItemsPerBatch", "MaxInputBytesPerBatch", "BatchInput"}
+        if self.language == "JSONPath":
+            fields |= {"MaxItemsPerBatchPath", "MaxInputBytesPerBatchPath"}
+        self.unknown_fields(batcher, fields, at, "ItemBatcher")
+        max_items = self.seconds(batcher, "MaxItemsPerBatch", at)
+        max_bytes = self.seconds(batcher, "MaxInputBytesPerBatch", at)
+        if max_items is None and max_bytes is None:
+            self.problem(
+                "MISSING_FIELD",
+                "an ItemBatcher needs MaxItemsPerBatch or MaxInputBytesPerBatch (or a Path form)",
+                at,
+            )
+        batch_input = (
+            self.any_template(batcher, "BatchInput", at) if "BatchInput" in batcher else None
+        )
+        return ItemBatcher(max_items=max_items, max_bytes=max_bytes, batch_input=batch_input)
 
     def percentage(self, raw: dict[str, Any], where: str) -> Seconds | None:
         """ToleratedFailurePercentage: a number from 0 to 100 (or its Path form)."""

@@ -138,6 +138,23 @@ def task_seconds(
     return int(value)
 
 
+def read_count(path: Path, data: Any, variables: Mapping[str, Any] | None) -> Any:
+    """What a count's ``...Path`` reads (None when nothing is there); an integer given as
+    text ("2") is that integer, as AWS parses it."""
+    value = _read(path, data, variables)
+    if isinstance(value, str) and re.fullmatch(r"[+-]?\d{1,10}", value):
+        return int(value)
+    return value
+
+
+def _number_read(path: Path, data: Any, variables: Mapping[str, Any] | None) -> Any:
+    """What a percentage's Path reads; a number given as text ("1.5") is that number."""
+    value = _read(path, data, variables)
+    if isinstance(value, str) and re.fullmatch(r"[+-]?\d{1,10}(\.\d{1,10})?", value):
+        return float(value)
+    return value
+
+
 def _read(path: Path, data: Any, variables: Mapping[str, Any] | None) -> Any:
     try:
         return _pick(path, data, variables)
@@ -171,7 +188,7 @@ def map_tolerance(
     if spec is not None:
         value: Any = spec.value
         if spec.path is not None:
-            value = _read(spec.path, data, variables)
+            value = read_count(spec.path, data, variables)
             if not _is_integer(value) or value > MAX_COUNT:
                 raise StateRuntimeError(
                     f'The ToleratedFailureCountPath field refers to value "{_shown(value)}"'
@@ -184,7 +201,7 @@ def map_tolerance(
     if spec is not None:
         value = spec.value
         if spec.path is not None:
-            value = _read(spec.path, data, variables)
+            value = _number_read(spec.path, data, variables)
             if not _is_number(value):
                 raise StateRuntimeError(
                     f'The ToleratedFailurePercentagePath field refers to value "{_shown(value)}"'

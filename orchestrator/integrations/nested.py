@@ -27,6 +27,8 @@ from orchestrator.integrations.aws.responses import sdk_metadata
 # The resources the engine carries as nested executions.
 NESTED = {("states", "startExecution"), ("aws-sdk:sfn", "startExecution")}
 _SYNC = (".sync", ".sync:2")
+# The error a child that ended without one gives the Distributed Map item that waits on it.
+_ENDED = {"ABORTED": "States.Aborted", "TIMED_OUT": "States.Timeout"}
 
 
 class StartFailed(Exception):
@@ -153,9 +155,19 @@ def start_results(
 
 
 def child_result(child: ExecutionState) -> messages.TaskSucceeded | messages.TaskCallFailed:
-    """What a finished child gives the ``.sync``/``.sync:2`` parent task that waits on it."""
+    """What a finished child gives the ``.sync``/``.sync:2`` parent task (or the Distributed
+    Map item) that waits on it."""
     assert child.parent is not None
     token, attempt = str(child.parent["task_token"]), int(str(child.parent["attempt"]))
+    if child.parent.get("pattern") == "map":  # the item's result is the child's own end
+        if child.status == "SUCCEEDED":
+            return messages.TaskSucceeded(task_token=token, attempt=attempt, output=child.output)
+        return messages.TaskCallFailed(
+            task_token=token,
+            attempt=attempt,
+            error=child.error or _ENDED.get(child.status, "States.Runtime"),
+            cause=child.cause,
+        )
     parsed = child.parent.get("pattern") == ".sync:2"
     described: dict[str, Any] = {
         "ExecutionArn": child.execution_arn,
@@ -186,8 +198,9 @@ def child_result(child: ExecutionState) -> messages.TaskSucceeded | messages.Tas
 
 
 def waits_on_child(child: ExecutionState) -> bool:
-    """Whether a parent task waits for ``child``'s end (``.sync`` or ``.sync:2``)."""
-    return child.parent is not None and child.parent.get("pattern") in _SYNC
+    """Whether a parent task waits for ``child``'s end (``.sync``, ``.sync:2``, or a
+    Distributed Map's item)."""
+    return child.parent is not None and child.parent.get("pattern") in (*_SYNC, "map")
 
 
 def _text(value: Any) -> str:

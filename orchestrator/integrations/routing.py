@@ -88,7 +88,7 @@ class Routing:
     ) -> Route:
         """The route of one task (``integration`` as :class:`~orchestrator.asl.definition.
         TaskState` names it; ``function`` the function a function-ARN task calls)."""
-        if integration == "activity":
+        if integration in ("activity", "map-run"):  # (a Distributed Map's child execution)
             return _ENGINE
         key = (
             f"lambda:function:{function}"

@@ -105,6 +105,12 @@ class Calls:
         target = None if mocked else self._target(request)
         if target == "rabbitmq":
             results = await (await self._rabbit_target()).call(request)
+        elif request.integration == "map-run":
+            try:
+                results, ids = [], self.engine.start_map_child(request)
+            except Exception as exc:  # a fault of ours: the item fails, the service goes on
+                log.exception("starting a Map Run's child of %s failed", request.execution_arn)
+                results, ids = [internal_failure(request, exc)], []
         elif nested.is_nested(request) and target == "engine":
             try:
                 results, ids = self.engine.start_nested(request)

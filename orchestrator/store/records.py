@@ -52,6 +52,22 @@ class VersionRecord:
 
 
 @dataclass(frozen=True)
+class MapRunRecord:
+    """A Map Run as stored: who started it, when, and how it ended."""
+
+    arn: str
+    execution_arn: str
+    status: str
+    start_date: str
+    stop_date: str | None
+    error: str | None
+    cause: str | None
+    max_concurrency: int
+    tolerated_count: int
+    tolerated_percentage: float
+
+
+@dataclass(frozen=True)
 class AliasRecord:
     """An alias: one or two versions of a state machine, each with a weight (percent)."""
 
@@ -147,8 +163,22 @@ class Store(Protocol):
         name: str | None = None,
         limit: int | None = None,
     ) -> list[ExecutionState]: ...
+    def map_run(self, arn: str) -> MapRunRecord | None: ...
+    def map_runs(self, execution_arn: str) -> list[MapRunRecord]: ...
+    def map_run_counts(self, arn: str) -> dict[str, int]: ...
+    def set_map_run_limits(
+        self,
+        arn: str,
+        max_concurrency: int | None,
+        tolerated_count: int | None,
+        tolerated_percentage: float | None,
+    ) -> None: ...
     def execution_summaries(
-        self, status: str | None = None, *, state_machine: str | None = None
+        self,
+        status: str | None = None,
+        *,
+        state_machine: str | None = None,
+        map_run: str | None = None,
     ) -> list[ExecutionSummary]: ...
     def execution_page(
         self,

@@ -6,7 +6,7 @@ lacks, each in a transaction of its own.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE executions (
@@ -198,5 +198,23 @@ MIGRATIONS: dict[int, str] = {
     ) WITHOUT ROWID;
     ALTER TABLE executions ADD COLUMN version INTEGER;
     ALTER TABLE executions ADD COLUMN alias TEXT;
+    """,
+    # Distributed Map runs, and the Map Run each child execution belongs to.
+    12: """
+    CREATE TABLE map_runs (
+        arn TEXT PRIMARY KEY,
+        execution_arn TEXT NOT NULL,
+        status TEXT NOT NULL,
+        start_date TEXT NOT NULL,
+        stop_date TEXT,
+        error TEXT,
+        cause TEXT,
+        max_concurrency INTEGER NOT NULL,
+        tolerated_count INTEGER NOT NULL,
+        tolerated_percentage REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX map_runs_execution ON map_runs (execution_arn, start_date);
+    ALTER TABLE executions ADD COLUMN map_run TEXT;
+    CREATE INDEX executions_map_run ON executions (map_run, status);
     """,
 }

@@ -23,6 +23,7 @@ import orjson
 from orchestrator.asl.interpreter import ExecutionState, HistoryEvent
 from orchestrator.store import rows as state_rows
 from orchestrator.store.cache import StagedCache
+from orchestrator.store.map_runs import MapRunsMixin
 from orchestrator.store.records import (
     ActivityRecord,
     ExecutionExists,
@@ -47,7 +48,7 @@ _STATE_MACHINES = (
 )
 
 
-class SqliteStore(VersionsMixin):
+class SqliteStore(VersionsMixin, MapRunsMixin):
     """The embedded store. Only the orchestrator's event-loop thread uses it."""
 
     def __init__(self, path: str | Path, *, checkpoint_in_background: bool = False) -> None:
@@ -372,8 +373,8 @@ class SqliteStore(VersionsMixin):
                 try:
                     cursor = self._db.execute(
                         "INSERT INTO executions (arn, state_machine, name, input, reply_to,"
-                        " correlation_id, definition_hash, start_date, status, state, stop_date,"
-                        " layout) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                        " correlation_id, definition_hash, map_run, start_date, status, state,"
+                        " stop_date, layout) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (
                             state.execution_arn,
                             state.state_machine_name,
@@ -382,6 +383,7 @@ class SqliteStore(VersionsMixin):
                             record.reply_to,
                             record.correlation_id,
                             record.definition_hash,
+                            (state.parent or {}).get("map_run"),
                             _iso(state.start_time),
                             *values,
                         ),
@@ -441,6 +443,7 @@ class SqliteStore(VersionsMixin):
                 self._db.execute("DELETE FROM parts WHERE execution=?", (key,))
             if state.status != "RUNNING" and (previous is None or previous.status == "RUNNING"):
                 self._db.execute("DELETE FROM waiters WHERE execution=?", (key,))
+            self._keep_map_runs(state, history)
             ids = self._insert_outbox(outbox, created)
             # A finished execution leaves the cache: the engine does not step it again.
             kept = dataclasses.replace(record, split=split) if split != record.split else record
@@ -597,12 +600,21 @@ class SqliteStore(VersionsMixin):
         return [(reply_to, correlation or None) for reply_to, correlation in rows]
 
     def execution_summaries(
-        self, status: str | None = None, *, state_machine: str | None = None
+        self,
+        status: str | None = None,
+        *,
+        state_machine: str | None = None,
+        map_run: str | None = None,
     ) -> list[ExecutionSummary]:
-        """Executions, newest first, filtered by status and state machine, from the columns
-        alone: a row whose state cannot be read still lists, and listing parses nothing."""
+        """Executions, newest first, filtered by status, state machine and Map Run, from the
+        columns alone: a row whose state cannot be read still lists, and listing parses
+        nothing."""
         clauses, params = [], []
-        for column, value in (("status", status), ("state_machine", state_machine)):
+        for column, value in (
+            ("status", status),
+            ("state_machine", state_machine),
+            ("map_run", map_run),
+        ):
             if value:
                 clauses.append(f"{column}=?")
                 params.append(value)

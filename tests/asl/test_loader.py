@@ -136,40 +136,92 @@ def test_single_problems(document: object, code: str, pointer: str) -> None:
     assert (code, pointer) in {(p.code, p.pointer) for p in caught.value.problems}
 
 
-@pytest.mark.parametrize(
-    ("state", "pointer"),
-    [
-        (
-            {
-                "Type": "Map",
-                "ItemProcessor": {
-                    "ProcessorConfig": {"Mode": "DISTRIBUTED"},
-                    "StartAt": "P",
-                    "States": {"P": {"Type": "Pass", "End": True}},
-                },
-                "End": True,
-            },
-            "/States/A/ItemProcessor/ProcessorConfig/Mode",
-        ),
-        (
-            {
-                "Type": "Map",
-                "QueryLanguage": "JSONata",
-                "Items": [],
-                "ItemReader": {"Resource": "arn:aws:states:::s3:getObject"},
-                "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
-                "End": True,
-            },
-            "/States/A/ItemReader",
-        ),
-    ],
-)
-def test_valid_asl_this_engine_does_not_run_yet_is_refused_by_name(
-    state: object, pointer: str
-) -> None:
+def test_a_result_writer_is_refused_by_name_as_not_run_yet() -> None:
+    state = {
+        "Type": "Map",
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "P",
+            "States": {"P": {"Type": "Pass", "End": True}},
+        },
+        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject"},
+        "End": True,
+    }
     with pytest.raises(DefinitionError) as caught:
         load_definition(json.dumps({"StartAt": "A", "States": {"A": state}}), name="M")
-    assert ("UNSUPPORTED", pointer) in {(p.code, p.pointer) for p in caught.value.problems}
+    found = {(p.code, p.pointer) for p in caught.value.problems}
+    assert found == {("UNSUPPORTED", "/States/A/ResultWriter")}
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "pointer"),
+    [
+        ({"ProcessorConfig": {"Mode": "DISTRIBUTED"}}, "MISSING_FIELD", "/ExecutionType"),
+        ({"ProcessorConfig": {"Mode": "SIDEWAYS"}}, "INVALID_VALUE", "/Mode"),
+        ({"Label": "has space"}, "INVALID_VALUE", "Label"),
+        ({"Label": "x" * 41}, "INVALID_VALUE", "Label"),
+        (
+            {"ItemReader": {"Resource": "arn:aws:states:::s3:putObject"}},
+            "INVALID_VALUE",
+            "Resource",
+        ),
+        (
+            {
+                "ItemReader": {
+                    "Resource": "arn:aws:states:::s3:getObject",
+                    "ReaderConfig": {"InputType": "XML"},
+                }
+            },
+            "INVALID_VALUE",
+            "InputType",
+        ),
+        (
+            {
+                "ItemReader": {
+                    "Resource": "arn:aws:states:::s3:getObject",
+                    "ReaderConfig": {"MaxItems": 100_000_001},
+                }
+            },
+            "INVALID_VALUE",
+            "MaxItems",
+        ),
+        ({"ItemBatcher": {}}, "MISSING_FIELD", "/ItemBatcher"),
+        ({"ItemBatcher": {"MaxItemsPerBatch": 0}}, "INVALID_VALUE", "MaxItemsPerBatch"),
+    ],
+)
+def test_distributed_map_fields_are_checked_where_they_are(
+    change: dict[str, object], code: str, pointer: str
+) -> None:
+    processor: dict[str, object] = {
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "P",
+        "States": {"P": {"Type": "Pass", "End": True}},
+    }
+    state: dict[str, object] = {"Type": "Map", "End": True}
+    if "ProcessorConfig" in change:
+        processor["ProcessorConfig"] = change["ProcessorConfig"]
+    else:
+        state.update(change)
+    state["ItemProcessor"] = processor
+    with pytest.raises(DefinitionError) as caught:
+        load_definition(json.dumps({"StartAt": "A", "States": {"A": state}}), name="M")
+    assert any(p.code == code and p.pointer.endswith(pointer) for p in caught.value.problems), [
+        (p.code, p.pointer) for p in caught.value.problems
+    ]
+
+
+def test_an_inline_map_refuses_distributed_fields() -> None:
+    state = {
+        "Type": "Map",
+        "Label": "L",
+        "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
+        "End": True,
+    }
+    with pytest.raises(DefinitionError) as caught:
+        load_definition(json.dumps({"StartAt": "A", "States": {"A": state}}), name="M")
+    assert ("INVALID_FIELD", "/States/A/Label") in {
+        (p.code, p.pointer) for p in caught.value.problems
+    }
 
 
 def test_lambda_arn_gives_the_function_name() -> None:

@@ -101,6 +101,14 @@ class DataFlow(Protocol):
     def map_item(self, host: Host, thread: Thread, state: MapState, index: int, item: Any) -> Any:
         """An iteration's input."""
 
+    def reader_call(self, host: Host, thread: Thread, state: MapState) -> tuple[Any, Any]:
+        """A Distributed Map's ItemReader: the S3 call's arguments and ReaderConfig's
+        MaxItems as given (None: none), to be checked by the reader."""
+
+    def batcher_fields(self, host: Host, thread: Thread, state: MapState) -> tuple[Any, Any, Any]:
+        """A Distributed Map's ItemBatcher: MaxItemsPerBatch, MaxInputBytesPerBatch and
+        BatchInput as given (None: not given), to be checked by the batcher."""
+
     def result(
         self,
         host: Host,

@@ -199,6 +199,49 @@ class JsonataFlow:
             names, rng=_rng(host, state.item_selector), now=host.now, field="ItemSelector"
         )
 
+    def reader_call(self, host: Host, thread: Thread, state: MapState) -> tuple[Any, Any]:
+        assert state.distribution is not None and state.distribution.reader is not None
+        reader = state.distribution.reader
+        fields = _expressions(reader.max_items)
+        names = _names(host, thread, state, thread.effective, (reader.arguments, *fields))
+        arguments = (
+            reader.arguments.render(
+                names, rng=_rng(host, reader.arguments), now=host.now, field="ItemReader.Arguments"
+            )
+            if reader.arguments is not None
+            else {}
+        )
+        return arguments, self._given(host, reader.max_items, "MaxItems", names)
+
+    def batcher_fields(self, host: Host, thread: Thread, state: MapState) -> tuple[Any, Any, Any]:
+        assert state.distribution is not None and state.distribution.batcher is not None
+        batcher = state.distribution.batcher
+        fields = _expressions(batcher.max_items, batcher.max_bytes)
+        names = _names(host, thread, state, thread.effective, (batcher.batch_input, *fields))
+        batch_input = (
+            batcher.batch_input.render(
+                names, rng=_rng(host, batcher.batch_input), now=host.now, field="BatchInput"
+            )
+            if batcher.batch_input is not None
+            else None
+        )
+        return (
+            self._given(host, batcher.max_items, "MaxItemsPerBatch", names),
+            self._given(host, batcher.max_bytes, "MaxInputBytesPerBatch", names),
+            batch_input,
+        )
+
+    def _given(self, host: Host, spec: Seconds | None, field: str, names: dict[str, Any]) -> Any:
+        """A count as given: its value, or what its expression evaluates to."""
+        if spec is None:
+            return None
+        if spec.expression is None:
+            return spec.value
+        found = spec.expression.evaluate(
+            names, rng=_rng(host, spec.expression), now=host.now, location=field
+        )
+        return int(found) if isinstance(found, float) and found.is_integer() else found
+
     def result(
         self,
         host: Host,

@@ -16,6 +16,7 @@ from orchestrator.asl.definition import (
     MapState,
     ParallelState,
     PassState,
+    Seconds,
     TaskState,
     WaitState,
 )
@@ -185,6 +186,38 @@ class JsonPathFlow:
             state,
             map_item={"Index": index, "Value": item},
         )
+
+    def reader_call(self, host: Host, thread: Thread, state: MapState) -> tuple[Any, Any]:
+        assert state.distribution is not None and state.distribution.reader is not None
+        reader = state.distribution.reader
+        arguments = (
+            host.render(reader.arguments, "ItemReader.Parameters", thread.effective, thread, state)
+            if reader.arguments is not None
+            else {}
+        )
+        return arguments, self._given(host, thread, reader.max_items)
+
+    def batcher_fields(self, host: Host, thread: Thread, state: MapState) -> tuple[Any, Any, Any]:
+        assert state.distribution is not None and state.distribution.batcher is not None
+        batcher = state.distribution.batcher
+        batch_input = (
+            host.render(batcher.batch_input, "BatchInput", thread.effective, thread, state)
+            if batcher.batch_input is not None
+            else None
+        )
+        return (
+            self._given(host, thread, batcher.max_items),
+            self._given(host, thread, batcher.max_bytes),
+            batch_input,
+        )
+
+    def _given(self, host: Host, thread: Thread, spec: Seconds | None) -> Any:
+        """A count as given: its value, or what its Path reads (None when it reads nothing)."""
+        if spec is None:
+            return None
+        if spec.path is None:
+            return spec.value
+        return runtime_fields.read_count(spec.path, thread.effective, host.variables(thread))
 
     def result(
         self,

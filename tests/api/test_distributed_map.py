@@ -1,0 +1,246 @@
+"""Distributed Map on the real service: each item a child execution calling a worker.
+
+One orchestrator process of this module's own (its own database, the API on a free port)
+and the call-center workers, on the test broker; driven through boto3 as a user would:
+the Map Run's history events, ListMapRuns/DescribeMapRun, the child executions listed by
+their Map Run with their own histories, tolerated failures, UpdateMapRun on a running Map
+Run, and StopExecution stopping the children.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests.api.test_boto3 import ROLE, code, free_port, wait_done
+from tests.api.test_versions import _purge
+from tests.processes import WORKER_NAMES, Service, start, start_orchestrator
+
+pytestmark = pytest.mark.integration
+
+OPEN_CASE = "arn:aws:lambda:us-east-1:123456789012:function:OpenCaseFunction"
+
+
+@pytest.fixture(scope="module")
+def sfn(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    tmp = tmp_path_factory.mktemp("distributed")
+    env = {**os.environ, "AMQP_URL": amqp_url, "PYTHONUNBUFFERED": "1"}
+    env.pop("SFN_ACCESS_KEY_ID", None)
+    asyncio.run(_purge(amqp_url))
+    port = free_port()
+    services: list[Service] = []
+    try:
+        services.append(start_orchestrator(env, tmp, tmp / "sfn.db", api_port=port))
+        for worker in WORKER_NAMES:
+            services.append(start(f"worker-{worker}", ["workers", worker], env, tmp))
+        yield boto3.client(
+            "stepfunctions",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id="anything",
+            aws_secret_access_key="anything",
+            config=Config(retries={"max_attempts": 1}),
+        )
+    finally:
+        for service in services:
+            service.stop()
+
+
+def machine(sfn: Any, definition: dict[str, Any]) -> str:
+    created = sfn.create_state_machine(
+        name=f"Dist{uuid.uuid4().hex[:10]}", definition=json.dumps(definition), roleArn=ROLE
+    )
+    return str(created["stateMachineArn"])
+
+
+def distributed(processor: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """A machine whose one state is a Distributed Map over ``$.items`` running ``processor``."""
+    return {
+        "StartAt": "Fan",
+        "States": {
+            "Fan": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    **processor,
+                },
+                "End": True,
+                **fields,
+            }
+        },
+    }
+
+
+def until(check: Callable[[], Any], timeout: float = 20) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError("the condition never held")
+
+
+def children(sfn: Any, map_run: str, status: str | None = None) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        page = sfn.list_executions(
+            mapRunArn=map_run,
+            **({"statusFilter": status} if status else {}),
+            **({"nextToken": token} if token else {}),
+        )
+        found += page["executions"]
+        token = page.get("nextToken")
+        if not token:
+            return found
+
+
+def test_items_run_as_child_executions_that_call_a_worker(sfn: Any) -> None:
+    arn = machine(
+        sfn,
+        distributed(
+            {
+                "StartAt": "Open",
+                "States": {"Open": {"Type": "Task", "Resource": OPEN_CASE, "End": True}},
+            },
+            ItemSelector={"inputCaseID.$": "$$.Map.Item.Value"},
+            MaxConcurrency=4,
+            Label="Cases",
+        ),
+    )
+    ids = [f"{i:03d}" for i in range(25)]
+    started = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": ids}))
+    described = wait_done(sfn, started["executionArn"], timeout=60)
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == [
+        {"Case": i, "Message": f"Case {i}: opened..."} for i in ids
+    ]
+
+    events = sfn.get_execution_history(executionArn=started["executionArn"])["events"]
+    types = [e["type"] for e in events]
+    assert "MapRunStarted" in types and "MapRunSucceeded" in types
+    assert not any(t.startswith("MapIteration") or t.startswith("Task") for t in types)
+    map_run = next(e for e in events if e["type"] == "MapRunStarted")["mapRunStartedEventDetails"][
+        "mapRunArn"
+    ]
+    machine_name = arn.rsplit(":", 1)[1]
+    assert f":mapRun:{machine_name}/Cases:" in map_run
+
+    runs = sfn.list_map_runs(executionArn=started["executionArn"])["mapRuns"]
+    assert [r["mapRunArn"] for r in runs] == [map_run]
+    assert runs[0]["stateMachineArn"].endswith(f":stateMachine:{machine_name}/Cases")
+    run = sfn.describe_map_run(mapRunArn=map_run)
+    assert run["status"] == "SUCCEEDED" and run["maxConcurrency"] == 4
+    assert run["itemCounts"]["succeeded"] == 25 and run["itemCounts"]["total"] == 25
+    assert run["executionCounts"]["failed"] == 0
+
+    kids = children(sfn, map_run)
+    assert len(kids) == 25 and {k["status"] for k in kids} == {"SUCCEEDED"}
+    assert all(k["mapRunArn"] == map_run for k in kids)
+    assert all(f":execution:{machine_name}/Cases:" in k["executionArn"] for k in kids)
+    child = sfn.describe_execution(executionArn=kids[0]["executionArn"])
+    assert child["mapRunArn"] == map_run
+    assert json.loads(child["input"])["inputCaseID"] in ids
+    history = [
+        e["type"] for e in sfn.get_execution_history(executionArn=kids[0]["executionArn"])["events"]
+    ]
+    assert history[0] == "ExecutionStarted" and history[-1] == "ExecutionSucceeded"
+    assert "LambdaFunctionSucceeded" in history
+    for_child = sfn.describe_state_machine_for_execution(executionArn=kids[0]["executionArn"])
+    assert for_child["mapRunArn"] == map_run and for_child["label"] == "Cases"
+    assert json.loads(for_child["definition"])["States"]["Fan"]["Label"] == "Cases"
+    # The parent's own executions list does not hold its children.
+    listed = sfn.list_executions(stateMachineArn=arn)["executions"]
+    assert [e["executionArn"] for e in listed] == [started["executionArn"]]
+
+
+FAIL_ODD = {
+    "StartAt": "Odd?",
+    "States": {
+        "Odd?": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.n", "NumericEquals": 1, "Next": "Bad"}],
+            "Default": "Good",
+        },
+        "Bad": {"Type": "Fail", "Error": "Odd", "Cause": "an odd one"},
+        "Good": {"Type": "Pass", "End": True},
+    },
+}
+
+
+def test_failures_past_the_tolerated_count_fail_the_map_run(sfn: Any) -> None:
+    arn = machine(sfn, distributed(FAIL_ODD, ToleratedFailureCount=1))
+    items = [{"n": n % 2} for n in range(6)]  # three odd ones: one tolerated
+    started = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": items}))
+    described = wait_done(sfn, started["executionArn"], timeout=60)
+    assert described["status"] == "FAILED"
+    assert described["error"] == "States.ExceedToleratedFailureThreshold"
+    events = sfn.get_execution_history(executionArn=started["executionArn"])["events"]
+    failed = next(e for e in events if e["type"] == "MapRunFailed")
+    assert failed["mapRunFailedEventDetails"]["error"] == "States.ExceedToleratedFailureThreshold"
+    map_run = sfn.list_map_runs(executionArn=started["executionArn"])["mapRuns"][0]["mapRunArn"]
+    run = sfn.describe_map_run(mapRunArn=map_run)
+    assert run["status"] == "FAILED" and run["toleratedFailureCount"] == 1
+    assert run["itemCounts"]["failed"] >= 2
+    bad = children(sfn, map_run, "FAILED")
+    assert bad and all(
+        sfn.describe_execution(executionArn=k["executionArn"])["error"] == "Odd" for k in bad
+    )
+
+    # Within the tolerance, the failed item's place holds its error.
+    arn = machine(sfn, distributed(FAIL_ODD, ToleratedFailureCount=1))
+    started = sfn.start_execution(
+        stateMachineArn=arn, input=json.dumps({"items": [{"n": 0}, {"n": 1}]})
+    )
+    described = wait_done(sfn, started["executionArn"], timeout=60)
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert output[0] == {"n": 0} and output[1]["Error"] == "Odd"
+
+
+WAIT_TWO = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 2, "End": True}}}
+
+
+def test_update_map_run_raises_the_concurrency_of_a_running_map_run(sfn: Any) -> None:
+    arn = machine(sfn, distributed(WAIT_TWO, MaxConcurrency=1))
+    started = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": list(range(6))}))
+    execution = started["executionArn"]
+    map_run = until(lambda: sfn.list_map_runs(executionArn=execution)["mapRuns"])[0]["mapRunArn"]
+    until(lambda: children(sfn, map_run, "RUNNING"))
+    assert len(children(sfn, map_run)) == 1  # one at a time
+    assert sfn.describe_map_run(mapRunArn=map_run)["itemCounts"]["pending"] == 5
+    sfn.update_map_run(mapRunArn=map_run, maxConcurrency=6)
+    assert sfn.describe_map_run(mapRunArn=map_run)["maxConcurrency"] == 6
+    # The rest start at once, before the first child's wait is over.
+    assert until(lambda: len(children(sfn, map_run, "RUNNING")) >= 3, timeout=1.5)
+    assert wait_done(sfn, execution, timeout=30)["status"] == "SUCCEEDED"
+    with pytest.raises(ClientError) as caught:
+        sfn.update_map_run(mapRunArn=map_run, maxConcurrency=2)
+    assert code(caught) == "ValidationException"
+    with pytest.raises(ClientError) as caught:
+        sfn.describe_map_run(mapRunArn=map_run.replace(map_run[-8:], "00000000"))
+    assert code(caught) == "ResourceNotFound"
+
+
+def test_stopping_the_parent_stops_its_children(sfn: Any) -> None:
+    forever = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": True}}}
+    arn = machine(sfn, distributed(forever))
+    started = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": [1, 2, 3]}))
+    execution = started["executionArn"]
+    map_run = until(lambda: sfn.list_map_runs(executionArn=execution)["mapRuns"])[0]["mapRunArn"]
+    until(lambda: len(children(sfn, map_run, "RUNNING")) == 3)
+    sfn.stop_execution(executionArn=execution, error="Enough")
+    assert until(lambda: len(children(sfn, map_run, "ABORTED")) == 3)
+    assert sfn.describe_map_run(mapRunArn=map_run)["status"] == "ABORTED"
