@@ -40,6 +40,7 @@ from orchestrator.asl.loader import load_definition
 from orchestrator.engine import Engine, StartRejected
 from orchestrator.integrations.mock_config import split_test_case
 from orchestrator.service.publisher import OutboxPublisher
+from orchestrator.store import ExecutionSummary
 
 __all__ = ["ACTIONS", "SYNC_TIMEOUT_SECONDS", "ApiError", "StepFunctionsApi"]
 
@@ -82,6 +83,21 @@ ACTIONS = (
 # AWS redrives an execution at most this many times, within 14 days of its end.
 MAX_REDRIVES = 1000
 REDRIVE_WINDOW_SECONDS = 14 * 24 * 3600
+
+
+def _listed(summary: ExecutionSummary, extra: dict[str, str]) -> Params:
+    """An execution as ListExecutions lists it, with ``extra`` fields (qualifier ARNs, or the
+    Map Run's)."""
+    listed = {
+        "executionArn": summary.execution_arn,
+        "stateMachineArn": summary.state_machine_arn,
+        "name": summary.name,
+        "status": summary.status,
+        "startDate": _epoch(summary.start_time),
+        "stopDate": _epoch(summary.stop_time),
+        **extra,
+    }
+    return {key: value for key, value in listed.items() if value is not None}
 
 
 def _filters(params: Params) -> Params:
@@ -617,24 +633,7 @@ class StepFunctionsApi:
         states = self.store.execution_summaries(params.get("statusFilter"), map_run=found.arn)
         query = {"action": "ListExecutions", "mapRun": found.arn}
         page, following = self.pages.page(states, params, {**query, **_filters(params)})
-        answer: Params = {
-            "executions": [
-                {
-                    key: value
-                    for key, value in {
-                        "executionArn": s.execution_arn,
-                        "stateMachineArn": s.state_machine_arn,
-                        "name": s.name,
-                        "status": s.status,
-                        "startDate": _epoch(s.start_time),
-                        "stopDate": _epoch(s.stop_time),
-                        "mapRunArn": found.arn,
-                    }.items()
-                    if value is not None
-                }
-                for s in page
-            ]
-        }
+        answer: Params = {"executions": [_listed(s, {"mapRunArn": found.arn}) for s in page]}
         if following is not None:
             answer["nextToken"] = following
         return answer
@@ -679,19 +678,7 @@ class StepFunctionsApi:
         qualifiers = self.store.execution_qualifiers([s.execution_arn for s in page])
         answer: Params = {
             "executions": [
-                {
-                    key: value
-                    for key, value in {
-                        "executionArn": s.execution_arn,
-                        "stateMachineArn": s.state_machine_arn,
-                        "name": s.name,
-                        "status": s.status,
-                        "startDate": _epoch(s.start_time),
-                        "stopDate": _epoch(s.stop_time),
-                        **self._qualifier_arns(name, qualifiers.get(s.execution_arn)),
-                    }.items()
-                    if value is not None
-                }
+                _listed(s, self._qualifier_arns(name, qualifiers.get(s.execution_arn)))
                 for s in page
             ]
         }

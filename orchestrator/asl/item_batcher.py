@@ -15,12 +15,11 @@ limit holds.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from messages.limits import MAX_PAYLOAD_BYTES
-from orchestrator.asl import bounds, errors
+from orchestrator.asl import bounds, errors, item_reader
 from orchestrator.asl.errors import StatesError
 
 # The largest batch AWS makes (256 KiB), and the batch size when none is given.
@@ -37,14 +36,7 @@ _BATCH_INPUT_OPEN = '{"BatchInput":'
 _CLOSE = "]}"
 
 
-def _shown(value: Any) -> str:
-    """A value as AWS quotes it in a cause: a string bare, anything else as compact JSON."""
-    if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    except (TypeError, ValueError, RecursionError):
-        return repr(value)
+_shown = item_reader.shown
 
 
 def _limit(value: Any, field: str, path: str | None) -> int | None:

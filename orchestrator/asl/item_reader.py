@@ -63,7 +63,7 @@ def _failed(cause: str) -> StatesError:
     return StatesError(ITEM_READER_FAILED, cause)
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
     """A value as AWS quotes it in a cause: a string bare, anything else as compact JSON."""
     if isinstance(value, str):
         return value
@@ -100,7 +100,7 @@ def items_from_object(body: str, reader_config: dict[str, Any]) -> list[Any]:
             "An S3 inventory manifest (InputType MANIFEST) holds no items itself: its items"
             " are the rows of the data files it lists."
         )
-    raise _failed(f"Unsupported ReaderConfig.InputType: {_shown(input_type)}.")
+    raise _failed(f"Unsupported ReaderConfig.InputType: {shown(input_type)}.")
 
 
 def _parse_json(text: str, what: str) -> Any:
@@ -134,7 +134,7 @@ def _csv_items(text: str, reader_config: dict[str, Any]) -> list[dict[str, str]]
     delimiter_name = reader_config.get("CSVDelimiter", "COMMA")
     delimiter = CSV_DELIMITERS.get(delimiter_name) if isinstance(delimiter_name, str) else None
     if delimiter is None:
-        raise _failed(f"Unsupported ReaderConfig.CSVDelimiter: {_shown(delimiter_name)}.")
+        raise _failed(f"Unsupported ReaderConfig.CSVDelimiter: {shown(delimiter_name)}.")
     records = csv_records(text, delimiter)
     location = reader_config.get("CSVHeaderLocation", "FIRST_ROW")
     if location == "GIVEN":
@@ -146,7 +146,7 @@ def _csv_items(text: str, reader_config: dict[str, Any]) -> list[dict[str, str]]
             return []
         headers, records = records[0], records[1:]
     else:
-        raise _failed(f"Unsupported ReaderConfig.CSVHeaderLocation: {_shown(location)}.")
+        raise _failed(f"Unsupported ReaderConfig.CSVHeaderLocation: {shown(location)}.")
     return rows_as_items(headers, records)
 
 
@@ -337,7 +337,7 @@ def check_max_items(value: Any, path: str | None = None) -> int | None:
     where = f": {path}" if path is not None else ""
     raise StatesError(
         errors.RUNTIME,
-        f'The {field} field refers to value "{_shown(value)}" which is not a valid integer{where}',
+        f'The {field} field refers to value "{shown(value)}" which is not a valid integer{where}',
     )
 
 
@@ -381,7 +381,7 @@ def parse_inventory_manifest(body: str) -> InventoryManifest:
     if manifest.get("fileFormat") != "CSV":
         raise _failed(
             "Only CSV S3 inventories can be read; the manifest's fileFormat is"
-            f" {_shown(manifest.get('fileFormat'))}."
+            f" {shown(manifest.get('fileFormat'))}."
         )
     schema = manifest.get("fileSchema")
     files = manifest.get("files")
