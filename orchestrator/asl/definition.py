@@ -193,6 +193,16 @@ class ItemBatcher:
 
 
 @dataclass(frozen=True)
+class ResultWriter:
+    """A Distributed Map's ``ResultWriter``: its results go to S3 (``arguments``: Bucket and
+    Prefix, a template of the state's language), written as ``config`` says
+    (``OutputType``, ``Transformation``), not into the state's output."""
+
+    arguments: Any
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Distribution:
     """What makes a Map DISTRIBUTED: its children are executions of their own."""
 
@@ -200,6 +210,7 @@ class Distribution:
     label: str | None = None
     reader: ItemReader | None = None
     batcher: ItemBatcher | None = None
+    writer: ResultWriter | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

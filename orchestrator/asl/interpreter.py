@@ -674,10 +674,7 @@ class _Run:
         state = self.scope_state(thread)
         assert isinstance(state, MapState)
         try:
-            if isinstance(event, TaskSucceeded):
-                map_run.items_read(self, thread, state, event.output)
-            else:
-                map_run.read_failed(self, thread, state, event.error, event.cause)
+            map_run.answered(self, thread, state, event)
         except StatesError as failure:
             map_run.failed(self, thread, state, failure)
 
@@ -1240,7 +1237,8 @@ class _Run:
         parent = self.thread(thread.parent)
         state = self.scope_state(parent)
         self.remove_thread(thread)
-        self.keep_result(parent, thread.index, output, size)
+        if not map_run.writes_results(state):  # (a ResultWriter reads them from the children)
+            self.keep_result(parent, thread.index, output, size)
         parent.done += 1
         if isinstance(state, MapState) and state.distribution is not None:
             self.after_item(parent, state)  # a child execution: its history is its own
@@ -1267,6 +1265,9 @@ class _Run:
         thread = self.thread(thread_id)
         state = self.scope_state(thread)
         assert isinstance(state, ParallelState | MapState)
+        if isinstance(state, MapState) and map_run.writes_results(state):
+            map_run.write_results(self, thread, state)  # the state goes on when they are written
+            return
         if isinstance(state, MapState) and state.distribution is not None:
             map_run.succeeded(self, thread)
         self.record(f"{state.type}StateSucceeded", thread=thread)

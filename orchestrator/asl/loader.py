@@ -33,6 +33,7 @@ from orchestrator.asl.definition import (
     MapState,
     ParallelState,
     PassState,
+    ResultWriter,
     Retrier,
     Scope,
     Seconds,
@@ -105,10 +106,8 @@ for _kind in ("Pass", "Task", "Choice", "Wait", "Parallel", "Map"):
     ALLOWED_FIELDS[_kind].add("Assign")
 # The state types that may assign workflow variables (AWS: not Succeed or Fail).
 _ASSIGNING = {kind for kind, fields in ALLOWED_FIELDS.items() if "Assign" in fields}
-# Valid ASL of particular state types that is not run yet (a Distributed Map's writer).
-UNSUPPORTED_FIELDS = {
-    "Map": {"ResultWriter"},
-}
+# Valid ASL of particular state types that is not run yet (none at the moment).
+UNSUPPORTED_FIELDS: dict[str, set[str]] = {}
 # The S3 reads an ItemReader may make, and AWS's limit on its MaxItems.
 _READER_RESOURCES = {
     "arn:aws:states:::s3:getObject": "getObject",
@@ -118,6 +117,7 @@ _READER_CONFIG = {"InputType", "CSVHeaderLocation", "CSVHeaders", "CSVDelimiter"
 _INPUT_TYPES = ("JSON", "JSONL", "CSV", "MANIFEST")
 MAX_READER_ITEMS = 100_000_000
 _MAX_LABEL = 40
+_WRITER_RESOURCE = "arn:aws:states:::s3:putObject"
 # A Label becomes part of ARNs: no whitespace, wildcards, brackets, slashes or colons.
 _VALID_LABEL = re.compile(r"[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]+")
 TOP_LEVEL_FIELDS = {"Comment", "StartAt", "States", "Version", "TimeoutSeconds", "QueryLanguage"}
@@ -832,7 +832,53 @@ class _Checker:
             label=label,
             reader=self.item_reader(raw, where) if "ItemReader" in raw else None,
             batcher=self.item_batcher(raw, where) if "ItemBatcher" in raw else None,
+            writer=self.result_writer(raw, where) if "ResultWriter" in raw else None,
         )
+
+    def result_writer(self, raw: dict[str, Any], where: str) -> ResultWriter | None:
+        at = f"{where}/ResultWriter"
+        writer = raw["ResultWriter"]
+        if not isinstance(writer, dict):
+            self.problem("INVALID_TYPE", "'ResultWriter' must be an object", at)
+            return None
+        arguments_key = "Arguments" if self.language == "JSONata" else "Parameters"
+        self.unknown_fields(writer, {"Resource", arguments_key, "WriterConfig"}, at, "ResultWriter")
+        if writer.get("Resource") != _WRITER_RESOURCE:
+            self.problem(
+                "INVALID_VALUE",
+                f"ResultWriter's 'Resource' must be {_WRITER_RESOURCE}",
+                f"{at}/Resource",
+            )
+        config = writer.get("WriterConfig") or {}
+        if not isinstance(config, dict):
+            self.problem("INVALID_TYPE", "'WriterConfig' must be an object", f"{at}/WriterConfig")
+            config = {}
+        self.unknown_fields(
+            config, {"OutputType", "Transformation"}, f"{at}/WriterConfig", "WriterConfig"
+        )
+        if config.get("OutputType") == "JSONL":
+            self.problem(
+                "UNSUPPORTED",
+                "WriterConfig OutputType JSONL is not supported yet (JSON is)",
+                f"{at}/WriterConfig/OutputType",
+            )
+        for field, allowed in (
+            ("OutputType", ("JSON", "JSONL")),
+            ("Transformation", ("NONE", "COMPACT", "FLATTEN")),
+        ):
+            if field in config and config[field] not in allowed:
+                self.problem(
+                    "INVALID_VALUE",
+                    f"'{field}' must be one of " + ", ".join(allowed),
+                    f"{at}/WriterConfig/{field}",
+                )
+        if arguments_key not in writer:
+            self.problem(
+                "MISSING_FIELD", f"a ResultWriter needs '{arguments_key}' (Bucket, Prefix)", at
+            )
+            return None
+        arguments = self.any_template(writer, arguments_key, at)
+        return ResultWriter(arguments=arguments, config=dict(config))
 
     def item_reader(self, raw: dict[str, Any], where: str) -> ItemReader | None:
         at = f"{where}/ItemReader"

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.asl import bounds, flows, item_batcher, item_reader, tokens
 from orchestrator.asl.definition import Distribution, MapState, Seconds, StateMachine
 from orchestrator.asl.errors import StatesError
-from orchestrator.asl.execution import DispatchTask, Thread, UpdateMapRun, Work
+from orchestrator.asl.execution import DispatchTask, TaskSucceeded, Thread, UpdateMapRun, Work
 from orchestrator.asl.runtime_fields import StateRuntimeError
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 # What a child execution is started through (no Resource can name it).
 INTEGRATION = "map-run"
 READER_FAILED = "States.ItemReaderFailed"
+WRITER_FAILED = "States.ResultWriterFailed"
 THRESHOLD_EXCEEDED = "States.ExceedToleratedFailureThreshold"
 THRESHOLD_CAUSE = "The specified tolerated failure threshold was exceeded"
 
@@ -122,13 +123,92 @@ def items_read(run: _Run, thread: Thread, state: MapState, answer: Any) -> None:
     _run_items(run, thread, state, items)
 
 
+def writes_results(state: Any) -> bool:
+    """Whether ``state`` is a Distributed Map whose results go to S3 (a ResultWriter)."""
+    return (
+        isinstance(state, MapState)
+        and state.distribution is not None
+        and state.distribution.writer is not None
+    )
+
+
+def write_results(run: _Run, thread: Thread, state: MapState) -> None:
+    """Every child is done: ask the shell to write the Map Run's results to S3, as AWS lays
+    them out (a manifest, and a file of the children of each status)."""
+    distribution = state.distribution
+    assert distribution is not None and distribution.writer is not None
+    assert thread.map_run is not None
+    try:
+        arguments = flows.flow_of(state).writer_call(run, thread, state)
+        if not isinstance(arguments, dict) or not isinstance(arguments.get("Bucket"), str):
+            raise StatesError(WRITER_FAILED, "The ResultWriter needs a Bucket (a string).")
+    except StatesError as failure:
+        failed(run, thread, state, failure)
+        return
+    parameters = {
+        "MapRunArn": thread.map_run,
+        "Bucket": arguments["Bucket"],
+        "Prefix": str(arguments.get("Prefix") or ""),
+        "WriterConfig": distribution.writer.config,
+    }
+    thread.token = tokens.task_token(run.base.token_prefix, run.next_seq())
+    thread.attempt = 0
+    run.tokens[thread.token] = thread.id
+    run.commands.append(
+        DispatchTask(
+            thread.token,
+            0,
+            "",
+            thread.map_run,
+            state.name,
+            None,
+            integration=INTEGRATION,
+            service=INTEGRATION,
+            action="writeResults",
+            region=run.region,
+            parameters=parameters,
+        )
+    )
+
+
+def results_written(run: _Run, thread: Thread, state: MapState, answer: Any) -> None:
+    """The results are in S3: the Map state's result is where (ResultWriterDetails)."""
+    run.end_task(thread)
+    succeeded(run, thread)
+    run.record("MapStateSucceeded", thread=thread)
+    thread.results, thread.items = None, []
+    try:
+        run.finish_recoverable(thread, state, answer)
+    except StatesError as failure:
+        run.state_failed(thread, state, failure)
+
+
+def answered(run: _Run, thread: Thread, state: MapState, event: Any) -> None:
+    """The Map Run's own call answered: its item reader, or its result writer (once its
+    children are all set aside)."""
+    writing = bool(thread.first_child)
+    if isinstance(event, TaskSucceeded):
+        if writing:
+            results_written(run, thread, state, event.output)
+        else:
+            items_read(run, thread, state, event.output)
+    elif writing:
+        run.end_task(thread)
+        failed(run, thread, state, StatesError(WRITER_FAILED, _detail(event.error, event.cause)))
+    else:
+        read_failed(run, thread, state, event.error, event.cause)
+
+
+def _detail(error: str | None, cause: str | None) -> str:
+    return f"{error}: {cause}" if error and cause else (cause or error or "")
+
+
 def read_failed(
     run: _Run, thread: Thread, state: MapState, error: str | None, cause: str | None
 ) -> None:
     """The reader's S3 call failed: so does the Map Run."""
     run.end_task(thread)
-    detail = f"{error}: {cause}" if error and cause else (cause or error or "")
-    failed(run, thread, state, StatesError(READER_FAILED, detail))
+    failed(run, thread, state, StatesError(READER_FAILED, _detail(error, cause)))
 
 
 def _path_text(spec: Seconds | None) -> str | None:
@@ -220,8 +300,9 @@ def child_failed(
     parent.failed += 1
     tolerated = parent.tolerated_failures or 0.0
     if parent.failed <= tolerated:
-        result = {"Error": error, "Cause": cause}
-        run.keep_result(parent, child.index, result, bounds.json_size(result))
+        if not writes_results(state):
+            result = {"Error": error, "Cause": cause}
+            run.keep_result(parent, child.index, result, bounds.json_size(result))
         run.after_item(parent, state)
         return
     failed(run, parent, state, StatesError(THRESHOLD_EXCEEDED, THRESHOLD_CAUSE))

@@ -33,9 +33,10 @@ import messages
 from broker import TASK_RESULTS_QUEUE, Delivery, Topology, oversized, publish_json
 from broker.topology import CALLS_QUEUE
 from orchestrator.asl import errors
+from orchestrator.asl.execution import ExecutionState
 from orchestrator.asl.resources import function_name_of
 from orchestrator.engine import Engine
-from orchestrator.integrations import nested
+from orchestrator.integrations import nested, result_writer
 from orchestrator.integrations.answers import failed, internal_failure
 from orchestrator.integrations.aws.jobs import JobPending, next_poll_delay
 from orchestrator.integrations.rabbitmq_target import RabbitMqTarget
@@ -105,6 +106,12 @@ class Calls:
         target = None if mocked else self._target(request)
         if target == "rabbitmq":
             results = await (await self._rabbit_target()).call(request)
+        elif request.integration == "map-run" and request.action == "writeResults":
+            # The children are read here (the store is the event loop's), written in a thread.
+            arn = str(request.parameters["MapRunArn"])  # type: ignore[call-overload,index]
+            children = self.engine.store.map_run_children(arn)
+            async with self._slots:
+                results = [await asyncio.to_thread(self._write_results, request, children)]
         elif request.integration == "map-run":
             try:
                 results, ids = [], self.engine.start_map_child(request)
@@ -141,6 +148,38 @@ class Calls:
         # first step sends its end to the parent's task, which must come second.
         await self.publish(ids)
         await message.ack()
+
+    def _write_results(
+        self, request: messages.IntegrationRequest, children: list[ExecutionState]
+    ) -> messages.AnyTaskResult:
+        """A Distributed Map's ResultWriter: its children's results put in S3 through the
+        aws target, the manifest last; the Map state's result says where it is."""
+        parameters = request.parameters
+        assert isinstance(parameters, dict)
+        for key, body in result_writer.files(parameters, children):
+            put = request.model_copy(
+                update={
+                    "integration": "service",
+                    "resource": "arn:aws:states:::aws-sdk:s3:putObject",
+                    "service": "aws-sdk:s3",
+                    "action": "putObject",
+                    "parameters": {"Bucket": parameters["Bucket"], "Key": key, "Body": body},
+                }
+            )
+            answers = self.targets.call(put) or []
+            refused = [a for a in answers if not isinstance(a, messages.TaskSucceeded)]
+            if refused or not answers:
+                why = getattr(refused[0], "cause", None) if refused else "no target carries S3"
+                return failed(
+                    request,
+                    "States.ResultWriterFailed",
+                    f"Writing s3://{parameters['Bucket']}/{key} failed: {why}",
+                )
+        return messages.TaskSucceeded(
+            task_token=request.task_token,
+            attempt=request.attempt,
+            output=result_writer.details(parameters),
+        )
 
     # -- a .sync job, one step per message ---------------------------------------------------
 

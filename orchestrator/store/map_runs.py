@@ -88,6 +88,17 @@ class MapRunsMixin:
         ).fetchall()
         return [MapRunRecord(*row) for row in rows]
 
+    def _state(self, key: int, state: str, layout: int) -> ExecutionState:  # the store's
+        raise NotImplementedError
+
+    def map_run_children(self, arn: str) -> list[ExecutionState]:
+        """The Map Run's child executions, in the order they started."""
+        rows = self._db.execute(
+            "SELECT id, state, layout FROM executions WHERE map_run=? ORDER BY start_date, id",
+            (arn,),
+        ).fetchall()
+        return [self._state(key, state, layout) for key, state, layout in rows]
+
     def map_run_counts(self, arn: str) -> dict[str, int]:
         """How many of the Map Run's child executions are in each status."""
         rows = self._db.execute(

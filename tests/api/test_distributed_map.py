@@ -4,7 +4,8 @@ One orchestrator process of this module's own (its own database, the API on a fr
 and the call-center workers, on the test broker; driven through boto3 as a user would:
 the Map Run's history events, ListMapRuns/DescribeMapRun, the child executions listed by
 their Map Run with their own histories, tolerated failures, UpdateMapRun on a running Map
-Run, and StopExecution stopping the children.
+Run, StopExecution stopping the children, and S3 (a moto server process, reached through
+``AWS_ENDPOINT_URL``) read by an ItemReader and written by a ResultWriter.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from botocore.exceptions import ClientError
 
 from tests.api.test_boto3 import ROLE, code, free_port, wait_done
 from tests.api.test_versions import _purge
+from tests.integration.test_integrations_on_broker import DUMMY_AWS
+from tests.integrations.moto_server import MotoServer, moto_server  # noqa: F401
 from tests.processes import WORKER_NAMES, Service, start, start_orchestrator
 
 pytestmark = pytest.mark.integration
@@ -32,9 +35,32 @@ OPEN_CASE = "arn:aws:lambda:us-east-1:123456789012:function:OpenCaseFunction"
 
 
 @pytest.fixture(scope="module")
-def sfn(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def s3(moto_server: MotoServer) -> Any:  # noqa: F811
+    """The test's own view of S3: a boto3 client of the moto server."""
+    return boto3.client("s3", endpoint_url=moto_server.url, region_name="us-east-1", **_keys())
+
+
+def _keys() -> dict[str, str]:
+    return {
+        "aws_access_key_id": DUMMY_AWS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": DUMMY_AWS["AWS_SECRET_ACCESS_KEY"],
+    }
+
+
+@pytest.fixture(scope="module")
+def sfn(
+    amqp_url: str,
+    moto_server: MotoServer,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Any]:
     tmp = tmp_path_factory.mktemp("distributed")
-    env = {**os.environ, "AMQP_URL": amqp_url, "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        **DUMMY_AWS,
+        "AMQP_URL": amqp_url,
+        "PYTHONUNBUFFERED": "1",
+        "AWS_ENDPOINT_URL": moto_server.url,
+    }
     env.pop("SFN_ACCESS_KEY_ID", None)
     asyncio.run(_purge(amqp_url))
     port = free_port()
@@ -244,3 +270,94 @@ def test_stopping_the_parent_stops_its_children(sfn: Any) -> None:
     sfn.stop_execution(executionArn=execution, error="Enough")
     assert until(lambda: len(children(sfn, map_run, "ABORTED")) == 3)
     assert sfn.describe_map_run(mapRunArn=map_run)["status"] == "ABORTED"
+
+
+def test_an_item_reader_reads_s3_and_a_result_writer_writes_there(sfn: Any, s3: Any) -> None:
+    bucket = f"dm-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    rows = "id;name\n001;Ada\n002;Grace\n003;Edsger\n004;Barbara\n"
+    s3.put_object(Bucket=bucket, Key="people.csv", Body=rows.encode())
+    reader = {
+        "Resource": "arn:aws:states:::s3:getObject",
+        "Parameters": {"Bucket.$": "$.bucket", "Key": "people.csv"},
+        "ReaderConfig": {
+            "InputType": "CSV",
+            "CSVHeaderLocation": "FIRST_ROW",
+            "CSVDelimiter": "SEMICOLON",
+            "MaxItems": 3,
+        },
+    }
+    # A batch of two rows per child; each child outputs its batch's names.
+    processor = {
+        "StartAt": "Names",
+        "States": {
+            "Names": {
+                "Type": "Pass",
+                "Parameters": {"names.$": "$.Items[*].name", "batch.$": "$.BatchInput.batch"},
+                "End": True,
+            }
+        },
+    }
+    arn = machine(
+        sfn,
+        {
+            "StartAt": "Fan",
+            "States": {
+                "Fan": {
+                    "Type": "Map",
+                    "ItemReader": reader,
+                    "ItemBatcher": {"MaxItemsPerBatch": 2, "BatchInput": {"batch": "people"}},
+                    "ItemProcessor": {
+                        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                        **processor,
+                    },
+                    "End": True,
+                }
+            },
+        },
+    )
+    started = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"bucket": bucket}))
+    described = wait_done(sfn, started["executionArn"], timeout=60)
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == [
+        {"names": ["Ada", "Grace"], "batch": "people"},
+        {"names": ["Edsger"], "batch": "people"},
+    ]
+
+    # The same, with the results written to S3 instead of returned.
+    definition = json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])
+    definition["States"]["Fan"]["ResultWriter"] = {
+        "Resource": "arn:aws:states:::s3:putObject",
+        "Parameters": {"Bucket.$": "$.bucket", "Prefix": "runs"},
+    }
+    arn = machine(sfn, definition)
+    started = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"bucket": bucket}))
+    described = wait_done(sfn, started["executionArn"], timeout=60)
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    map_run = output["MapRunArn"]
+    run_id = map_run.rsplit(":", 1)[1]
+    assert output["ResultWriterDetails"] == {
+        "Bucket": bucket,
+        "Key": f"runs/{run_id}/manifest.json",
+    }
+    manifest = json.loads(
+        s3.get_object(Bucket=bucket, Key=f"runs/{run_id}/manifest.json")["Body"].read()
+    )
+    assert manifest["MapRunArn"] == map_run and manifest["DestinationBucket"] == bucket
+    (succeeded,) = manifest["ResultFiles"]["SUCCEEDED"]
+    assert manifest["ResultFiles"]["FAILED"] == [] and succeeded["Key"].endswith("SUCCEEDED_0.json")
+    body = s3.get_object(Bucket=bucket, Key=succeeded["Key"])["Body"].read()
+    assert succeeded["Size"] == len(body)
+    results = json.loads(body)
+    assert sorted(json.loads(r["Output"])["names"][0] for r in results) == ["Ada", "Edsger"]
+    assert {r["Status"] for r in results} == {"SUCCEEDED"}
+    kids = {k["executionArn"] for k in children(sfn, map_run)}
+    assert {r["ExecutionArn"] for r in results} == kids
+
+    # An object that is not there fails the Map Run with States.ItemReaderFailed.
+    started = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"bucket": bucket + "x"}))
+    described = wait_done(sfn, started["executionArn"], timeout=60)
+    assert described["status"] == "FAILED"
+    assert described["error"] == "States.ItemReaderFailed"
+    assert "NoSuchBucket" in described["cause"]

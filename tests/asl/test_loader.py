@@ -136,23 +136,6 @@ def test_single_problems(document: object, code: str, pointer: str) -> None:
     assert (code, pointer) in {(p.code, p.pointer) for p in caught.value.problems}
 
 
-def test_a_result_writer_is_refused_by_name_as_not_run_yet() -> None:
-    state = {
-        "Type": "Map",
-        "ItemProcessor": {
-            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-            "StartAt": "P",
-            "States": {"P": {"Type": "Pass", "End": True}},
-        },
-        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject"},
-        "End": True,
-    }
-    with pytest.raises(DefinitionError) as caught:
-        load_definition(json.dumps({"StartAt": "A", "States": {"A": state}}), name="M")
-    found = {(p.code, p.pointer) for p in caught.value.problems}
-    assert found == {("UNSUPPORTED", "/States/A/ResultWriter")}
-
-
 @pytest.mark.parametrize(
     ("change", "code", "pointer"),
     [
@@ -186,6 +169,27 @@ def test_a_result_writer_is_refused_by_name_as_not_run_yet() -> None:
             "MaxItems",
         ),
         ({"ItemBatcher": {}}, "MISSING_FIELD", "/ItemBatcher"),
+        (
+            {"ResultWriter": {"Resource": "arn:aws:states:::s3:putObject"}},
+            "MISSING_FIELD",
+            "/ResultWriter",
+        ),
+        (
+            {"ResultWriter": {"Resource": "arn:aws:states:::s3:getObject", "Parameters": {}}},
+            "INVALID_VALUE",
+            "/ResultWriter/Resource",
+        ),
+        (
+            {
+                "ResultWriter": {
+                    "Resource": "arn:aws:states:::s3:putObject",
+                    "Parameters": {},
+                    "WriterConfig": {"OutputType": "CSV"},
+                }
+            },
+            "INVALID_VALUE",
+            "/OutputType",
+        ),
         ({"ItemBatcher": {"MaxItemsPerBatch": 0}}, "INVALID_VALUE", "MaxItemsPerBatch"),
     ],
 )

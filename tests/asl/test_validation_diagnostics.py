@@ -210,22 +210,6 @@ def test_a_jsonata_field_in_a_jsonpath_state_is_an_invalid_field() -> None:
     }
 
 
-def test_valid_asl_not_run_here_is_an_error_named_unsupported() -> None:
-    state = {
-        "Type": "Map",
-        "ItemProcessor": {
-            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-            "StartAt": "P",
-            "States": {"P": {"Type": "Pass", "End": True}},
-        },
-        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject"},
-        "End": True,
-    }
-    (diagnostic,) = diagnose({"StartAt": "A", "States": {"A": state}})["diagnostics"]
-    assert diagnostic["code"] == "UNSUPPORTED"
-    assert diagnostic["location"] == "/States/A/ResultWriter"
-
-
 def test_a_service_integration_aws_lacks_is_an_invalid_resource() -> None:
     state = {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.sync", "End": True}
     (diagnostic,) = diagnose({"StartAt": "A", "States": {"A": state}})["diagnostics"]

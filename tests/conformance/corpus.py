@@ -194,6 +194,7 @@ def normalise(value: Any, case: dict[str, Any], history: list[dict[str, Any]] | 
         text = text.replace(json.dumps(original)[1:-1], placeholder).replace(original, placeholder)
     for rule in text_rules:
         text = re.sub(rule["pattern"], rule["replacement"], text)
+    text = _map_run_parts(text, case)
     text = text.replace(REGION, "<region>").replace("arn:aws:", "arn:<partition>:")
     text = _ISO.sub(_valid_date_or_same, text)
     text = re.sub(r"Request ID: [a-zA-Z0-9-]+", "Request ID: <request_id>", text)
@@ -201,6 +202,20 @@ def normalise(value: Any, case: dict[str, Any], history: list[dict[str, Any]] | 
         r"Extended Request ID: [a-zA-Z0-9-/=+]+", "Extended Request ID: <extended_request_id>", text
     )
     return json.loads(text)
+
+
+_MAP_RUN = re.compile(r"mapRun:[^/\"]+/([^:\"]+):([0-9a-f]{8}-[0-9a-f-]{27})")
+
+
+def _map_run_parts(text: str, case: dict[str, Any]) -> str:
+    """Map Run ARNs as the recording masked them: the run's id (wherever it appears, as in a
+    ResultWriter's manifest key) and a label the definition does not give."""
+    labels = set(re.findall(r'"Label": ?"([^"]+)"', case.get("definition", "")))
+    for n, (label, run_id) in enumerate(dict.fromkeys(_MAP_RUN.findall(text))):
+        if label not in labels:
+            text = text.replace(f"/{label}:{run_id}", f"/<MapRunArnPart0_{n}idx>:{run_id}")
+        text = text.replace(run_id, f"<MapRunArnPart1_{n}idx>")
+    return text
 
 
 def fixed_keys(value: Any) -> Any:

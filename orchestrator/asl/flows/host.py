@@ -105,6 +105,9 @@ class DataFlow(Protocol):
         """A Distributed Map's ItemReader: the S3 call's arguments and ReaderConfig's
         MaxItems as given (None: none), to be checked by the reader."""
 
+    def writer_call(self, host: Host, thread: Thread, state: MapState) -> Any:
+        """A Distributed Map's ResultWriter: where its results go (Bucket, Prefix)."""
+
     def batcher_fields(self, host: Host, thread: Thread, state: MapState) -> tuple[Any, Any, Any]:
         """A Distributed Map's ItemBatcher: MaxItemsPerBatch, MaxInputBytesPerBatch and
         BatchInput as given (None: not given), to be checked by the batcher."""

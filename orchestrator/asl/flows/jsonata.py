@@ -213,6 +213,14 @@ class JsonataFlow:
         )
         return arguments, self._given(host, reader.max_items, "MaxItems", names)
 
+    def writer_call(self, host: Host, thread: Thread, state: MapState) -> Any:
+        assert state.distribution is not None and state.distribution.writer is not None
+        arguments = state.distribution.writer.arguments
+        names = _names(host, thread, state, thread.effective, (arguments,))
+        return arguments.render(
+            names, rng=_rng(host, arguments), now=host.now, field="ResultWriter.Arguments"
+        )
+
     def batcher_fields(self, host: Host, thread: Thread, state: MapState) -> tuple[Any, Any, Any]:
         assert state.distribution is not None and state.distribution.batcher is not None
         batcher = state.distribution.batcher

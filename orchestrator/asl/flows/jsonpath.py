@@ -197,6 +197,13 @@ class JsonPathFlow:
         )
         return arguments, self._given(host, thread, reader.max_items)
 
+    def writer_call(self, host: Host, thread: Thread, state: MapState) -> Any:
+        assert state.distribution is not None and state.distribution.writer is not None
+        writer = state.distribution.writer
+        return host.render(
+            writer.arguments, "ResultWriter.Parameters", thread.effective, thread, state
+        )
+
     def batcher_fields(self, host: Host, thread: Thread, state: MapState) -> tuple[Any, Any, Any]:
         assert state.distribution is not None and state.distribution.batcher is not None
         batcher = state.distribution.batcher

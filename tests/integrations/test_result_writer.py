@@ -1,0 +1,85 @@
+"""The files a Distributed Map's ResultWriter puts in S3, as AWS lays them out."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from orchestrator.asl.execution import ExecutionState
+from orchestrator.integrations import result_writer
+
+RUN = "arn:aws:states:us-east-1:123456789012:mapRun:M/L:7c9d3f2a-1111-4222-8333-444455556666"
+PARAMETERS: dict[str, Any] = {"MapRunArn": RUN, "Bucket": "out", "Prefix": "jobs/"}
+
+
+def child(name: str, status: str, output: Any = None, **fields: Any) -> ExecutionState:
+    return ExecutionState(
+        execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:M/L:{name}",
+        execution_name=name,
+        state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:M/L",
+        state_machine_name="M/L",
+        role_arn="",
+        input={"n": name},
+        start_time=datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC),
+        stop_time=datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC),
+        token_prefix="x" * 32,
+        status=status,  # type: ignore[arg-type]
+        output=output,
+        **fields,
+    )
+
+
+def test_the_details_name_the_manifest_under_the_prefix_and_run_id() -> None:
+    assert result_writer.details(PARAMETERS) == {
+        "MapRunArn": RUN,
+        "ResultWriterDetails": {
+            "Bucket": "out",
+            "Key": "jobs/7c9d3f2a-1111-4222-8333-444455556666/manifest.json",
+        },
+    }
+
+
+def test_files_hold_each_outcome_and_the_manifest_lists_them_with_their_sizes() -> None:
+    children = [
+        child("a", "SUCCEEDED", {"ok": 1}),
+        child("b", "FAILED", error="Boom", cause="why"),
+        child("c", "ABORTED"),
+        child("d", "SUCCEEDED", [1, 2]),
+    ]
+    written = dict(result_writer.files(PARAMETERS, children))
+    base = "jobs/7c9d3f2a-1111-4222-8333-444455556666/"
+    assert list(written) == [
+        base + "SUCCEEDED_0.json",
+        base + "FAILED_0.json",
+        base + "manifest.json",
+    ]
+    succeeded = written[base + "SUCCEEDED_0.json"]
+    assert [json.loads(e["Output"]) for e in succeeded] == [{"ok": 1}, [1, 2]]
+    assert succeeded[0]["StartDate"] == "2026-01-02T03:04:05.678Z"
+    assert succeeded[0]["Input"] == '{"n":"a"}' and succeeded[0]["Status"] == "SUCCEEDED"
+    failed = written[base + "FAILED_0.json"]
+    assert [(e["Status"], e.get("Error")) for e in failed] == [
+        ("FAILED", "Boom"),
+        ("ABORTED", None),
+    ]
+    assert "Output" not in failed[0]
+    manifest = written[base + "manifest.json"]
+    assert manifest["DestinationBucket"] == "out" and manifest["MapRunArn"] == RUN
+    assert manifest["ResultFiles"]["PENDING"] == []
+    (listed,) = manifest["ResultFiles"]["SUCCEEDED"]
+    assert listed == {
+        "Key": base + "SUCCEEDED_0.json",
+        "Size": len(result_writer.text(succeeded).encode()),
+    }
+
+
+def test_compact_keeps_outputs_and_flatten_spreads_arrays() -> None:
+    children = [child("a", "SUCCEEDED", {"ok": 1}), child("d", "SUCCEEDED", [1, 2])]
+    for transformation, expected in (
+        ("COMPACT", [{"ok": 1}, [1, 2]]),
+        ("FLATTEN", [{"ok": 1}, 1, 2]),
+    ):
+        parameters = {**PARAMETERS, "WriterConfig": {"Transformation": transformation}}
+        written = result_writer.files(parameters, children)
+        assert written[0][1] == expected
