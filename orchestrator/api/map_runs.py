@@ -66,8 +66,10 @@ class MapRuns:
             "toleratedFailureCount": found.tolerated_count,
             "itemCounts": counts,
             "executionCounts": {k: v for k, v in counts.items() if k != "resultsWritten"},
-            "redriveCount": 0,
+            "redriveCount": found.redrive_count,
         }
+        if found.redrive_date is not None:
+            answer["redriveDate"] = _epoch(found.redrive_date)
         if found.stop_date is not None:
             answer["stopDate"] = _epoch(found.stop_date)
         return answer

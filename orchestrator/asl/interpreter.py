@@ -187,11 +187,6 @@ def redrivable(state: ExecutionState) -> str | None:
     point = state.redrive_from
     if point is None:
         return "Execution failed before any state ran, or was stored before redrive existed"
-    if point.get("type") in ("Map", "Parallel"):
-        return (
-            f"Execution ended in the {point.get('type')} state {point.get('state')!r}: redriving"
-            " only its failed iterations or branches is not supported yet"
-        )
     return None
 
 
@@ -212,10 +207,16 @@ def _redrive(machine: StateMachine, state: ExecutionState, event: RedriveExecuti
             "redrive_count": state.redrive_count + 1,
             "redrive_time": event.time,
             "redrive_from": None,
-            "threads": PMap({ROOT: Thread(id=ROOT, scope=0)}),
+            "threads": PMap({ROOT: _redriven_root(point)}),
         }
     )
     run = _Run(machine, restarted, event.time)
+    done = point.get("done") or []
+    if point.get("type") in ("Map", "Parallel") and isinstance(done, list):
+        # A Parallel's or Map's children that need not run again (and a Map Run to resume).
+        kept = {int(p[0]): p[1] for p in done if isinstance(p, list) and isinstance(p[0], int)}
+        resumed = point.get("map_run")
+        run.redriven = (str(point["state"]), kept, resumed if isinstance(resumed, str) else None)
     run.record("ExecutionRedriven", {"redriveCount": restarted.redrive_count})
     run.start_timer(run.thread(ROOT), "execution", float(run.max_duration))
     run.enqueue(ROOT, str(point["state"]), point.get("input"))
@@ -224,6 +225,15 @@ def _redrive(machine: StateMachine, state: ExecutionState, event: RedriveExecuti
     except _HistoryFull:
         run.history_full()
     return run.finish()
+
+
+def _redriven_root(point: dict[str, Any]) -> Thread:
+    """The top-level thread a redrive starts with: the variables it had."""
+    variables = point.get("variables")
+    if not isinstance(variables, dict) or not variables:
+        return Thread(id=ROOT, scope=0)
+    size = sum(_variable_size(name, value) for name, value in variables.items())
+    return Thread(id=ROOT, scope=0, variables=dict(variables), variables_bytes=size)
 
 
 def _initial_state(machine: StateMachine, event: StartExecution, data: Any) -> ExecutionState:
@@ -345,6 +355,11 @@ class _Run:
         self.measured_text = b""
         # The top-level state the execution is failing in, and its input (for a redrive).
         self.failing: tuple[AnyState, Any] | None = None
+        # A redrive of a Parallel or Map: its name, and the results of its children that
+        # succeeded before (they are not run again).
+        self.redriven: tuple[str, dict[int, Any], str | None] | None = None
+        # The Map Run that failed this step (a redrive resumes it).
+        self.failed_map_run: str | None = None
         self.max_duration = bounds.max_duration_seconds(machine.type, machine.timeout_seconds)
 
     # -- bookkeeping ---------------------------------------------------------------------------
@@ -1127,9 +1142,11 @@ class _Run:
             self.set_aside_children(thread, len(state.branches))
             thread.items = []
             thread.max_concurrency = 0
+            self.take_redriven(thread, state)
             for index, scope in enumerate(state.branches):
-                self.spawn(thread, scope, index, thread.effective, link)
-            if not state.branches:
+                if thread.results is None or index not in thread.results:
+                    self.spawn(thread, scope, index, thread.effective, link)
+            if thread.done == len(state.branches):
                 self.work.append(Work("done", thread.id))
             return
         if state.distribution is not None:
@@ -1143,6 +1160,7 @@ class _Run:
         )
         self.record("MapStateStarted", {"length": len(items)}, thread=thread)
         self.set_aside_children(thread, len(items))
+        self.take_redriven(thread, state)
         if not items:
             self.work.append(Work("done", thread.id))
             return
@@ -1170,8 +1188,43 @@ class _Run:
         assert isinstance(state, MapState)
         self.start_items(thread, state)
 
+    def redriving(self, thread: Thread, state: AnyState) -> str | None:
+        """In a redrive of this fan-out: the Map Run it resumes ("" for none); else None."""
+        if self.redriven is None or thread.id != ROOT or self.redriven[0] != state.name:
+            return None
+        return self.redriven[2] or ""
+
+    def take_redriven(self, thread: Thread, state: ParallelState | MapState) -> None:
+        """In a redrive of this fan-out: its children that succeeded before count as done."""
+        if self.redriving(thread, state) is None:
+            return
+        assert self.redriven is not None
+        _, done, _ = self.redriven
+        self.redriven = None
+        count = len(thread.items) if isinstance(state, MapState) else len(state.branches)
+        for index, value in done.items():
+            if 0 <= index < count:
+                self.keep_result(thread, index, value, bounds.json_size(value))
+                thread.done += 1
+
+    def skip_done_items(self, thread: Thread) -> bool:
+        """Pass over items a redrive already has the results of; False when none is left to
+        start (the Map is then done if every item is)."""
+        kept = thread.results
+        while (
+            kept is not None and thread.next_item < len(thread.items) and thread.next_item in kept
+        ):
+            thread.next_item += 1
+        if thread.next_item < len(thread.items):
+            return True
+        if thread.done + thread.failed == len(thread.items):
+            self.work.append(Work("done", thread.id))
+        return False
+
     def start_item(self, thread: Thread, state: MapState) -> bool:
         """Start the next item; False when its ItemSelector failed the Map state."""
+        if thread.done and not self.skip_done_items(thread):
+            return True
         if state.distribution is not None:
             return map_run.start_child(self, thread, state)
         index = thread.next_item
@@ -1438,7 +1491,16 @@ class _Run:
         if found is None:
             return None
         state, data = found
-        return {"state": state.name, "input": data, "type": state.type}
+        point: dict[str, Any] = {"state": state.name, "input": data, "type": state.type}
+        if top is not None and top.variables:
+            point["variables"] = dict(top.variables)
+        if isinstance(state, ParallelState | MapState) and top is not None:
+            # What its children returned: a redrive runs the others only.
+            results = top.results.items_list() if top.results else []
+            point["done"] = [[index, value] for index, value in results]
+            if isinstance(state, MapState) and state.distribution is not None:
+                point["map_run"] = top.map_run or self.failed_map_run
+        return point
 
     def end_execution(
         self,

@@ -53,8 +53,14 @@ def start(run: _Run, thread: Thread, state: MapState) -> None:
             item_reader.check_max_items(max_items, _path_text(distribution.reader.max_items))
         except StatesError as failure:
             raise StateRuntimeError(failure.cause) from None
-    thread.map_run = _map_run_arn(run, distribution)
-    run.record("MapRunStarted", {"mapRunArn": thread.map_run}, thread=thread)
+    resumed = run.redriving(thread, state)
+    if resumed:  # a redrive: the Map Run goes on, for the items it lacks
+        thread.map_run = resumed
+        details = {"mapRunArn": resumed, "redriveCount": run.base.redrive_count}
+        run.record("MapRunRedriven", details, thread=thread)
+    else:
+        thread.map_run = _map_run_arn(run, distribution)
+        run.record("MapRunStarted", {"mapRunArn": thread.map_run}, thread=thread)
     if distribution.reader is not None:
         thread.items = []
         _read(run, thread, state, None)
@@ -235,6 +241,7 @@ def _run_items(run: _Run, thread: Thread, state: MapState, items: list[Any]) -> 
             return
     thread.items = items
     run.set_aside_children(thread, len(items))
+    run.take_redriven(thread, state)
     if not items:
         run.work.append(Work("done", thread.id))
         return
@@ -254,7 +261,7 @@ def start_child(run: _Run, thread: Thread, state: MapState) -> bool:
     except StatesError as failure:
         failed(run, thread, state, failure)
         return False
-    name = child_name(thread.map_run, index)
+    name = child_name(thread.map_run, index, run.base.redrive_count)
     child = Thread(
         id=thread.first_child + index,
         scope=state.iterator,
@@ -320,7 +327,7 @@ def failed(run: _Run, thread: Thread, state: MapState, failure: StatesError) -> 
         details["cause"] = failure.cause
     run.record("MapRunFailed", details or None, thread=thread)
     run.record("MapStateFailed", thread=thread)
-    thread.map_run = None
+    run.failed_map_run, thread.map_run = thread.map_run, None
     run.state_failed(thread, state, failure)
 
 
@@ -381,10 +388,12 @@ def child_machine(machine: StateMachine, parameters: Any) -> StateMachine:
     )
 
 
-def child_name(map_run: str, index: int) -> str:
+def child_name(map_run: str, index: int, redrive: int = 0) -> str:
     """Child ``index``'s execution name: the same for every start of it (a redelivered start
-    finds the child it made), and a UUID as AWS's are."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{map_run}#{index}"))
+    finds the child it made), a new one in each redrive of the parent, and a UUID as AWS's
+    are."""
+    key = f"{map_run}#{index}" + (f"#{redrive}" if redrive else "")
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, key))
 
 
 def child_arn(map_run: str, name: str) -> str:

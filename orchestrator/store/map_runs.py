@@ -17,7 +17,7 @@ from orchestrator.store.records import MapRunRecord
 _ENDS = {"MapRunSucceeded": "SUCCEEDED", "MapRunFailed": "FAILED", "MapRunAborted": "ABORTED"}
 _COLUMNS = (
     "arn, execution_arn, status, start_date, stop_date, error, cause, max_concurrency,"
-    " tolerated_count, tolerated_percentage"
+    " tolerated_count, tolerated_percentage, redrive_count, redrive_date"
 )
 
 
@@ -40,6 +40,12 @@ class MapRunsMixin:
                     " max_concurrency, tolerated_count, tolerated_percentage)"
                     " VALUES (?,?,'RUNNING',?,0,0,0)",
                     (str(event.details["mapRunArn"]), arn, event.timestamp.isoformat()),
+                )
+            elif event.type == "MapRunRedriven" and event.details:
+                self._db.execute(
+                    "UPDATE map_runs SET status='RUNNING', stop_date=NULL, error=NULL,"
+                    " cause=NULL, redrive_count=redrive_count+1, redrive_date=? WHERE arn=?",
+                    (event.timestamp.isoformat(), str(event.details["mapRunArn"])),
                 )
         running = [
             row[0]

@@ -65,6 +65,8 @@ class MapRunRecord:
     max_concurrency: int
     tolerated_count: int
     tolerated_percentage: float
+    redrive_count: int = 0
+    redrive_date: str | None = None
 
 
 @dataclass(frozen=True)

@@ -211,7 +211,9 @@ MIGRATIONS: dict[int, str] = {
         cause TEXT,
         max_concurrency INTEGER NOT NULL,
         tolerated_count INTEGER NOT NULL,
-        tolerated_percentage REAL NOT NULL
+        tolerated_percentage REAL NOT NULL,
+        redrive_count INTEGER NOT NULL DEFAULT 0,
+        redrive_date TEXT
     ) WITHOUT ROWID;
     CREATE INDEX map_runs_execution ON map_runs (execution_arn, start_date);
     ALTER TABLE executions ADD COLUMN map_run TEXT;

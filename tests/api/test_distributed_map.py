@@ -361,3 +361,67 @@ def test_an_item_reader_reads_s3_and_a_result_writer_writes_there(sfn: Any, s3: 
     assert described["status"] == "FAILED"
     assert described["error"] == "States.ItemReaderFailed"
     assert "NoSuchBucket" in described["cause"]
+
+
+def test_a_redriven_parent_resumes_its_map_run_for_the_items_it_lacks(sfn: Any) -> None:
+    # A child fails for item 2 while the parent has not been redriven.
+    processor = {
+        "StartAt": "Which",
+        "States": {
+            "Which": {
+                "Type": "Choice",
+                "Choices": [
+                    {
+                        "And": [
+                            {"Variable": "$.n", "NumericEquals": 2},
+                            {"Variable": "$.redrive", "NumericEquals": 0},
+                        ],
+                        "Next": "Bad",
+                    }
+                ],
+                "Default": "Good",
+            },
+            "Bad": {"Type": "Fail", "Error": "Flaky"},
+            "Good": {"Type": "Pass", "End": True},
+        },
+    }
+    arn = machine(
+        sfn,
+        distributed(
+            processor,
+            MaxConcurrency=1,
+            ItemSelector={"n.$": "$$.Map.Item.Value", "redrive.$": "$$.Execution.RedriveCount"},
+        ),
+    )
+    started = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": [0, 1, 2, 3]}))
+    execution = started["executionArn"]
+    failed = wait_done(sfn, execution, timeout=60)
+    assert failed["status"] == "FAILED" and failed["redriveStatus"] == "REDRIVABLE"
+    (run,) = sfn.list_map_runs(executionArn=execution)["mapRuns"]
+    first = {k["executionArn"] for k in children(sfn, run["mapRunArn"])}
+    assert len(first) == 3  # items 0, 1 and the failed 2; item 3 never started
+
+    sfn.redrive_execution(executionArn=execution)
+    done = wait_done(sfn, execution, timeout=60)
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"]) == [
+        {"n": 0, "redrive": 0},
+        {"n": 1, "redrive": 0},
+        {"n": 2, "redrive": 1},
+        {"n": 3, "redrive": 1},
+    ]
+    # The same Map Run goes on, redriven once; only items 2 and 3 ran again.
+    assert [r["mapRunArn"] for r in sfn.list_map_runs(executionArn=execution)["mapRuns"]] == [
+        run["mapRunArn"]
+    ]
+    described = sfn.describe_map_run(mapRunArn=run["mapRunArn"])
+    assert described["status"] == "SUCCEEDED" and described["redriveCount"] == 1
+    assert "redriveDate" in described
+    after = children(sfn, run["mapRunArn"])
+    assert len(after) == 5 and first <= {k["executionArn"] for k in after}
+    events = sfn.get_execution_history(executionArn=execution)["events"]
+    redriven = next(e for e in events if e["type"] == "MapRunRedriven")
+    assert redriven["mapRunRedrivenEventDetails"] == {
+        "mapRunArn": run["mapRunArn"],
+        "redriveCount": 1,
+    }

@@ -103,21 +103,113 @@ def test_a_stopped_execution_runs_again_from_the_state_it_was_in() -> None:
     assert (state.status, state.output) == ("SUCCEEDED", "done")
 
 
-def test_an_execution_that_failed_in_a_map_is_not_redriven_yet() -> None:
+# Fails for item or branch 2 on the first run only.
+FLAKY_TWO = {
+    "StartAt": "Which",
+    "States": {
+        "Which": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "And": [
+                        {"Variable": "$.n", "NumericEquals": 2},
+                        {"Variable": "$$.Execution.RedriveCount", "NumericEquals": 0},
+                    ],
+                    "Next": "Bad",
+                }
+            ],
+            "Default": "Good",
+        },
+        "Bad": {"Type": "Fail", "Error": "Flaky"},
+        "Good": {
+            "Type": "Pass",
+            "Parameters": {"n.$": "$.n", "run.$": "$$.Execution.RedriveCount"},
+            "End": True,
+        },
+    },
+}
+
+
+def test_a_map_redriven_runs_only_its_failed_and_unfinished_items_again() -> None:
+    definition = machine(
+        {
+            "Start": {"Type": "Pass", "Assign": {"label": "kept"}, "Next": "Each"},
+            "Each": {
+                "Type": "Map",
+                "MaxConcurrency": 1,
+                "ItemSelector": {"n.$": "$$.Map.Item.Value"},
+                "ItemProcessor": FLAKY_TWO,
+                "Next": "Label",
+            },
+            "Label": {
+                "Type": "Pass",
+                "Parameters": {"items.$": "$", "label.$": "$label"},
+                "End": True,
+            },
+        }
+    )
+    clock = FakeClock()
+    failed = run_local(definition, [0, 1, 2, 3], {}, clock=clock).state
+    assert (failed.status, failed.error) == ("FAILED", "Flaky")
+    assert interpreter.redrivable(failed) is None
+    state, history = redriven(definition, failed, clock)
+    assert state.status == "SUCCEEDED", (state.error, state.cause)
+    # Items 0 and 1 kept their first run's results; 2 and 3 ran in the redrive.
+    assert state.output == {
+        "items": [{"n": 0, "run": 0}, {"n": 1, "run": 0}, {"n": 2, "run": 1}, {"n": 3, "run": 1}],
+        "label": "kept",  # the variable assigned before the redrive
+    }
+    started = [e.details["index"] for e in history if e.type == "MapIterationStarted"]
+    assert started == [2, 3]
+
+
+def test_a_parallel_redriven_runs_only_its_failed_branch_again() -> None:
+    run = {"run.$": "$$.Execution.RedriveCount"}
+    first = {"StartAt": "One", "States": {"One": {"Type": "Pass", "Parameters": run, "End": True}}}
+    second = {
+        "StartAt": "Second?",
+        "States": {
+            "Second?": {
+                "Type": "Choice",
+                "Choices": [
+                    {"Variable": "$$.Execution.RedriveCount", "NumericEquals": 0, "Next": "Bad"}
+                ],
+                "Default": "Two",
+            },
+            "Bad": {"Type": "Fail", "Error": "Flaky"},
+            "Two": {"Type": "Pass", "Parameters": run, "End": True},
+        },
+    }
+    definition = machine({"Both": {"Type": "Parallel", "Branches": [first, second], "End": True}})
+    clock = FakeClock()
+    failed = run_local(definition, {}, {}, clock=clock).state
+    assert failed.status == "FAILED"
+    state, history = redriven(definition, failed, clock)
+    assert state.status == "SUCCEEDED"
+    assert state.output == [{"run": 0}, {"run": 1}]
+    entered = [e.details["name"] for e in history if e.type.endswith("StateEntered")]
+    assert entered == ["Both", "Second?", "Two"]  # the second branch only
+
+
+def test_a_redriven_distributed_map_starts_children_for_the_items_it_lacks() -> None:
     definition = machine(
         {
             "Each": {
                 "Type": "Map",
+                "MaxConcurrency": 1,
+                "ItemSelector": {"n.$": "$$.Map.Item.Value"},
                 "ItemProcessor": {
-                    "StartAt": "Bad",
-                    "States": {"Bad": {"Type": "Fail", "Error": "E"}},
+                    **FLAKY_TWO,
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
                 },
                 "End": True,
             }
         }
     )
-    failed = run_local(definition, [1], {}, clock=FakeClock()).state
-    reason = interpreter.redrivable(failed)
-    assert reason is not None and "Map state 'Each'" in reason
-    step = interpreter.step(definition, failed, interpreter.RedriveExecution(failed.start_time))
-    assert step.ignored and step.state.status == "FAILED"
+    clock = FakeClock()
+    failed = run_local(definition, [0, 1, 2], {}, clock=clock).state
+    assert failed.error == "States.ExceedToleratedFailureThreshold"
+    clock.sleep(60)
+    step = interpreter.step(definition, failed, interpreter.RedriveExecution(clock.now()))
+    starts = [c for c in step.commands if isinstance(c, interpreter.DispatchTask)]
+    assert [c.parameters["Index"] for c in starts] == [2]
