@@ -13,9 +13,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -425,3 +428,40 @@ def test_a_redriven_parent_resumes_its_map_run_for_the_items_it_lacks(sfn: Any) 
         "mapRunArn": run["mapRunArn"],
         "redriveCount": 1,
     }
+
+
+def test_the_aws_cli_lists_and_describes_map_runs(sfn: Any) -> None:
+    aws = Path(sys.executable).parent / "aws"
+    if not aws.exists():
+        message = "no aws CLI in the virtualenv: pip install '.[test]'"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    arn = machine(
+        sfn, distributed({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    )
+    execution = sfn.start_execution(stateMachineArn=arn, input='{"items": [1, 2, 3]}')[
+        "executionArn"
+    ]
+    assert wait_done(sfn, execution)["status"] == "SUCCEEDED"
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "y",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    cli = [str(aws), "stepfunctions", "--endpoint-url", sfn.meta.endpoint_url, "--output", "json"]
+
+    def call(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*cli, *args], capture_output=True, text=True, env=env, timeout=60)
+
+    listed = call("list-map-runs", "--execution-arn", execution)
+    assert listed.returncode == 0, listed.stderr
+    (run,) = json.loads(listed.stdout)["mapRuns"]
+    described = call("describe-map-run", "--map-run-arn", run["mapRunArn"])
+    assert described.returncode == 0, described.stderr
+    assert json.loads(described.stdout)["itemCounts"]["succeeded"] == 3
+    kids = call("list-executions", "--map-run-arn", run["mapRunArn"])
+    assert len(json.loads(kids.stdout)["executions"]) == 3
+    refused = call("update-map-run", "--map-run-arn", run["mapRunArn"], "--max-concurrency", "2")
+    assert refused.returncode != 0 and "ValidationException" in refused.stderr
