@@ -30,6 +30,7 @@ from orchestrator import metrics
 from orchestrator.api.actions import StepFunctionsApi
 from orchestrator.api.activities import client_gone
 from orchestrator.api.errors import INTERNAL_FAILURE, INTERNAL_FAILURE_MESSAGE, ApiError
+from orchestrator.api.regions import in_region, request_region
 from orchestrator.api.sigv4 import AuthFailure, Credentials, verify
 from orchestrator.console.routes import Console, console_routes
 
@@ -86,13 +87,14 @@ def create_app(
     """The ASGI app.
 
     With ``credentials``, every API request must be signed for them (scoped to the
-    account's region and the ``states`` service), and ``GET /metrics`` too: either signed
+    ``states`` service, in any region: :mod:`.regions`), and ``GET /metrics`` too (scoped to
+    the account's region): either signed
     the same way or carrying ``Authorization: Bearer <metrics_token>``, unless
     ``metrics_public``. Without ``credentials``, everything is open.
     """
     region = api.account.region
 
-    def check_signature(request: Request, body: bytes) -> None:
+    def check_signature(request: Request, body: bytes, *, any_region: bool = False) -> None:
         assert credentials is not None
         verify(
             request.method,
@@ -102,7 +104,8 @@ def create_app(
             body,
             credentials,
             now(),
-            region=region,
+            # A request may be signed for any region: its ARNs are given in that region.
+            region=None if any_region else region,
         )
 
     async def aws(request: Request) -> Response:
@@ -114,17 +117,18 @@ def create_app(
             return body
         if credentials is not None:
             try:
-                check_signature(request, body)
+                check_signature(request, body, any_region=True)
             except AuthFailure as failure:
                 return _error(failure.code, failure.message, 403)
+        signed_for = request_region(request.headers, region)
         target = request.headers.get("x-amz-target", "")
         if not target.startswith(TARGET_PREFIX):
             return _error("UnknownOperationException", f"Unknown operation {target!r}", 400)
         action = target.removeprefix(TARGET_PREFIX)
         client_gone.set(request.is_disconnected)  # a long poll stops for a client that left
         try:
-            params = _parse(body)
-            result = await api.call(action, params)
+            params = in_region(_parse(body), signed_for, region)
+            result = in_region(await api.call(action, params), region, signed_for)
             answer = json.dumps(result, allow_nan=False)
         except ApiError as error:
             return _error(error.type, error.message, error.status)

@@ -115,19 +115,32 @@ def test_a_tampered_signature_or_body_is_refused(endpoint: str) -> None:
     assert (status, answer["__type"]) == (403, "InvalidSignatureException")
 
 
-def test_a_signature_for_another_region_or_service_is_refused_as_aws_refuses_it(
+def test_a_signature_for_another_region_gets_arns_in_that_region_and_another_service_is_refused(
     endpoint: str,
 ) -> None:
-    other_region = client(
-        endpoint, region="us-east-1", aws_access_key_id=KEY, aws_secret_access_key=SECRET
+    # As LocalStack answers: a client signing for us-east-1 sees and uses us-east-1 ARNs.
+    east = client(endpoint, region="us-east-1", aws_access_key_id=KEY, aws_secret_access_key=SECRET)
+    home = client(endpoint, aws_access_key_id=KEY, aws_secret_access_key=SECRET)
+    definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+    created = east.create_state_machine(
+        name="Regional",
+        definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/r",
     )
-    with pytest.raises(ClientError) as caught:
-        other_region.list_state_machines()
-    error = caught.value.response["Error"]
-    assert (error["Code"], error["Message"]) == (
-        "InvalidSignatureException",
-        "Credential should be scoped to a valid region, not 'us-east-1'. ",
-    )
+    arn = created["stateMachineArn"]
+    assert arn.startswith("arn:aws:states:us-east-1:")
+    assert east.describe_state_machine(stateMachineArn=arn)["stateMachineArn"] == arn
+    listed = [m["stateMachineArn"] for m in east.list_state_machines()["stateMachines"]]
+    assert arn in listed and all(":us-east-1:" in a for a in listed)
+    started = east.start_execution(stateMachineArn=arn, input="{}")
+    assert started["executionArn"].startswith("arn:aws:states:us-east-1:")
+    described = east.describe_execution(executionArn=started["executionArn"])
+    assert described["stateMachineArn"] == arn
+    # The configured region's clients see the same machine under their own ARNs; the input
+    # is the user's own data and keeps whatever it holds.
+    home_arn = arn.replace(":us-east-1:", f":{REGION}:")
+    assert home.describe_state_machine(stateMachineArn=home_arn)["name"] == "Regional"
+    home.delete_state_machine(stateMachineArn=home_arn)
     request = AWSRequest(
         method="POST",
         url=endpoint + "/",
