@@ -157,6 +157,7 @@ def console_routes(console: Console) -> list[Route]:
         found, following = store.execution_page(
             state_machine=_text(request, "stateMachine"),
             status=_text(request, "status"),
+            map_run=_text(request, "mapRun"),
             name_prefix=_text(request, "name"),
             started_after=_time(request, "after"),
             started_before=_time(request, "before"),
@@ -200,8 +201,27 @@ def console_routes(console: Console) -> list[Route]:
                 "layout": drawn,
                 "progress": read,
                 "lastEventId": history[-1]["id"] if history else 0,
+                "mapRuns": await _map_runs(arn),
+                "parent": _parent(described),
             }
         )
+
+    async def _map_runs(arn: str) -> list[dict[str, Any]]:
+        """The Distributed Map runs the execution started (the newest first, at most 20),
+        each with its counts of children."""
+        runs = (await api.call("ListMapRuns", {"executionArn": arn, "maxResults": 20}))["mapRuns"]
+        return [
+            _jsonable(await api.call("DescribeMapRun", {"mapRunArn": run["mapRunArn"]}))
+            for run in runs
+        ]
+
+    def _parent(described: dict[str, Any]) -> dict[str, Any] | None:
+        """A Distributed Map child's Map Run and the execution that started it."""
+        map_run = described.get("mapRunArn")
+        found = store.map_run(map_run) if isinstance(map_run, str) else None
+        if found is None:
+            return None
+        return {"mapRunArn": found.arn, "executionArn": found.execution_arn}
 
     async def history(request: Request) -> Response:
         arn = _required(request, "arn")

@@ -188,6 +188,7 @@ class Store(Protocol):
         *,
         state_machine: str | None = None,
         status: str | None = None,
+        map_run: str | None = None,
         name_prefix: str | None = None,
         started_after: datetime | None = None,
         started_before: datetime | None = None,

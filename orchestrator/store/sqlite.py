@@ -647,6 +647,7 @@ class SqliteStore(VersionsMixin, MapRunsMixin):
         *,
         state_machine: str | None = None,
         status: str | None = None,
+        map_run: str | None = None,
         name_prefix: str | None = None,
         started_after: datetime | None = None,
         started_before: datetime | None = None,
@@ -658,7 +659,11 @@ class SqliteStore(VersionsMixin, MapRunsMixin):
         deep it is and however many executions the store holds."""
         clauses: list[str] = []
         params: list[str | int] = []
-        for column, value in (("state_machine", state_machine), ("status", status)):
+        for column, value in (
+            ("state_machine", state_machine),
+            ("status", status),
+            ("map_run", map_run),
+        ):
             if value:
                 clauses.append(f"{column}=?")
                 params.append(value)

@@ -53,6 +53,21 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
             }
         },
     },
+    "DistributedItems": {
+        "StartAt": "Fan",
+        "States": {
+            "Fan": {
+                "Type": "Map",
+                "Label": "Fan",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "Echo",
+                    "States": {"Echo": {"Type": "Pass", "End": True}},
+                },
+                "End": True,
+            }
+        },
+    },
     "NobodyServes": {
         "StartAt": "Call",
         "States": {
@@ -364,3 +379,23 @@ def test_a_failed_execution_is_redriven_from_its_page(console: str, page: Any) -
     assert page.locator("#error-banner").count() == 0
     assert page.locator("#redrive").count() == 0  # redriven to success: nothing to redrive
     assert page.evaluate("window.__notReloaded") is True
+
+
+def test_a_distributed_map_shows_its_map_run_and_children(console: str, page: Any) -> None:
+    arn = start_execution(console, "DistributedItems", ["a", "b", "c"])
+    assert finished(console, arn)["status"] == "SUCCEEDED"
+    open_execution(page, console, arn)
+    run = page.locator("#map-runs li[data-status=SUCCEEDED]")
+    run.wait_for()
+    assert "3 succeeded" in run.inner_text() and "of 3" in run.inner_text()
+    run.locator("a.map-run-children").click()
+    page.wait_for_selector("#map-run-children-title")
+    rows = page.locator("#executions tbody tr")
+    assert rows.count() == 3
+    child = rows.first.get_attribute("data-execution")
+    rows.first.locator("a").click()
+    page.wait_for_selector("#map-run-parent")
+    assert page.locator("h1").first.inner_text().startswith(str(child))
+    page.locator("#map-run-parent").click()
+    page.wait_for_selector("#map-runs")
+    assert urllib.parse.unquote(page.url).endswith(arn)

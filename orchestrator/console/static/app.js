@@ -197,6 +197,7 @@ async function executionsPage(_, params) {
     if (name.value) query.set("name", name.value);
     if (after.value) query.set("after", after.value);
     if (before.value) query.set("before", before.value);
+    if (params.get("mapRun")) query.set("mapRun", params.get("mapRun"));
     if (cursor) query.set("cursor", cursor);
     location.hash = `#/executions?${query}`;
   };
@@ -206,14 +207,16 @@ async function executionsPage(_, params) {
     h("button", { type: "submit" }, "Filter"));
   const query = new URLSearchParams({ limit: "50" });
   if (params.get("machine")) query.set("stateMachine", params.get("machine"));
-  for (const key of ["status", "name", "cursor"]) if (params.get(key)) query.set(key, params.get(key));
+  for (const key of ["status", "name", "cursor", "mapRun"]) if (params.get(key)) query.set(key, params.get(key));
   for (const key of ["after", "before"]) {
     if (params.get(key)) query.set(key, new Date(params.get(key)).toISOString());
   }
   const page = await getJSON(`/console/api/executions?${query}`);
   const more = page.cursor ? h("button", { id: "next-page", onclick: () => apply(page.cursor) }, "Next page") : null;
   const first = params.get("cursor") ? h("button", { onclick: () => apply(null) }, "First page") : null;
-  setPage("Executions", h("h1", {}, "Executions"), form,
+  const run = params.get("mapRun");
+  const title = run ? `Child executions of Map Run ${run.split(":").slice(-2).join(":")}` : "Executions";
+  setPage("Executions", h("h1", { id: run ? "map-run-children-title" : null }, title), form,
     executionTable(page.executions, true), h("div", { class: "row" }, first, more));
 }
 
@@ -466,13 +469,30 @@ async function executionPage([arn]) {
         h("div", {}, h("dt", {}, "Started"), h("dd", {}, when(e.startDate))),
         h("div", {}, h("dt", {}, "Ended"), h("dd", {}, when(e.stopDate) || "—")),
         h("div", {}, h("dt", {}, "Duration"), h("dd", {}, duration((stopped || Date.now()) - started))),
-        h("div", {}, h("dt", {}, "State transitions"), h("dd", { id: "transitions" }, String(p.transitions)))),
-      ...[banner, buttons].filter(Boolean));
+        h("div", {}, h("dt", {}, "State transitions"), h("dd", { id: "transitions" }, String(p.transitions))),
+        data.parent ? h("div", { class: "wide" }, h("dt", {}, "Started by the Map Run of"), h("dd", {},
+          h("a", { id: "map-run-parent", href: `#/execution/${encodeURIComponent(data.parent.executionArn)}` }, data.parent.executionArn.split(":").pop()),
+          " · ", h("a", { href: `#/executions?mapRun=${encodeURIComponent(data.parent.mapRunArn)}` }, "its other children"))) : null),
+      ...[banner, buttons, mapRunsSection()].filter(Boolean));
     io.replaceChildren(
       h("section", {}, h("h2", {}, "Execution input"), jsonBlock(e.input, "execution-input")),
       h("section", {}, h("h2", {}, "Execution output"), e.output === undefined
         ? h("p", { class: "muted", "data-field": "execution-output" }, running ? "Not finished yet." : "No output: the execution did not succeed.")
         : jsonBlock(e.output, "execution-output")));
+  }
+
+  // A Distributed Map's runs: each with its children's counts and a link to list them.
+  function mapRunsSection() {
+    const runs = data.mapRuns || [];
+    if (!runs.length) return null;
+    return h("section", { id: "map-runs" }, h("h2", {}, "Map Runs"), h("ul", {}, runs.map((run) => {
+      const c = run.itemCounts || {};
+      const label = run.mapRunArn.split(":").slice(-2).join(":");
+      return h("li", { "data-map-run": run.mapRunArn, "data-status": run.status },
+        `${label} `, badge(run.status),
+        h("span", { class: "counts" }, ` ${c.succeeded ?? 0} succeeded · ${c.failed ?? 0} failed · ${c.running ?? 0} running · ${c.pending ?? 0} pending, of ${c.total ?? 0}`),
+        " ", h("a", { class: "map-run-children", href: `#/executions?mapRun=${encodeURIComponent(run.mapRunArn)}` }, "Child executions"));
+    })));
   }
 
   function renderTable() {
