@@ -100,6 +100,12 @@ def _listed(summary: ExecutionSummary, extra: dict[str, str]) -> Params:
     return {key: value for key, value in listed.items() if value is not None}
 
 
+def _redriven(params: Params) -> bool | None:
+    """ListExecutions' redriveFilter: REDRIVEN, NOT_REDRIVEN, or None for both."""
+    found = params.get("redriveFilter")
+    return None if found is None else found == "REDRIVEN"
+
+
 def _filters(params: Params) -> Params:
     return {"status": params.get("statusFilter"), "redrive": params.get("redriveFilter")}
 
@@ -627,12 +633,31 @@ class StepFunctionsApi:
         state, _ = self._execution(params["executionArn"])
         return self._described(state)
 
+    def _execution_page(
+        self, params: Params, query: Params, **where: str
+    ) -> tuple[list[ExecutionSummary], str | None]:
+        """A page of ListExecutions read from the store's index (newest first): the token
+        carries where the next page starts, so every page costs the same."""
+        position, size = self.pages.cursor(params, query)
+        cursor = None
+        if position is not None:
+            started, _, key = position.rpartition("|")
+            cursor = (started, int(key))
+        page, following = self.store.execution_page(
+            status=params.get("statusFilter"),
+            redriven=_redriven(params),
+            cursor=cursor,
+            limit=size,
+            **where,  # type: ignore[arg-type]
+        )
+        token = self.pages.token(f"{following[0]}|{following[1]}", query) if following else None
+        return page, token
+
     def _map_run_executions(self, params: Params) -> Params:
         """ListExecutions of a Map Run: its child executions, each with the Map Run's ARN."""
         found = self.map_runs._run(params["mapRunArn"])
-        states = self.store.execution_summaries(params.get("statusFilter"), map_run=found.arn)
-        query = {"action": "ListExecutions", "mapRun": found.arn}
-        page, following = self.pages.page(states, params, {**query, **_filters(params)})
+        query = {"action": "ListExecutions", "mapRun": found.arn, **_filters(params)}
+        page, following = self._execution_page(params, query, map_run=found.arn)
         answer: Params = {"executions": [_listed(s, {"mapRunArn": found.arn}) for s in page]}
         if following is not None:
             answer["nextToken"] = following
@@ -664,17 +689,14 @@ class StepFunctionsApi:
         ):
             raise ApiError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
         status = params.get("statusFilter")
-        redrive = params.get("redriveFilter")
-        # Nothing is ever redriven here: REDRIVEN selects none, NOT_REDRIVEN all.
-        states = (
-            []
-            if redrive == "REDRIVEN"
-            else self.store.execution_summaries(status, state_machine=name)
-        )
-        if through is not None:
+        redriven = _redriven(params)
+        query = {"action": "ListExecutions", "stateMachine": arn, **_filters(params)}
+        if through is None:
+            page, following = self._execution_page(params, query, state_machine=name)
+        else:  # through a version or alias: few, and named by the executions they started
+            states = self.store.execution_summaries(status, state_machine=name, redriven=redriven)
             states = [s for s in states if s.execution_arn in through]
-        query = {"action": "ListExecutions", "stateMachine": arn, "status": status}
-        page, following = self.pages.page(states, params, {**query, "redrive": redrive})
+            page, following = self.pages.page(states, params, query)
         qualifiers = self.store.execution_qualifiers([s.execution_arn for s in page])
         answer: Params = {
             "executions": [
@@ -688,16 +710,22 @@ class StepFunctionsApi:
 
     async def get_execution_history(self, params: Params) -> Params:
         state, _ = self._execution(params["executionArn"])
-        events = self.store.history(state.execution_arn)
+        arn = state.execution_arn
         reverse = bool(params.get("reverseOrder"))
-        if reverse:
-            events.reverse()
         include = params.get("includeExecutionData", True)
-        query = {"action": "GetExecutionHistory", "execution": state.execution_arn}
-        page, following = self.pages.page(events, params, {**query, "reverse": reverse})
+        query = {"action": "GetExecutionHistory", "execution": arn, "reverse": reverse}
+        # A page is read from the store's index by event id (the token carries the next id
+        # to read), not cut from the whole history: each page costs the same.
+        position, size = self.pages.cursor(params, query)
+        if position is not None:
+            first = int(position)
+        else:
+            first = self.store.last_event_id(arn) if reverse else 1
+        events = self.store.history(arn, first, size + 1, newest_first=reverse)
+        page = events[:size]
         answer: Params = {"events": [_history_event(event, include) for event in page]}
-        if following:
-            answer["nextToken"] = following
+        if len(events) > size:
+            answer["nextToken"] = self.pages.token(str(events[size]["id"]), query)
         return answer
 
     # -- task tokens ---------------------------------------------------------------------------

@@ -55,12 +55,29 @@ class PageTokens:
         following = self._token(end, query) if end < len(items) else None
         return list(items[start:end]), following
 
+    def cursor(
+        self, params: Mapping[str, Any], query: Mapping[str, Any], default: int = DEFAULT_PAGE_SIZE
+    ) -> tuple[str | None, int]:
+        """For an action that pages in its store: the position the request's nextToken
+        carries (None: the first page) and the page size."""
+        token = params.get("nextToken")
+        position = self._payload(token, query).decode() if token else None
+        return position, params.get("maxResults") or default
+
+    def token(self, position: str, query: Mapping[str, Any]) -> str:
+        """The nextToken of a page that goes on from ``position`` (see :meth:`cursor`)."""
+        payload = position.encode()
+        return f"{_b64(payload)}.{_b64(self._mac(payload, query))}"
+
     def _token(self, offset: int, query: Mapping[str, Any]) -> str:
         payload = str(offset).encode()
         mac = self._mac(payload, query)
         return f"{_b64(payload)}.{_b64(mac)}"
 
     def _offset(self, token: str, query: Mapping[str, Any]) -> int:
+        return int(self._payload(token, query))  # the MAC is ours, so these are our digits
+
+    def _payload(self, token: str, query: Mapping[str, Any]) -> bytes:
         payload_text, _, mac_text = token.partition(".")
         try:
             payload, mac = _unb64(payload_text), _unb64(mac_text)
@@ -68,7 +85,7 @@ class PageTokens:
             raise invalid_token() from None
         if not hmac.compare_digest(mac, self._mac(payload, query)):
             raise invalid_token()
-        return int(payload)  # the MAC is ours, so the payload is our digits
+        return payload
 
     def _mac(self, payload: bytes, query: Mapping[str, Any]) -> bytes:
         scope = json.dumps(query, sort_keys=True, separators=(",", ":")).encode()

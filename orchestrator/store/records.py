@@ -155,7 +155,12 @@ class Store(Protocol):
     def outbox_messages(self, ids: Iterable[int]) -> list[OutboxMessage]: ...
     def delete_outbox(self, ids: Iterable[int]) -> None: ...
     def history(
-        self, execution_arn: str, first: int = 1, limit: int | None = None
+        self,
+        execution_arn: str,
+        first: int = 1,
+        limit: int | None = None,
+        *,
+        newest_first: bool = False,
     ) -> list[dict[str, Any]]: ...
     def executions(
         self,
@@ -182,6 +187,7 @@ class Store(Protocol):
         *,
         state_machine: str | None = None,
         map_run: str | None = None,
+        redriven: bool | None = None,
     ) -> list[ExecutionSummary]: ...
     def execution_page(
         self,
@@ -189,6 +195,7 @@ class Store(Protocol):
         state_machine: str | None = None,
         status: str | None = None,
         map_run: str | None = None,
+        redriven: bool | None = None,
         name_prefix: str | None = None,
         started_after: datetime | None = None,
         started_before: datetime | None = None,

@@ -37,6 +37,7 @@ from orchestrator.store.schema import MIGRATIONS, SCHEMA_VERSION
 from orchestrator.store.versions import VersionsMixin
 from orchestrator.store.wal_checkpointer import WalCheckpointer
 
+_REDRIVEN = "IFNULL(json_extract(state, '$.redrive_count'), 0) > 0"
 # Askers of a running execution besides the one that started it (each gets its result).
 MAX_WAITERS = 100
 # Running executions whose states stay parsed in memory, most recently stepped first.
@@ -518,13 +519,20 @@ class SqliteStore(VersionsMixin, MapRunsMixin):
             self._db.execute(f"DELETE FROM outbox WHERE id IN ({marks})", wanted)
 
     def history(
-        self, execution_arn: str, first: int = 1, limit: int | None = None
+        self,
+        execution_arn: str,
+        first: int = 1,
+        limit: int | None = None,
+        *,
+        newest_first: bool = False,
     ) -> list[dict[str, Any]]:
         """The execution's history events, oldest first, in AWS's shape: from event id
-        ``first``, at most ``limit`` of them (read from the index, however long the history)."""
+        ``first``, at most ``limit`` of them (read from the index, however long the history).
+        ``newest_first`` reads from ``first`` down instead."""
+        order = "h.id<=? ORDER BY h.id DESC" if newest_first else "h.id>=? ORDER BY h.id"
         rows = self._db.execute(
             "SELECT h.event FROM history h JOIN executions e ON h.execution = e.id"
-            " WHERE e.arn=? AND h.id>=? ORDER BY h.id LIMIT ?",
+            f" WHERE e.arn=? AND {order} LIMIT ?",
             (execution_arn, first, -1 if limit is None else limit),
         )
         return [json.loads(event) for (event,) in rows]
@@ -605,6 +613,7 @@ class SqliteStore(VersionsMixin, MapRunsMixin):
         *,
         state_machine: str | None = None,
         map_run: str | None = None,
+        redriven: bool | None = None,
     ) -> list[ExecutionSummary]:
         """Executions, newest first, filtered by status, state machine and Map Run, from the
         columns alone: a row whose state cannot be read still lists, and listing parses
@@ -618,6 +627,8 @@ class SqliteStore(VersionsMixin, MapRunsMixin):
             if value:
                 clauses.append(f"{column}=?")
                 params.append(value)
+        if redriven is not None:  # (RedriveExecution counts in the state, its row's JSON)
+            clauses.append(_REDRIVEN if redriven else f"NOT {_REDRIVEN}")
         query = "SELECT arn, name, status, start_date, stop_date FROM executions"
         if clauses:
             query += " WHERE " + " AND ".join(clauses)
@@ -648,6 +659,7 @@ class SqliteStore(VersionsMixin, MapRunsMixin):
         state_machine: str | None = None,
         status: str | None = None,
         map_run: str | None = None,
+        redriven: bool | None = None,
         name_prefix: str | None = None,
         started_after: datetime | None = None,
         started_before: datetime | None = None,
@@ -667,6 +679,8 @@ class SqliteStore(VersionsMixin, MapRunsMixin):
             if value:
                 clauses.append(f"{column}=?")
                 params.append(value)
+        if redriven is not None:  # (RedriveExecution counts in the state, its row's JSON)
+            clauses.append(_REDRIVEN if redriven else f"NOT {_REDRIVEN}")
         if name_prefix:
             clauses.append("substr(name, 1, ?) = ?")
             params.extend([len(name_prefix), name_prefix])

@@ -372,3 +372,26 @@ async def test_metrics_access_is_a_choice_when_access_control_is_on(
     assert await metrics_status(bearer) == 403  # no token configured: bearer is not enough
     assert await metrics_status([]) == 403
     assert await metrics_status([], metrics_public=True) == 200
+
+
+def test_history_pages_both_ways_hold_every_event_once(sfn: Any) -> None:
+    states: dict[str, Any] = {f"S{i}": {"Type": "Pass", "Next": f"S{i + 1}"} for i in range(6)}
+    states["S6"] = {"Type": "Pass", "End": True}
+    arn = sfn.create_state_machine(
+        name=unique("Pages"),
+        definition=json.dumps({"StartAt": "S0", "States": states}),
+        roleArn=ROLE,
+    )["stateMachineArn"]
+    run = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    wait_done(sfn, run)
+    whole = [e["id"] for e in sfn.get_execution_history(executionArn=run)["events"]]
+    assert whole == list(range(1, 17))
+    for reverse in (False, True):
+        pages = list(
+            sfn.get_paginator("get_execution_history").paginate(
+                executionArn=run, reverseOrder=reverse, PaginationConfig={"PageSize": 3}
+            )
+        )
+        ids = [e["id"] for page in pages for e in page["events"]]
+        assert ids == (whole[::-1] if reverse else whole)
+        assert len(pages) == 6 and all(len(p["events"]) == 3 for p in pages[:-1])

@@ -569,3 +569,9 @@ def test_redrive_execution_through_boto3(sfn: Any) -> None:
     assert types.count("ExecutionRedriven") == 1 and types[-1] == "ExecutionSucceeded"
     with pytest.raises(sfn.exceptions.ExecutionNotRedrivable):
         sfn.redrive_execution(executionArn=run)
+    redriven = sfn.list_executions(stateMachineArn=arn, redriveFilter="REDRIVEN")["executions"]
+    assert [e["executionArn"] for e in redriven] == [run]
+    other = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    wait_done(sfn, other)
+    never = sfn.list_executions(stateMachineArn=arn, redriveFilter="NOT_REDRIVEN")["executions"]
+    assert [e["executionArn"] for e in never] == [other]
