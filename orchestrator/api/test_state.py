@@ -6,7 +6,9 @@ lead to is ``nextState``), its retriers are kept aside, ``context`` is laid over
 object, and given ``variables`` are assigned by a Pass state before it (the cause's "entered at the event id" is given as AWS numbers it,
 from the tested state). A Task calls nothing: ``mock`` gives its result or its error, as a
 Step Functions Local mock would (a Task without a mock is refused: this engine does not call
-a worker or a service from TestState). Waits take no time.
+a worker or a service from TestState). Waits take no time. A mocked Map or Parallel runs none
+of its states: a Task stands in for it, answered by the mock; the mock rules, the field
+validation and the Map's own inspection data are :mod:`orchestrator.api.test_state_mocks`'s.
 
 The answer is AWS's: ``status`` SUCCEEDED, CAUGHT_ERROR (a catcher took the error; its index
 in ``inspectionData.errorDetails``), RETRIABLE (a retrier matches with attempts left, counting
@@ -25,6 +27,7 @@ from typing import Any
 
 import messages
 from messages import limits
+from orchestrator.api import test_state_mocks as mocks
 from orchestrator.api.errors import ApiError
 from orchestrator.asl import errors
 from orchestrator.asl.errors import DefinitionError
@@ -35,6 +38,7 @@ from orchestrator.local_runner import FakeClock, run_local
 
 # The tested state's name when the definition is a single state (AWS shows none).
 SINGLE = "TestState"
+_NESTED_SINGLE = "StateName"
 _VARIABLES = "TestState variables"
 # Waits and backoffs are scaled to nothing; not to zero, so the execution's own deadline (a
 # year, scaled alike) still comes after them.
@@ -67,6 +71,7 @@ def test_state(params: dict[str, Any], role_arn: str) -> dict[str, Any]:
         raise ApiError("ValidationException", "variables must be a JSON object")
     data = _json(params.get("input", "{}"), "input")
     mock = params.get("mock")
+    result_mock = mocks.check(params, state, language, mock)
     if state.get("Type") == "Task" and mock is None:
         raise ApiError(
             "ValidationException",
@@ -74,7 +79,21 @@ def test_state(params: dict[str, Any], role_arn: str) -> dict[str, Any]:
             " not call a worker or a service from TestState",
         )
     retriers = state.get("Retry") or []
-    machine = _machine(name, {k: v for k, v in state.items() if k != "Retry"}, language, variables)
+    fanned = state.get("Type") in ("Map", "Parallel") and mock is not None
+    # A mocked Map or Parallel runs none of its states: what they call is not checked.
+    machine = _machine(
+        name, {k: v for k, v in state.items() if k != "Retry"}, language, variables, fanned
+    )
+    configuration = params.get("stateConfiguration") or {}
+    if fanned:
+        # A mocked Map or Parallel runs nothing: a Task stands in, answered by the mock.
+        assert mock is not None
+        thrown = mock.get("errorOutput") or mocks.map_error(
+            state, language, data, variables, result_mock, configuration
+        )
+        if thrown is not None:
+            mock = {"errorOutput": thrown}
+        machine = _machine(name, mocks.stand_in(state, language), language, variables)
     caller = _mocked(name, mock) if mock is not None else None
     result = run_local(
         machine,
@@ -91,17 +110,29 @@ def test_state(params: dict[str, Any], role_arn: str) -> dict[str, Any]:
     read = progress(events)
     steps = [step for step in read["steps"] if step["name"] == name]
     step = steps[0] if steps else None
-    following = [s for s in read["steps"] if step is not None and s["id"] > step["id"]]
+    targets = _targets(state)
+    following = [
+        s
+        for s in read["steps"]
+        if step is not None and s["id"] > step["id"] and s["name"] in targets
+    ]
     next_state = following[0]["name"] if following else None
     answer: dict[str, Any] = {}
     error, cause = _failure(events, result.state, step)
-    retry = _retriable(retriers, error, params.get("stateConfiguration") or {})
-    if retry is not None:
+    extra = None
+    if fanned:
+        extra = {}
+        if state.get("Type") == "Map":
+            extra = mocks.map_inspection(state, language, data, variables, configuration)
+    inspect = _Inspection(params, machine, step, variables, extra, language)
+    inspect.state = state
+    retry = _retriable(retriers, error, configuration)
+    if retry is not None and retry[1] is not None:
         answer.update(status="RETRIABLE", error=error)
         if cause is not None:
             answer["cause"] = _renumbered(cause, shift)
         details = {"retryIndex": retry[0], "retryBackoffIntervalSeconds": retry[1]}
-        return _inspected(answer, params, machine, step, variables, details)
+        return inspect(answer, details)
     if step is not None and step["exitedEventId"] is not None:
         answer["output"] = json.dumps(step["output"], separators=(",", ":"))
         caught = _catch_index(state, next_state, error)
@@ -110,11 +141,11 @@ def test_state(params: dict[str, Any], role_arn: str) -> dict[str, Any]:
             if cause is not None:
                 answer["cause"] = _renumbered(cause, shift)
             answer["nextState"] = next_state
-            return _inspected(answer, params, machine, step, variables, {"catchIndex": caught})
+            return inspect(answer, {"catchIndex": caught})
         answer["status"] = "SUCCEEDED"
         if next_state is not None:
             answer["nextState"] = next_state
-        return _inspected(answer, params, machine, step, variables, None)
+        return inspect(answer, None)
     if result.state.status == "SUCCEEDED" and step is None:
         raise ApiError("InternalFailure", "the state did not run")
     answer["status"] = "FAILED"
@@ -122,7 +153,8 @@ def test_state(params: dict[str, Any], role_arn: str) -> dict[str, Any]:
         answer["error"] = error
     if cause is not None:
         answer["cause"] = _renumbered(cause, shift)
-    return _inspected(answer, params, machine, step, variables, None)
+    # A retrier spent: AWS names it, with no backoff.
+    return inspect(answer, {"retryIndex": retry[0]} if retry is not None else None)
 
 
 def _json(text: Any, field: str) -> Any:
@@ -143,11 +175,13 @@ def _the_state(document: dict[str, Any], state_name: str | None) -> tuple[str, d
             raise ApiError(
                 "ValidationException", "stateName is needed to test a state of a definition"
             )
-        return SINGLE, document, document.get("QueryLanguage", "JSONPath")
+        # AWS names the state StateName; here TestState, unless a state inside it has that name.
+        name = _NESTED_SINGLE if SINGLE in mocks.inner_names(document) else SINGLE
+        return name, document, document.get("QueryLanguage", "JSONPath")
     states = document.get("States")
     found = _search(states, state_name) if isinstance(states, dict) else None
     if found is None:
-        raise ApiError("ValidationException", f"No state named {state_name!r} in the definition")
+        raise ApiError("ValidationException", "State not found in definition")
     return state_name, found, found.get("QueryLanguage", language)
 
 
@@ -169,13 +203,25 @@ def _search(states: dict[str, Any], name: str) -> dict[str, Any] | None:
     return None
 
 
-def _machine(name: str, state: dict[str, Any], language: str, variables: dict[str, Any]) -> Any:
-    """A machine of the state, its targets as Succeed states, and the variables before it."""
+def _targets(state: dict[str, Any]) -> set[Any]:
+    """The states the tested state may lead to (Next, Default, its Choices' and Catch's)."""
     targets = {state.get("Next"), state.get("Default")}
     for group in ("Choices", "Catch"):
         items = state.get(group)
         if isinstance(items, list):
             targets.update(item.get("Next") for item in items if isinstance(item, dict))
+    return targets
+
+
+def _machine(
+    name: str,
+    state: dict[str, Any],
+    language: str,
+    variables: dict[str, Any],
+    nested_resources: bool = False,
+) -> Any:
+    """A machine of the state, its targets as Succeed states, and the variables before it."""
+    targets = _targets(state)
     states: dict[str, Any] = {name: {**state, "QueryLanguage": language}}
     for target in targets:
         if isinstance(target, str) and target != name:
@@ -188,10 +234,22 @@ def _machine(name: str, state: dict[str, Any], language: str, variables: dict[st
     try:
         return load_definition(json.dumps(document), name="TestState")
     except DefinitionError as exc:
-        problems = "; ".join(p.describe() for p in exc.problems if _VARIABLES not in p.pointer)
+        shown = [
+            p
+            for p in exc.problems
+            if _VARIABLES not in p.pointer
+            and not (nested_resources and p.code == "INVALID_RESOURCE" and _nested(p.pointer))
+        ]
+        if not shown and nested_resources:
+            return None
+        problems = "; ".join(p.describe() for p in shown)
         raise ApiError(
             "InvalidDefinition", f"Invalid State Machine Definition: '{problems}'"
         ) from None
+
+
+def _nested(pointer: str) -> bool:
+    return any(f"/{key}/" in pointer for key in ("ItemProcessor", "Iterator", "Branches"))
 
 
 def _mocked(name: str, mock: dict[str, Any]) -> Any:
@@ -237,8 +295,9 @@ def _failure(
 
 def _retriable(
     retriers: list[Any], error: str | None, configuration: dict[str, Any]
-) -> tuple[int, int] | None:
-    """(index, backoff seconds) of the retrier that would retry ``error``, if one would."""
+) -> tuple[int, int | None] | None:
+    """(index, backoff seconds) of the retrier that matches ``error``, if one does; the
+    backoff is None when its attempts are spent."""
     if error is None or error == errors.RUNTIME:
         return None
     used = int(configuration.get("retrierRetryCount", 0))
@@ -248,7 +307,7 @@ def _retriable(
         if not errors.error_matches(error, retrier.get("ErrorEquals") or []):
             continue
         if used >= int(retrier.get("MaxAttempts", 3)):
-            return None
+            return index, None
         delay = (
             float(retrier.get("IntervalSeconds", 1))
             * float(retrier.get("BackoffRate", 2.0)) ** used
@@ -278,27 +337,67 @@ def _renumbered(cause: str, shift: int) -> str:
     return _ENTERED.sub(lambda m: f"(entered at the event id #{int(m.group(1)) - shift})", cause)
 
 
-def _inspected(
-    answer: dict[str, Any],
-    params: dict[str, Any],
-    machine: Any,
-    step: dict[str, Any] | None,
-    variables: dict[str, Any],
-    error_details: dict[str, Any] | None,
-) -> dict[str, Any]:
-    """``answer`` with ``inspectionData`` when the inspection level asks for it."""
-    if params.get("inspectionLevel", "INFO") == "INFO":
+class _Inspection:
+    """Adds ``inspectionData`` to an answer when the inspection level asks for it."""
+
+    def __init__(
+        self,
+        params: dict[str, Any],
+        machine: Any,
+        step: dict[str, Any] | None,
+        variables: dict[str, Any],
+        fanned: dict[str, Any] | None,
+        language: str,
+    ) -> None:
+        self.params, self.machine, self.step, self.variables = params, machine, step, variables
+        # A mocked Map's or Parallel's own fields (None for another state).
+        self.fanned, self.language = fanned, language
+        self.state: dict[str, Any] = {}
+
+    def __call__(
+        self, answer: dict[str, Any], error_details: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        if self.params.get("inspectionLevel", "INFO") == "INFO":
+            return answer
+        data: dict[str, Any] = {}
+        step = self.step
+        if step is not None:
+            for stage in data_flow(self.machine, step):
+                field = _FIELDS.get(stage["stage"])
+                if field is not None and stage.get("known", True) and field not in data:
+                    data[field] = json.dumps(stage["value"], separators=(",", ":"))
+            assigned = {**self.variables, **(step.get("assignedVariables") or {})}
+            if assigned:
+                data["variables"] = json.dumps(assigned, separators=(",", ":"))
+        if self.state.get("Type") == "Pass" and self.language == "JSONPath" and data:
+            _pass_stages(self.state, data)
+        if self.fanned is not None:
+            # AWS shows a mocked Map's or Parallel's input and its own fields, and (JSONPath)
+            # the result after ResultSelector and ResultPath.
+            if "result" in data:
+                data.setdefault("afterResultSelector", data["result"])
+            kept: tuple[str, ...] = ("input", "variables")
+            if self.language == "JSONPath":
+                kept += ("afterResultSelector", "afterResultPath")
+            data = {key: value for key, value in data.items() if key in kept}
+            data.update(self.fanned)
+        if error_details is not None:
+            data["errorDetails"] = error_details
+        answer["inspectionData"] = data
         return answer
-    data: dict[str, Any] = {}
-    if step is not None:
-        for stage in data_flow(machine, step):
-            field = _FIELDS.get(stage["stage"])
-            if field is not None and stage.get("known", True) and field not in data:
-                data[field] = json.dumps(stage["value"], separators=(",", ":"))
-        assigned = {**variables, **(step.get("assignedVariables") or {})}
-        if assigned:
-            data["variables"] = json.dumps(assigned, separators=(",", ":"))
-    if error_details is not None:
-        data["errorDetails"] = error_details
-    answer["inspectionData"] = data
-    return answer
+
+
+def _pass_stages(state: dict[str, Any], data: dict[str, Any]) -> None:
+    """A Pass state's stages as AWS shows them: every stage of its data flow, each the one
+    before when the state has no such field; with a ``Result``, the result instead of the
+    stages that lead to it."""
+    if "Result" in state:
+        data.pop("afterInputPath", None)
+        data.pop("afterParameters", None)
+        if "result" in data:
+            data.setdefault("afterResultSelector", data["result"])
+        return
+    if "afterInputPath" in data:
+        data.setdefault("afterParameters", data["afterInputPath"])
+        # A Pass has no ResultSelector: AWS shows its stage with the value before it.
+        data.setdefault("afterResultSelector", data["afterParameters"])

@@ -38,6 +38,7 @@ def test_a_pass_state_shows_each_stage_and_its_next_state() -> None:
         "input": {"order": {"count": 3}},
         "afterInputPath": {"count": 3},
         "afterParameters": {"n": 3},
+        "afterResultSelector": {"n": 3},  # a Pass has none: AWS shows the value before it
         "afterResultPath": {"order": {"count": 3}, "seen": {"n": 3}},
     }
     assert "inspectionData" not in state({"Type": "Pass", "End": True})  # INFO: none
@@ -146,16 +147,23 @@ def test_a_map_of_many_items_and_a_long_wait_stay_bounded() -> None:
     import time
 
     started = time.perf_counter()
-    answer = state(
-        {
-            "Type": "Map",
-            "ItemProcessor": {
-                "StartAt": "Hold",
-                "States": {"Hold": {"Type": "Wait", "Seconds": 86400, "End": True}},
-            },
-            "End": True,
+    each_day = {
+        "Type": "Map",
+        "ItemProcessor": {
+            "StartAt": "Hold",
+            "States": {"Hold": {"Type": "Wait", "Seconds": 86400, "End": True}},
         },
+        "End": True,
+    }
+    # AWS runs no Map without a mock; with one, its result stands for the iterations.
+    with pytest.raises(ApiError) as refused:
+        state(each_day, input=json.dumps(list(range(3000))))
+    assert refused.value.type == "InvalidDefinition"
+    assert "does not support Map or Parallel states" in refused.value.message
+    answer = state(
+        each_day,
         input=json.dumps(list(range(3000))),
+        mock={"result": json.dumps(list(range(3000)))},
     )
     assert answer["status"] == "SUCCEEDED" and len(json.loads(answer["output"])) == 3000
     assert time.perf_counter() - started < 60  # waits take no time; a bound, not a benchmark
