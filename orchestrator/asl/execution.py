@@ -83,6 +83,8 @@ class Thread:
     map_run: str | None = None
     # A Distributed Map's item run as a child execution (``job``) that this thread waits on.
     child: bool = False
+    # A redriven Parallel's or Map's: ``results`` holds children that need not run again.
+    redriven: bool = False
 
     def copy(self) -> Thread:
         """A copy to change: the small lists are copied, the persistent maps shared."""

@@ -1135,6 +1135,7 @@ class _Run:
 
     def start_fan_out(self, thread: Thread, state: ParallelState | MapState) -> None:
         thread.children, thread.results, thread.results_bytes = None, None, 0
+        thread.redriven = False
         thread.done = thread.failed = thread.next_item = 0
         thread.first_child = 0
         if isinstance(state, ParallelState):
@@ -1206,6 +1207,7 @@ class _Run:
             if 0 <= index < count:
                 self.keep_result(thread, index, value, bounds.json_size(value))
                 thread.done += 1
+        thread.redriven = bool(done)
 
     def skip_done_items(self, thread: Thread) -> bool:
         """Pass over items a redrive already has the results of; False when none is left to
@@ -1223,7 +1225,7 @@ class _Run:
 
     def start_item(self, thread: Thread, state: MapState) -> bool:
         """Start the next item; False when its ItemSelector failed the Map state."""
-        if thread.done and not self.skip_done_items(thread):
+        if thread.redriven and not self.skip_done_items(thread):
             return True
         if state.distribution is not None:
             return map_run.start_child(self, thread, state)

@@ -20,6 +20,7 @@ import dataclasses
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from messages.limits import MAX_PAYLOAD_BYTES
 from orchestrator.asl import bounds, flows, item_batcher, item_reader, tokens
 from orchestrator.asl.definition import Distribution, MapState, Seconds, StateMachine
 from orchestrator.asl.errors import StatesError
@@ -35,6 +36,9 @@ READER_FAILED = "States.ItemReaderFailed"
 WRITER_FAILED = "States.ResultWriterFailed"
 THRESHOLD_EXCEEDED = "States.ExceedToleratedFailureThreshold"
 THRESHOLD_CAUSE = "The specified tolerated failure threshold was exceeded"
+MAX_CHILDREN = 10_000
+# The largest object an ItemReader reads: a task's payload limit (the aws target reads no more).
+MAX_OBJECT_BYTES = MAX_PAYLOAD_BYTES
 
 
 def start(run: _Run, thread: Thread, state: MapState) -> None:
@@ -45,7 +49,9 @@ def start(run: _Run, thread: Thread, state: MapState) -> None:
     flow = flows.flow_of(state)
     items = [] if distribution.reader is not None else flow.map_items(run, thread, state)
     run.record("MapStateStarted", {"length": len(items)}, thread=thread)
-    thread.max_concurrency, tolerated = flow.map_limits(run, thread, state, len(items))
+    concurrency, tolerated = flow.map_limits(run, thread, state, len(items))
+    # No more children run at once than AWS runs (its default for a Distributed Map too).
+    thread.max_concurrency = min(concurrency or MAX_CHILDREN, MAX_CHILDREN)
     thread.tolerated_failures = tolerated or 0.0
     if distribution.reader is not None:  # a MaxItems that is no integer fails the state
         _, max_items = flow.reader_call(run, thread, state)
@@ -116,9 +122,14 @@ def items_read(run: _Run, thread: Thread, state: MapState, answer: Any) -> None:
                 return
         else:
             body = answer.get("Body") if isinstance(answer, dict) else None
-            items = item_reader.items_from_object(
-                body if isinstance(body, str) else "", reader.config
-            )
+            text = body if isinstance(body, str) else ""
+            if len(text.encode()) > MAX_OBJECT_BYTES:  # the target read no more than this
+                raise StatesError(
+                    READER_FAILED,
+                    f"The S3 object is larger than {MAX_OBJECT_BYTES} bytes, the most an"
+                    " ItemReader reads here (States.DataLimitExceeded).",
+                )
+            items = item_reader.items_from_object(text, reader.config)
         items = item_reader.limit_items(items, max_items, _path_text(reader.max_items))
     except StatesError as failure:
         failed(run, thread, state, StatesError(READER_FAILED, failure.cause))
@@ -355,7 +366,7 @@ def update(run: _Run, event: UpdateMapRun) -> None:
     state = run.scope_state(thread)
     assert isinstance(state, MapState)
     if event.max_concurrency is not None:
-        thread.max_concurrency = event.max_concurrency
+        thread.max_concurrency = min(event.max_concurrency or MAX_CHILDREN, MAX_CHILDREN)
     count = len(thread.items)
     tolerated: float | None = None
     if event.tolerated_count is not None:

@@ -358,6 +358,21 @@ def test_an_item_reader_reads_s3_and_a_result_writer_writes_there(sfn: Any, s3: 
     kids = {k["executionArn"] for k in children(sfn, map_run)}
     assert {r["ExecutionArn"] for r in results} == kids
 
+    # An object past the task payload limit (256 KiB) is refused, not read into memory.
+    big = json.dumps([{"n": i, "pad": "x" * 100} for i in range(3000)])
+    assert len(big) > 262_144
+    s3.put_object(Bucket=bucket, Key="big.json", Body=big.encode())
+    reader_big = {**reader, "Parameters": {"Bucket.$": "$.bucket", "Key": "big.json"}}
+    reader_big["ReaderConfig"] = {"InputType": "JSON"}
+    definition["States"]["Fan"]["ItemReader"] = reader_big
+    del definition["States"]["Fan"]["ResultWriter"]
+    started = sfn.start_execution(
+        stateMachineArn=machine(sfn, definition), input=json.dumps({"bucket": bucket})
+    )
+    described = wait_done(sfn, started["executionArn"], timeout=60)
+    assert (described["status"], described["error"]) == ("FAILED", "States.ItemReaderFailed")
+    assert "DataLimitExceeded" in described["cause"], described["cause"]
+
     # An object that is not there fails the Map Run with States.ItemReaderFailed.
     started = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"bucket": bucket + "x"}))
     described = wait_done(sfn, started["executionArn"], timeout=60)
