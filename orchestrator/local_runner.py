@@ -200,6 +200,14 @@ def _run_child(
         return interpreter.TaskSucceeded(
             command.token, 0, result_writer.details(parameters), clock.now()
         )
+    if command.action == "readManifest":
+        return interpreter.TaskFailed(
+            command.token,
+            0,
+            "States.ItemReaderFailed",
+            "An S3 Inventory (InputType MANIFEST) is read by the service, not in-process",
+            clock.now(),
+        )
     child = run_local(
         map_run.child_machine(machine, parameters),
         parameters.get("Input"),

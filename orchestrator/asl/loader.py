@@ -856,12 +856,6 @@ class _Checker:
         self.unknown_fields(
             config, {"OutputType", "Transformation"}, f"{at}/WriterConfig", "WriterConfig"
         )
-        if config.get("OutputType") == "JSONL":
-            self.problem(
-                "UNSUPPORTED",
-                "WriterConfig OutputType JSONL is not supported yet (JSON is)",
-                f"{at}/WriterConfig/OutputType",
-            )
         for field, allowed in (
             ("OutputType", ("JSON", "JSONL")),
             ("Transformation", ("NONE", "COMPACT", "FLATTEN")),

@@ -87,6 +87,12 @@ def _read(run: _Run, thread: Thread, state: MapState, continuation: str | None) 
     thread.token = tokens.task_token(run.base.token_prefix, run.next_seq())
     thread.attempt = 0
     run.tokens[thread.token] = thread.id
+    if reader.config.get("InputType") == "MANIFEST":
+        # An S3 Inventory: the manifest, then the gzipped data files it lists; the service
+        # reads them (bytes, not an SDK call's JSON) and answers with the items.
+        integration, service, action = INTEGRATION, INTEGRATION, "readManifest"
+    else:
+        integration, service, action = "service", "aws-sdk:s3", reader.action
     run.commands.append(
         DispatchTask(
             thread.token,
@@ -95,9 +101,9 @@ def _read(run: _Run, thread: Thread, state: MapState, continuation: str | None) 
             f"arn:aws:states:::aws-sdk:s3:{reader.action}",
             state.name,
             arguments,
-            integration="service",
-            service="aws-sdk:s3",
-            action=reader.action,
+            integration=integration,
+            service=service,
+            action=action,
             region=run.region,
             parameters=arguments,
         )
@@ -120,6 +126,9 @@ def items_read(run: _Run, thread: Thread, state: MapState, answer: Any) -> None:
                 thread.items = items
                 _read(run, thread, state, more)
                 return
+        elif reader.config.get("InputType") == "MANIFEST":
+            listed = answer.get("Items") if isinstance(answer, dict) else None
+            items = listed if isinstance(listed, list) else []
         else:
             body = answer.get("Body") if isinstance(answer, dict) else None
             text = body if isinstance(body, str) else ""

@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 from orchestrator.asl.execution import ExecutionState
-from orchestrator.asl.intrinsics.java import to_json
 
 MAX_FILE_BYTES = 5 * 1024**3  # AWS starts a new results file past 5 GB
 _FILES = {"SUCCEEDED": "SUCCEEDED", "FAILED": "FAILED", "TIMED_OUT": "FAILED", "ABORTED": "FAILED"}
@@ -35,11 +34,12 @@ def details(parameters: Mapping[str, Any]) -> dict[str, Any]:
 
 def files(
     parameters: Mapping[str, Any], children: Iterable[ExecutionState]
-) -> list[tuple[str, Any]]:
-    """The (key, content) of each file to write, the manifest last: each content is a JSON
-    value, written as its compact JSON text (:func:`text`)."""
+) -> list[tuple[str, str]]:
+    """The (key, text) of each file to write, the manifest last (JSON, or JSON Lines for
+    ``OutputType`` JSONL)."""
     config = parameters.get("WriterConfig") or {}
     transformation = config.get("Transformation", "NONE")
+    lines = config.get("OutputType") == "JSONL"
     groups: dict[str, list[Any]] = {"SUCCEEDED": [], "FAILED": [], "PENDING": []}
     for child in children:
         group = _FILES.get(child.status)
@@ -53,27 +53,22 @@ def files(
                 groups[group].extend(output)
             else:
                 groups[group].append(output)
-    written: list[tuple[str, Any]] = []
+    written: list[tuple[str, str]] = []
     listed: dict[str, list[dict[str, Any]]] = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
     for group, entries in groups.items():
         if not entries:
             continue
-        key = _key(parameters, f"{group}_0.json")
-        written.append((key, entries))
-        listed[group].append({"Key": key, "Size": len(text(entries).encode())})
+        key = _key(parameters, f"{group}_0.{'jsonl' if lines else 'json'}")
+        body = "".join(_text(e) + "\n" for e in entries) if lines else _text(entries)
+        written.append((key, body))
+        listed[group].append({"Key": key, "Size": len(body.encode())})
     manifest = {
         "DestinationBucket": parameters["Bucket"],
         "MapRunArn": parameters["MapRunArn"],
         "ResultFiles": listed,
     }
-    written.append((_key(parameters, "manifest.json"), manifest))
+    written.append((_key(parameters, "manifest.json"), _text(manifest)))
     return written
-
-
-def text(value: Any) -> str:
-    """A file's content as it is written: compact JSON, as the aws target sends a JSON value
-    given for S3's Body (the size the manifest states is that text's)."""
-    return to_json(value)
 
 
 def _described(child: ExecutionState) -> dict[str, Any]:

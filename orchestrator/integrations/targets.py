@@ -167,6 +167,14 @@ class Targets:
         except Exception:  # best effort, as AWS's: the job may have ended, or be gone
             log.exception("stopping the job of %s failed", request.resource)
 
+    def s3(self) -> AwsCaller | None:
+        """The aws target's caller that S3 calls go to (as routed), for a Distributed Map's
+        own reads and writes; None when S3 is routed elsewhere."""
+        route = self.routing.route("service", "aws-sdk:s3", "getObject", "")
+        if route.target != "aws":
+            return None
+        return self._caller(route.endpoint_url)
+
     def _route(self, request: messages.IntegrationRequest) -> Route:
         return self.routing.route(
             request.integration,

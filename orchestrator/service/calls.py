@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aio_pika.abc import AbstractRobustChannel
 from pydantic import ValidationError
@@ -33,10 +34,11 @@ import messages
 from broker import TASK_RESULTS_QUEUE, Delivery, Topology, oversized, publish_json
 from broker.topology import CALLS_QUEUE
 from orchestrator.asl import errors
+from orchestrator.asl.errors import StatesError
 from orchestrator.asl.execution import ExecutionState
 from orchestrator.asl.resources import function_name_of
 from orchestrator.engine import Engine
-from orchestrator.integrations import nested, result_writer
+from orchestrator.integrations import map_run_io, nested
 from orchestrator.integrations.answers import failed, internal_failure
 from orchestrator.integrations.aws.jobs import JobPending, next_poll_delay
 from orchestrator.integrations.rabbitmq_target import RabbitMqTarget
@@ -106,12 +108,16 @@ class Calls:
         target = None if mocked else self._target(request)
         if target == "rabbitmq":
             results = await (await self._rabbit_target()).call(request)
-        elif request.integration == "map-run" and request.action == "writeResults":
-            # The children are read here (the store is the event loop's), written in a thread.
-            arn = str(request.parameters["MapRunArn"])  # type: ignore[call-overload,index]
-            children = self.engine.store.map_run_children(arn)
+        elif request.integration == "map-run" and request.action != "startExecution":
+            # A Map Run's own S3 reads or writes. The children are read here (the store is
+            # the event loop's); S3 is called in a thread.
+            children = (
+                self.engine.store.map_run_children(str(request.parameters["MapRunArn"]))  # type: ignore[call-overload,index]
+                if request.action == "writeResults"
+                else []
+            )
             async with self._slots:
-                results = [await asyncio.to_thread(self._write_results, request, children)]
+                results = [await asyncio.to_thread(self._map_run_s3, request, children)]
         elif request.integration == "map-run":
             try:
                 results, ids = [], self.engine.start_map_child(request)
@@ -149,36 +155,29 @@ class Calls:
         await self.publish(ids)
         await message.ack()
 
-    def _write_results(
+    def _map_run_s3(
         self, request: messages.IntegrationRequest, children: list[ExecutionState]
     ) -> messages.AnyTaskResult:
-        """A Distributed Map's ResultWriter: its children's results put in S3 through the
-        aws target, the manifest last; the Map state's result says where it is."""
+        """A Distributed Map's ResultWriter files written, or an S3 Inventory's items read,
+        through the aws target's S3."""
         parameters = request.parameters
         assert isinstance(parameters, dict)
-        for key, body in result_writer.files(parameters, children):
-            put = request.model_copy(
-                update={
-                    "integration": "service",
-                    "resource": "arn:aws:states:::aws-sdk:s3:putObject",
-                    "service": "aws-sdk:s3",
-                    "action": "putObject",
-                    "parameters": {"Bucket": parameters["Bucket"], "Key": key, "Body": body},
-                }
-            )
-            answers = self.targets.call(put) or []
-            refused = [a for a in answers if not isinstance(a, messages.TaskSucceeded)]
-            if refused or not answers:
-                why = getattr(refused[0], "cause", None) if refused else "no target carries S3"
-                return failed(
-                    request,
-                    "States.ResultWriterFailed",
-                    f"Writing s3://{parameters['Bucket']}/{key} failed: {why}",
+        writing = request.action == "writeResults"
+        caller = self.targets.s3()
+        try:
+            if caller is None:
+                raise StatesError(
+                    map_run_io.WRITER_FAILED if writing else map_run_io.READER_FAILED,
+                    "S3 calls are routed to no aws target here (see SFN_INTEGRATIONS)",
                 )
+            if writing:
+                output: Any = map_run_io.write_results(caller, parameters, children, request.region)
+            else:
+                output = {"Items": map_run_io.manifest_items(caller, parameters, request.region)}
+        except StatesError as failure:
+            return failed(request, failure.error, failure.cause)
         return messages.TaskSucceeded(
-            task_token=request.task_token,
-            attempt=request.attempt,
-            output=result_writer.details(parameters),
+            task_token=request.task_token, attempt=request.attempt, output=output
         )
 
     # -- a .sync job, one step per message ---------------------------------------------------

@@ -11,6 +11,7 @@ Run, StopExecution stopping the children, and S3 (a moto server process, reached
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import os
 import subprocess
@@ -480,3 +481,44 @@ def test_the_aws_cli_lists_and_describes_map_runs(sfn: Any) -> None:
     assert len(json.loads(kids.stdout)["executions"]) == 3
     refused = call("update-map-run", "--map-run-arn", run["mapRunArn"], "--max-concurrency", "2")
     assert refused.returncode != 0 and "ValidationException" in refused.stderr
+
+
+def test_an_s3_inventory_is_read_and_results_written_as_json_lines(sfn: Any, s3: Any) -> None:
+    bucket = f"inv-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    rows = '"src","photos/a.jpg","10"\n"src","photos/b.jpg","20"\n"src","photos/c.jpg","30"\n'
+    s3.put_object(Bucket=bucket, Key="inv/data/1.csv.gz", Body=gzip.compress(rows.encode()))
+    manifest = {
+        "sourceBucket": "src",
+        "destinationBucket": f"arn:aws:s3:::{bucket}",
+        "version": "2016-11-30",
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, Size",
+        "files": [{"key": "inv/data/1.csv.gz", "size": 60, "MD5checksum": "x"}],
+    }
+    s3.put_object(Bucket=bucket, Key="inv/manifest.json", Body=json.dumps(manifest).encode())
+    arn = machine(
+        sfn,
+        distributed(
+            {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
+            ItemReader={
+                "Resource": "arn:aws:states:::s3:getObject",
+                "Parameters": {"Bucket": bucket, "Key": "inv/manifest.json"},
+                "ReaderConfig": {"InputType": "MANIFEST", "MaxItems": 2},
+            },
+            ResultWriter={
+                "Resource": "arn:aws:states:::s3:putObject",
+                "Parameters": {"Bucket": bucket, "Prefix": "out"},
+                "WriterConfig": {"OutputType": "JSONL", "Transformation": "COMPACT"},
+            },
+        ),
+    )
+    described = wait_done(sfn, sfn.start_execution(stateMachineArn=arn)["executionArn"], 60)
+    assert described["status"] == "SUCCEEDED", described
+    key = json.loads(described["output"])["ResultWriterDetails"]["Key"]
+    manifest_out = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    (written,) = manifest_out["ResultFiles"]["SUCCEEDED"]
+    assert written["Key"].endswith("SUCCEEDED_0.jsonl")
+    lines = s3.get_object(Bucket=bucket, Key=written["Key"])["Body"].read().decode().splitlines()
+    assert sorted(json.loads(line)["Key"] for line in lines) == ["photos/a.jpg", "photos/b.jpg"]
+    assert {json.loads(line)["Size"] for line in lines} <= {"10", "20"}

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
+from orchestrator.asl.errors import StatesError
 from orchestrator.asl.execution import ExecutionState
 from orchestrator.integrations import result_writer
+from orchestrator.integrations.map_run_io import _gunzip
 
 RUN = "arn:aws:states:us-east-1:123456789012:mapRun:M/L:7c9d3f2a-1111-4222-8333-444455556666"
 PARAMETERS: dict[str, Any] = {"MapRunArn": RUN, "Bucket": "out", "Prefix": "jobs/"}
@@ -47,7 +52,7 @@ def test_files_hold_each_outcome_and_the_manifest_lists_them_with_their_sizes() 
         child("c", "ABORTED"),
         child("d", "SUCCEEDED", [1, 2]),
     ]
-    written = dict(result_writer.files(PARAMETERS, children))
+    written = {key: json.loads(text) for key, text in result_writer.files(PARAMETERS, children)}
     base = "jobs/7c9d3f2a-1111-4222-8333-444455556666/"
     assert list(written) == [
         base + "SUCCEEDED_0.json",
@@ -68,9 +73,10 @@ def test_files_hold_each_outcome_and_the_manifest_lists_them_with_their_sizes() 
     assert manifest["DestinationBucket"] == "out" and manifest["MapRunArn"] == RUN
     assert manifest["ResultFiles"]["PENDING"] == []
     (listed,) = manifest["ResultFiles"]["SUCCEEDED"]
+    texts = dict(result_writer.files(PARAMETERS, children))
     assert listed == {
         "Key": base + "SUCCEEDED_0.json",
-        "Size": len(result_writer.text(succeeded).encode()),
+        "Size": len(texts[base + "SUCCEEDED_0.json"].encode()),
     }
 
 
@@ -82,4 +88,17 @@ def test_compact_keeps_outputs_and_flatten_spreads_arrays() -> None:
     ):
         parameters = {**PARAMETERS, "WriterConfig": {"Transformation": transformation}}
         written = result_writer.files(parameters, children)
-        assert written[0][1] == expected
+        assert json.loads(written[0][1]) == expected
+    lines = {**PARAMETERS, "WriterConfig": {"OutputType": "JSONL", "Transformation": "COMPACT"}}
+    key, text = result_writer.files(lines, children)[0]
+    assert key.endswith("SUCCEEDED_0.jsonl")
+    assert [json.loads(line) for line in text.splitlines()] == [{"ok": 1}, [1, 2]]
+
+
+def test_a_data_file_that_inflates_past_its_bound_is_refused() -> None:
+    bomb = gzip.compress(b"0" * 5_000_000)  # 5 MB of zeros in a few kilobytes
+    assert len(bomb) < 10_000
+    assert _gunzip(bomb, 6_000_000) == b"0" * 5_000_000
+    with pytest.raises(StatesError) as refused:
+        _gunzip(bomb, 1_000_000)
+    assert refused.value.error == "States.ItemReaderFailed"

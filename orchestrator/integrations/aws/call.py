@@ -205,6 +205,37 @@ class AwsCaller:
             return _invocation_result(result)
         return result
 
+    # -- S3 objects as bytes (a Distributed Map's reads and writes) -----------------------------
+
+    def read_object(self, bucket: str, key: str, region: str, limit: int) -> bytes:
+        """The bytes of an S3 object, at most ``limit + 1`` of them (more means too large);
+        raises TaskCallFailed as the SDK integration names S3's errors."""
+        client = self._client("s3", AwsCall("aws-sdk:s3", "getObject", "", {}, region), "S3")
+        try:
+            response = client.get_object(Bucket=bucket, Key=key)
+            body = response["Body"]
+            try:
+                data: bytes = body.read(limit + 1)
+            finally:
+                body.close()
+            return data
+        except ClientError as error:
+            code = failures.modeled_error_code(error)
+            raise failures.sdk_failure(error, sdk_error_name("s3", code), "S3", False) from None
+        except BotoCoreError as error:
+            raise failures.client_failure(error, "S3") from None
+
+    def write_object(self, bucket: str, key: str, body: bytes, region: str) -> None:
+        """Put an S3 object of exactly ``body``; raises TaskCallFailed as :meth:`read_object`."""
+        client = self._client("s3", AwsCall("aws-sdk:s3", "putObject", "", {}, region), "S3")
+        try:
+            client.put_object(Bucket=bucket, Key=key, Body=body)
+        except ClientError as error:
+            code = failures.modeled_error_code(error)
+            raise failures.sdk_failure(error, sdk_error_name("s3", code), "S3", False) from None
+        except BotoCoreError as error:
+            raise failures.client_failure(error, "S3") from None
+
     # -- clients and credentials ---------------------------------------------------------------
 
     def _client(self, botocore_name: str, call: AwsCall, prefix: str) -> BaseClient:

@@ -1,0 +1,98 @@
+"""A Distributed Map's own S3 reads and writes, made by the service through the aws target:
+an S3 Inventory manifest's items (``InputType`` MANIFEST: the manifest, then the gzipped CSV
+data files it lists) and a ResultWriter's files (:mod:`.result_writer`).
+
+They move bytes, not an SDK integration's JSON values: a data file is gzip, and a results
+file is written exactly as laid out. What is read is bounded: the manifest and each data
+file by their size, and the items by a task's payload limit (the Map Run holds them).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from messages.limits import MAX_PAYLOAD_BYTES
+from orchestrator.asl import bounds, item_reader
+from orchestrator.asl.errors import StatesError
+from orchestrator.asl.execution import ExecutionState
+from orchestrator.integrations import result_writer
+from orchestrator.integrations.aws.call import AwsCaller
+from orchestrator.integrations.aws.failures import TaskCallFailed
+
+READER_FAILED = "States.ItemReaderFailed"
+WRITER_FAILED = "States.ResultWriterFailed"
+MAX_MANIFEST_BYTES = 1024 * 1024
+MAX_DATA_FILE_BYTES = 16 * 1024 * 1024  # decompressed; the items are held to 256 KiB anyway
+
+
+def manifest_items(caller: AwsCaller, parameters: Mapping[str, Any], region: str) -> list[Any]:
+    """The items of the S3 Inventory whose manifest ``parameters`` name (Bucket, Key)."""
+    bucket, key = str(parameters.get("Bucket")), str(parameters.get("Key"))
+    manifest = item_reader.parse_inventory_manifest(
+        _text(_read(caller, bucket, key, region, MAX_MANIFEST_BYTES), key)
+    )
+    items: list[Any] = []
+    size = 0
+    for data_key in manifest.keys:
+        data = _read(caller, manifest.bucket, data_key, region, MAX_DATA_FILE_BYTES)
+        if data_key.endswith(".gz"):
+            try:
+                data = _gunzip(data, MAX_DATA_FILE_BYTES)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise StatesError(READER_FAILED, f"{data_key} is not gzip data: {exc}") from None
+        for item in item_reader.items_from_inventory_csv(_text(data, data_key), manifest.schema):
+            size += bounds.json_size(item) + 1
+            if size > MAX_PAYLOAD_BYTES:
+                raise StatesError(
+                    READER_FAILED,
+                    f"The S3 inventory lists more than {MAX_PAYLOAD_BYTES} bytes of items, the"
+                    " most an ItemReader reads here (States.DataLimitExceeded).",
+                )
+            items.append(item)
+    return items
+
+
+def write_results(
+    caller: AwsCaller,
+    parameters: Mapping[str, Any],
+    children: Iterable[ExecutionState],
+    region: str,
+) -> dict[str, Any]:
+    """Write the Map Run's results files and manifest; the Map state's result."""
+    for key, body in result_writer.files(parameters, children):
+        try:
+            caller.write_object(str(parameters["Bucket"]), key, body.encode(), region)
+        except TaskCallFailed as failed:
+            raise StatesError(
+                WRITER_FAILED,
+                f"Writing s3://{parameters['Bucket']}/{key} failed: {failed.error}: {failed.cause}",
+            ) from None
+    return result_writer.details(parameters)
+
+
+def _read(caller: AwsCaller, bucket: str, key: str, region: str, limit: int) -> bytes:
+    try:
+        data = caller.read_object(bucket, key, region, limit)
+    except TaskCallFailed as failed:
+        raise StatesError(READER_FAILED, f"{failed.error}: {failed.cause}") from None
+    if len(data) > limit:
+        raise StatesError(READER_FAILED, f"s3://{bucket}/{key} is larger than {limit} bytes.")
+    return data
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    # Bounded: a small file may inflate to gigabytes.
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = inflater.decompress(data, limit + 1)
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise StatesError(READER_FAILED, f"A data file inflates past {limit} bytes.")
+    return out
+
+
+def _text(data: bytes, key: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise StatesError(READER_FAILED, f"{key} is not UTF-8 text.") from None
