@@ -84,30 +84,13 @@ def _read(run: _Run, thread: Thread, state: MapState, continuation: str | None) 
         raise StatesError(READER_FAILED, "The ItemReader's parameters must be a JSON object.")
     if continuation is not None:
         arguments = {**arguments, "ContinuationToken": continuation}
-    thread.token = tokens.task_token(run.base.token_prefix, run.next_seq())
-    thread.attempt = 0
-    run.tokens[thread.token] = thread.id
+    resource = f"arn:aws:states:::aws-sdk:s3:{reader.action}"
     if reader.config.get("InputType") == "MANIFEST":
         # An S3 Inventory: the manifest, then the gzipped data files it lists; the service
         # reads them (bytes, not an SDK call's JSON) and answers with the items.
-        integration, service, action = INTEGRATION, INTEGRATION, "readManifest"
+        _call(run, thread, state, resource, INTEGRATION, "readManifest", arguments)
     else:
-        integration, service, action = "service", "aws-sdk:s3", reader.action
-    run.commands.append(
-        DispatchTask(
-            thread.token,
-            0,
-            "",
-            f"arn:aws:states:::aws-sdk:s3:{reader.action}",
-            state.name,
-            arguments,
-            integration=integration,
-            service=service,
-            action=action,
-            region=run.region,
-            parameters=arguments,
-        )
-    )
+        _call(run, thread, state, resource, "aws-sdk:s3", reader.action, arguments)
 
 
 def items_read(run: _Run, thread: Thread, state: MapState, answer: Any) -> None:
@@ -177,24 +160,7 @@ def write_results(run: _Run, thread: Thread, state: MapState) -> None:
         "Prefix": str(arguments.get("Prefix") or ""),
         "WriterConfig": distribution.writer.config,
     }
-    thread.token = tokens.task_token(run.base.token_prefix, run.next_seq())
-    thread.attempt = 0
-    run.tokens[thread.token] = thread.id
-    run.commands.append(
-        DispatchTask(
-            thread.token,
-            0,
-            "",
-            thread.map_run,
-            state.name,
-            None,
-            integration=INTEGRATION,
-            service=INTEGRATION,
-            action="writeResults",
-            region=run.region,
-            parameters=parameters,
-        )
-    )
+    _call(run, thread, state, thread.map_run, INTEGRATION, "writeResults", parameters)
 
 
 def results_written(run: _Run, thread: Thread, state: MapState, answer: Any) -> None:
@@ -291,33 +257,49 @@ def start_child(run: _Run, thread: Thread, state: MapState) -> bool:
         job=child_arn(thread.map_run, name),
         last_event=thread.last_event,
     )
-    child.token = tokens.task_token(run.base.token_prefix, run.next_seq())
     run.threads[child.id] = child
     run.copied[child.id] = child
-    run.tokens[child.token] = child.id
+    parameters = {
+        "MapRunArn": thread.map_run,
+        "Name": name,
+        "Index": index,
+        "Scope": state.iterator,
+        "ExecutionType": distribution.execution_type,
+        "Input": item,
+    }
+    _call(run, child, state, thread.map_run, INTEGRATION, "startExecution", parameters)
+    return True
+
+
+def _call(
+    run: _Run,
+    thread: Thread,
+    state: MapState,
+    resource: str,
+    service: str,
+    action: str,
+    parameters: dict[str, Any],
+) -> None:
+    """Ask the shell for one of the Map Run's calls; ``thread`` waits on its answer (an S3
+    call through the aws target, or the Map Run's own: ``service`` INTEGRATION)."""
+    thread.token = tokens.task_token(run.base.token_prefix, run.next_seq())
+    thread.attempt = 0
+    run.tokens[thread.token] = thread.id
     run.commands.append(
         DispatchTask(
-            child.token,
+            thread.token,
             0,
             "",
-            thread.map_run,
+            resource,
             state.name,
-            item,
-            integration=INTEGRATION,
-            service=INTEGRATION,
-            action="startExecution",
+            None,
+            integration=INTEGRATION if service == INTEGRATION else "service",
+            service=service,
+            action=action,
             region=run.region,
-            parameters={
-                "MapRunArn": thread.map_run,
-                "Name": name,
-                "Index": index,
-                "Scope": state.iterator,
-                "ExecutionType": distribution.execution_type,
-                "Input": item,
-            },
+            parameters=parameters,
         )
     )
-    return True
 
 
 def child_failed(
