@@ -9,9 +9,12 @@ worker, through a token. The shell starts the child (:class:`DispatchTask` with 
 and the history belong to each child, and the parent keeps only the items still to start
 and the results.
 
-An ``ItemReader`` is an S3 call (``aws-sdk:s3``) made by the Map Run before any child starts;
-its answer is parsed by :mod:`.item_reader`, and an ``ItemBatcher`` groups the items
-(:mod:`.item_batcher`). Pure, like the rest of the interpreter.
+An ``ItemReader`` is an S3 call (``aws-sdk:s3``, or the shell's own read of an S3 Inventory)
+made by the Map Run before any child starts; its answer is parsed by :mod:`.item_reader`, and
+an ``ItemBatcher`` groups the items (:mod:`.item_batcher`). A ``ResultWriter`` is the shell's
+write of the children's results to S3 once they are all done; the parent keeps none of them
+then. A redrive of the parent resumes the Map Run under its ARN (``MapRunRedriven``) for the
+items it has no result of. Pure, like the rest of the interpreter.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from orchestrator.asl.runtime_fields import StateRuntimeError
 if TYPE_CHECKING:
     from orchestrator.asl.interpreter import _Run
 
-# What a child execution is started through (no Resource can name it).
+# The Map Run's own calls to the shell (start a child, read an inventory, write the results):
+# no Resource can name it.
 INTEGRATION = "map-run"
 READER_FAILED = "States.ItemReaderFailed"
 WRITER_FAILED = "States.ResultWriterFailed"
