@@ -133,7 +133,7 @@ def run_local(
     ``caller`` carries service integrations and activities (and any task it claims, such as
     a mocked one); ``test_case`` is the mock test case the execution runs (``arn#TestCase``);
     ``time_scale`` multiplies every wait, backoff and timeout (WAIT_TIME_SCALE); ``context``
-    is laid over the context object ``$$`` (TestState).
+    is the context object ``$$`` (TestState).
     """
     account = account or Account()
     clock = clock or RealClock()

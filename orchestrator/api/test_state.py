@@ -2,13 +2,16 @@
 
 The state runs through the same interpreter as any execution, inside a small machine built
 around it: its ``Next``, Choice and Catch targets become Succeed states (so the state they
-lead to is ``nextState``), its retriers are kept aside, ``context`` is laid over the context
-object, and given ``variables`` are assigned by a Pass state before it (the cause's "entered at the event id" is given as AWS numbers it,
-from the tested state). A Task calls nothing: ``mock`` gives its result or its error, as a
-Step Functions Local mock would (a Task without a mock is refused: this engine does not call
-a worker or a service from TestState). Waits take no time. A mocked Map or Parallel runs none
-of its states: a Task stands in for it, answered by the mock; the mock rules, the field
-validation and the Map's own inspection data are :mod:`orchestrator.api.test_state_mocks`'s.
+lead to is ``nextState``), its retriers are kept aside, ``context`` is the whole context
+object (with a mock, checked as AWS checks it: only AWS's fields, of their types, and
+``Task`` only for a ``.sync`` or ``.waitForTaskToken`` Task), and given ``variables`` are
+assigned by a Pass state before it (the cause's "entered at the event id" is given as AWS
+numbers it, from the tested state). A Task calls nothing: ``mock`` gives its result or its
+error, as a Step Functions Local mock would (a ``.waitForTaskToken`` Task's as its callback;
+a Task without a mock is refused: this engine does not call a worker or a service from
+TestState). Waits take no time. A mocked Map or Parallel runs none of its states: a Task
+stands in for it, answered by the mock; the mock rules, the field validation and the Map's
+own inspection data are :mod:`orchestrator.api.test_state_mocks`'s.
 
 The answer is AWS's: ``status`` SUCCEEDED, CAUGHT_ERROR (a catcher took the error; its index
 in ``inspectionData.errorDetails``), RETRIABLE (a retrier matches with attempts left, counting
@@ -32,13 +35,15 @@ from orchestrator.api.errors import ApiError
 from orchestrator.asl import errors
 from orchestrator.asl.errors import DefinitionError
 from orchestrator.asl.loader import load_definition
+from orchestrator.asl.paths import PathNotFound, compile_path
 from orchestrator.console.progress import progress
 from orchestrator.console.stages import data_flow
 from orchestrator.local_runner import FakeClock, run_local
 
-# The tested state's name when the definition is a single state (AWS shows none).
-SINGLE = "TestState"
-_NESTED_SINGLE = "StateName"
+# The tested state's name when the definition is a single state: AWS's, as its recorded
+# answers show it (``$$.State.Name``, and "/States/StateName/Branches" in a definition error).
+SINGLE = "StateName"
+_NESTED_SINGLE = "TestState"
 _VARIABLES = "TestState variables"
 # Waits and backoffs are scaled to nothing; not to zero, so the execution's own deadline (a
 # year, scaled alike) still comes after them.
@@ -55,6 +60,17 @@ _FIELDS = {
     "After ResultSelector": "afterResultSelector",
     "After ResultPath": "afterResultPath",
 }
+# The context object a mocked state may be given: AWS's fields and the type of each (None:
+# any JSON); anything else is refused, with AWS's messages.
+_CONTEXT_FIELDS: dict[str, dict[str, type | None]] = {
+    "Execution": {"Id": str, "Input": None, "Name": str, "RoleArn": str, "StartTime": str},
+    "State": {"EnteredTime": str, "Name": str, "RetryCount": int},
+    "StateMachine": {"Id": str, "Name": str},
+    "Task": {"Token": str},
+}
+_TYPE_NAMES = {str: "a string", int: "an integer"}
+# The integration patterns whose Task has a token (``$$.Task``) that a context may give.
+_TOKEN_PATTERNS = (".sync", ".sync:2", ".waitForTaskToken")
 
 
 def test_state(params: dict[str, Any], role_arn: str) -> dict[str, Any]:
@@ -72,6 +88,8 @@ def test_state(params: dict[str, Any], role_arn: str) -> dict[str, Any]:
     data = _json(params.get("input", "{}"), "input")
     mock = params.get("mock")
     result_mock = mocks.check(params, state, language, mock)
+    if mock is not None:
+        _check_context(context, state)
     if state.get("Type") == "Task" and mock is None:
         raise ApiError(
             "ValidationException",
@@ -80,6 +98,9 @@ def test_state(params: dict[str, Any], role_arn: str) -> dict[str, Any]:
         )
     retriers = state.get("Retry") or []
     fanned = state.get("Type") in ("Map", "Parallel") and mock is not None
+    # What a mocked Map's ItemsPath and ItemSelector read as ``$$``: the context given (AWS
+    # takes it as the whole context object), else the little that is known before the run.
+    seen = context if "context" in params else {"Execution": {"Input": data}}
     # A mocked Map or Parallel runs none of its states: what they call is not checked.
     machine = _machine(
         name, {k: v for k, v in state.items() if k != "Retry"}, language, variables, fanned
@@ -89,7 +110,7 @@ def test_state(params: dict[str, Any], role_arn: str) -> dict[str, Any]:
         # A mocked Map or Parallel runs nothing: a Task stands in, answered by the mock.
         assert mock is not None
         thrown = mock.get("errorOutput") or mocks.map_error(
-            state, language, data, variables, result_mock, configuration
+            state, language, data, variables, result_mock, configuration, seen
         )
         if thrown is not None:
             mock = {"errorOutput": thrown}
@@ -103,7 +124,7 @@ def test_state(params: dict[str, Any], role_arn: str) -> dict[str, Any]:
         caller=caller,
         time_scale=_NO_TIME,
         role_arn=role_arn,
-        context=context or None,
+        context=context if "context" in params else None,
     )
     events = [event.to_aws() for event in result.history]
     shift = 2 if variables else 0
@@ -123,7 +144,7 @@ def test_state(params: dict[str, Any], role_arn: str) -> dict[str, Any]:
     if fanned:
         extra = {}
         if state.get("Type") == "Map":
-            extra = mocks.map_inspection(state, language, data, variables, configuration)
+            extra = mocks.map_inspection(state, language, data, variables, configuration, seen)
     inspect = _Inspection(params, machine, step, variables, extra, language)
     inspect.state = state
     retry = _retriable(retriers, error, configuration)
@@ -167,6 +188,44 @@ def _json(text: Any, field: str) -> Any:
         raise ApiError(code, f"{field} is not valid JSON: {exc}") from None
 
 
+def _check_context(context: dict[str, Any], state: dict[str, Any]) -> None:
+    """Refuse, as AWS does (its messages recorded), a context object that a mocked state may
+    not be given: a field AWS does not know, one of the wrong type, ``Map``, or ``Task`` for a
+    state with no task token."""
+    for key, value in context.items():
+        if key == "Map":
+            raise _bad_context("'Map' field is not supported when mocking a Context object")
+        fields = _CONTEXT_FIELDS.get(key)
+        if fields is None:
+            raise _bad_context(f"Field '{key}' is not allowed")
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise _bad_context(f"{key} must be an object")  # (not recorded)
+        for name, item in value.items():
+            if name not in fields:
+                raise _bad_context(f"Field '{name}' is not allowed")
+            kind = fields[name]
+            if kind is None or item is None:
+                continue
+            if isinstance(item, bool) or not isinstance(item, kind):
+                raise _bad_context(f"{key}.{name} must be {_TYPE_NAMES[kind]}")
+    resource = state.get("Resource")
+    if "Task" in context and not (
+        state.get("Type") == "Task"
+        and isinstance(resource, str)
+        and resource.endswith(_TOKEN_PATTERNS)
+    ):
+        raise _bad_context(
+            "Context object contains 'Task' when state is not a Task state with a '.sync' or"
+            " '.waitForTaskToken' service integration pattern"
+        )
+
+
+def _bad_context(message: str) -> ApiError:
+    return ApiError("ValidationException", f"Invalid Context object provided: {message}")
+
+
 def _the_state(document: dict[str, Any], state_name: str | None) -> tuple[str, dict[str, Any], str]:
     """(name, state, query language) of the state to test."""
     language = document.get("QueryLanguage", "JSONPath")
@@ -175,7 +234,7 @@ def _the_state(document: dict[str, Any], state_name: str | None) -> tuple[str, d
             raise ApiError(
                 "ValidationException", "stateName is needed to test a state of a definition"
             )
-        # AWS names the state StateName; here TestState, unless a state inside it has that name.
+        # AWS names the state StateName (here TestState when a state inside it has that name).
         name = _NESTED_SINGLE if SINGLE in mocks.inner_names(document) else SINGLE
         return name, document, document.get("QueryLanguage", "JSONPath")
     states = document.get("States")
@@ -260,6 +319,16 @@ def _mocked(name: str, mock: dict[str, Any]) -> Any:
     def call(request: messages.IntegrationRequest) -> Sequence[messages.AnyTaskResult] | None:
         if request.state_name != name:
             return None
+        if request.pattern == ".waitForTaskToken":  # the mock answers as its callback would
+            if thrown is not None:
+                return [
+                    messages.TaskCallbackFailure(
+                        task_token=request.task_token,
+                        error=thrown.get("error", ""),
+                        cause=thrown.get("cause", ""),
+                    )
+                ]
+            return [messages.TaskCallbackSuccess(task_token=request.task_token, output=result)]
         if thrown is not None:
             return [
                 messages.TaskCallFailed(
@@ -371,6 +440,14 @@ class _Inspection:
                 data["variables"] = json.dumps(assigned, separators=(",", ":"))
         if self.state.get("Type") == "Pass" and self.language == "JSONPath" and data:
             _pass_stages(self.state, data)
+        if (
+            self.state.get("Type") == "Task"
+            and self.fanned is None
+            and self.language == "JSONPath"
+            and step is not None
+            and "result" in data
+        ):
+            _task_stages(self.state, step, data)
         if self.fanned is not None:
             # AWS shows a mocked Map's or Parallel's input and its own fields, and (JSONPath)
             # the result after ResultSelector and ResultPath.
@@ -401,3 +478,26 @@ def _pass_stages(state: dict[str, Any], data: dict[str, Any]) -> None:
         data.setdefault("afterParameters", data["afterInputPath"])
         # A Pass has no ResultSelector: AWS shows its stage with the value before it.
         data.setdefault("afterResultSelector", data["afterParameters"])
+
+
+def _task_stages(state: dict[str, Any], step: dict[str, Any], data: dict[str, Any]) -> None:
+    """A JSONPath Task's stages after its result as AWS shows them: ``afterResultSelector``
+    the result itself when the state has no ResultSelector; both stages read back from the
+    state's output when the console could not tell them (a ResultSelector that reads ``$$``)."""
+    if "ResultSelector" not in state:
+        data.setdefault("afterResultSelector", data["result"])
+    if step.get("exitedEventId") is None or state.get("OutputPath", "$") != "$":
+        return
+    output = step.get("output")
+    data.setdefault("afterResultPath", json.dumps(output, separators=(",", ":")))
+    result_path = state.get("ResultPath", "$")
+    if "afterResultSelector" in data or not isinstance(result_path, str):
+        return
+    try:
+        path = compile_path(result_path)
+        if path.reads_context or not path.definite:
+            return
+        selected = path.read(output)
+    except (ValueError, PathNotFound):
+        return
+    data["afterResultSelector"] = json.dumps(selected, separators=(",", ":"))

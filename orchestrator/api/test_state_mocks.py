@@ -38,6 +38,7 @@ from orchestrator.asl.templates import compile_template as compile_jsonpath
 STAND_IN_RESOURCE = "arn:aws:lambda:us-east-1:123456789012:function:TestState"
 EXCEEDED = "States.ExceedToleratedFailureThreshold"
 EXCEEDED_CAUSE = "The specified tolerated failure threshold was exceeded"
+RUNTIME = "States.Runtime"
 _MOCKABLE = ("Task", "Map", "Parallel")
 _SCHEMA = "Mock result schema validation error: "
 # The fields a stand-in Task keeps of a Map or Parallel state (the rest is the fan-out's).
@@ -262,9 +263,15 @@ def map_error(
     variables: dict[str, Any],
     result: Any,
     configuration: dict[str, Any],
+    context: dict[str, Any] | None = None,
 ) -> dict[str, str] | None:
-    """``States.ExceedToleratedFailureThreshold`` when the mocked iterations that failed are
+    """``States.Runtime`` when a JSONPath Map's ItemsPath selects no array (AWS's cause,
+    recorded for an ItemsPath that reads the context object); else
+    ``States.ExceedToleratedFailureThreshold`` when the mocked iterations that failed are
     more than the Map tolerates (a Map that declares no tolerance ignores the count)."""
+    not_array = _items_not_array(state, language, data, context)
+    if not_array is not None:
+        return {"error": RUNTIME, "cause": not_array}
     failures = configuration.get("mapIterationFailureCount")
     if state.get("Type") != "Map" or not failures or not isinstance(result, list):
         return None
@@ -284,16 +291,22 @@ def map_inspection(
     data: Any,
     variables: dict[str, Any],
     configuration: dict[str, Any],
+    context: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A mocked Map's own ``inspectionData`` fields (AWS's: the items after each stage of the
-    fan-out, MaxConcurrency and the tolerance it declares)."""
+    fan-out, MaxConcurrency and the tolerance it declares; only ``afterInputPath`` when its
+    ItemsPath selects no array, as recorded). ``context`` is the context object ``$$``."""
     shown: dict[str, Any] = {}
+    if _items_not_array(state, language, data, context) is not None:
+        # (read without fail: the ItemsPath was read from it)
+        shown["afterInputPath"] = _text(compile_path(state.get("InputPath", "$")).read(data))
+        return shown
     try:
-        items = _items(state, language, data, variables, configuration, shown)
+        items = _items(state, language, data, variables, configuration, shown, context)
         selector = state.get("ItemSelector", state.get("Parameters"))
         if items is not None and selector is not None:
             chosen = [
-                _selected(selector, language, data, variables, index, item)
+                _selected(selector, language, data, variables, index, item, context)
                 for index, item in enumerate(items)
             ]
             shown["afterItemSelector"] = _text(chosen)
@@ -328,6 +341,7 @@ def _items(
     variables: dict[str, Any],
     configuration: dict[str, Any],
     shown: dict[str, Any],
+    context: dict[str, Any] | None = None,
 ) -> list[Any] | None:
     """The items the Map would iterate over: the reader's (``mapItemReaderData``) or the
     input's, noting ``afterInputPath``/``afterItemsPath`` (JSONPath) as it goes."""
@@ -344,17 +358,52 @@ def _items(
         items = items_from_object(body, config)
         return limit_items(items, _number(config, "MaxItems", language, data, variables))
     if language == "JSONPath":
-        items = compile_path(state.get("ItemsPath", "$")).read(effective)
+        items = _read_items_path(state, effective, context)
         shown["afterItemsPath"] = _text(items)
     else:
         items = _evaluated(state.get("Items", "{% $states.input %}"), data, variables)
     return items if isinstance(items, list) else None
 
 
+def _items_not_array(
+    state: dict[str, Any], language: str, data: Any, context: dict[str, Any] | None
+) -> str | None:
+    """AWS's cause when a JSONPath Map (no ItemReader) has an ItemsPath that selects
+    something other than an array: the path as it reads its root (``$$.a`` as ``$.a``)."""
+    if (
+        state.get("Type") != "Map"
+        or language != "JSONPath"
+        or isinstance(state.get("ItemReader"), dict)
+    ):
+        return None
+    text = state.get("ItemsPath", "$")
+    try:
+        path = compile_path(text)
+        effective = compile_path(state.get("InputPath", "$")).read(data)
+        items = _read_items_path(state, effective, context)
+    except Exception:  # a path not found, or not valid: the run says why
+        return None
+    if isinstance(items, list):
+        return None
+    shown = text[1:] if path.context else text
+    return f'Reference path "{shown}" must point to array.'
+
+
+def _read_items_path(state: dict[str, Any], effective: Any, context: dict[str, Any] | None) -> Any:
+    path = compile_path(state.get("ItemsPath", "$"))
+    return path.read(path.root(effective, context or {}) if path.context else effective)
+
+
 def _selected(
-    selector: Any, language: str, data: Any, variables: dict[str, Any], index: int, item: Any
+    selector: Any,
+    language: str,
+    data: Any,
+    variables: dict[str, Any],
+    index: int,
+    item: Any,
+    given: dict[str, Any] | None = None,
 ) -> Any:
-    context = {"Map": {"Item": {"Index": index, "Value": item}}}
+    context = {**(given or {}), "Map": {"Item": {"Index": index, "Value": item}}}
     if language == "JSONPath":
         template, _problems = compile_jsonpath(selector, "/ItemSelector")
         return template.render(data, context) if template is not None else selector

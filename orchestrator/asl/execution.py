@@ -162,7 +162,7 @@ class ExecutionState(BaseModel):
     redrive_from: dict[str, JsonValue] | None = None
     redrive_count: int = 0
     redrive_time: datetime | None = None
-    # Laid over ``$$`` as it is built (TestState's ``context``); None for executions.
+    # The whole context object ``$$`` (TestState's ``context``); None for executions.
     context_override: dict[str, JsonValue] | None = None
 
 
@@ -183,7 +183,7 @@ class StartExecution:
     test_case: str | None = None  # a mock configuration's test case (``arn#TestCase``)
     parent: dict[str, Any] | None = None  # the parent's task that started it (ParentLink)
     time_scale: float = 1.0  # waits, backoffs and timeouts last this times as long (tests)
-    # Fields laid over the context object ``$$`` (TestState's ``context``), deep-merged.
+    # The context object ``$$`` as given (TestState's ``context``), instead of the built one.
     context: dict[str, Any] | None = None
 
 

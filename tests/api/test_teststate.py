@@ -102,7 +102,7 @@ def test_an_uncaught_failure_fails_with_aws_cause() -> None:
     answer = state({"Type": "Pass", "Parameters": {"a.$": "$.missing"}, "End": True})
     assert answer["status"] == "FAILED" and answer["error"] == "States.Runtime"
     assert answer["cause"].startswith(
-        "An error occurred while executing the state 'TestState' (entered at the event id #2)."
+        "An error occurred while executing the state 'StateName' (entered at the event id #2)."
     )
     failed = state({"Type": "Fail", "Error": "Refused", "Cause": "no stock"})
     assert (failed["status"], failed["error"], failed["cause"]) == ("FAILED", "Refused", "no stock")
@@ -172,7 +172,7 @@ def test_a_map_of_many_items_and_a_long_wait_stay_bounded() -> None:
     assert (longer["status"], longer["error"]) == ("FAILED", "States.Timeout")
 
 
-def test_context_is_laid_over_the_context_object() -> None:
+def test_the_given_context_is_the_whole_context_object() -> None:
     context = json.dumps({"Execution": {"Name": "given", "Input": {"x": 5}}, "Custom": [1]})
     answer = state(
         {
@@ -181,18 +181,21 @@ def test_context_is_laid_over_the_context_object() -> None:
                 "name.$": "$$.Execution.Name",
                 "x.$": "$$.Execution.Input.x",
                 "custom.$": "$$.Custom",
-                "machine.$": "$$.StateMachine.Name",
+                "whole.$": "$$",
             },
             "End": True,
         },
         context=context,
     )
+    # As AWS takes it: what is not given is absent (no StateMachine, no State).
     assert json.loads(answer["output"]) == {
         "name": "given",
         "x": 5,
         "custom": [1],
-        "machine": "TestState",  # fields not given keep their values
+        "whole": json.loads(context),
     }
+    empty = state({"Type": "Pass", "Parameters": {"c.$": "$$"}, "End": True}, context="{}")
+    assert json.loads(empty["output"]) == {"c": {}}
     jsonata = state(
         {
             "QueryLanguage": "JSONata",

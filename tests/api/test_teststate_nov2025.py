@@ -486,3 +486,214 @@ def test_a_state_name_not_in_the_definition() -> None:
         stateName="DoesNotExist",
     )
     assert (error.type, error.message) == ("ValidationException", "State not found in definition")
+
+
+# test_state_context_object.snapshot.json (its templates: context_object/statemachines/*.json5
+# and test_state/statemachines/io_sqs_service_task_wait.json5)
+_CONTEXT_OBJECT_FULL: dict[str, Any] = {
+    "Execution": {
+        "Id": "arn:aws:states:::execution:MyStateMachine:execution-name-12345",
+        "Input": {"input-value": 0, "message": "test data", "values": ["charizard", "pikachu"]},
+        "Name": "execution-name-12345",
+        "RoleArn": "arn:aws:iam:::role/StepFunctionsRole",
+        "StartTime": "2025-01-15T10:30:00.000Z",
+    },
+    "State": {"EnteredTime": "2025-01-15T10:30:01.500Z", "Name": "MyTaskState", "RetryCount": 0},
+    "StateMachine": {
+        "Id": "arn:aws:states:::stateMachine:MyStateMachine",
+        "Name": "MyStateMachine",
+    },
+}
+CONTEXT_OBJECT_RESULT_SELECTOR: dict[str, Any] = {
+    "Type": "Task",
+    "Resource": "arn:aws:states:::lambda:invoke",
+    "Parameters": {"FunctionName.$": "$.FunctionName", "Payload": {"Input.$": "$"}},
+    "ResultSelector": {"LambdaOutput.$": "$", "ContextObjectValue.$": "$$.Execution.Input.values"},
+    "End": True,
+}
+LAMBDA_INPUT = json.dumps({"FunctionName": "lambda_function_name", "Payload": {"input-value": 0}})
+POKEMON = {"pokemon": ["charizard", "pikachu", "bulbasaur"]}
+
+
+def context_map_state(items_path: str) -> dict[str, Any]:
+    return {
+        "Type": "Map",
+        "ItemsPath": items_path,
+        "MaxConcurrency": 1,
+        "ItemProcessor": {
+            "StartAt": "HandleItem",
+            "States": {"HandleItem": {"Type": "Pass", "End": True}},
+        },
+        "End": True,
+    }
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        # test_state_context_object_validation_failures[INVALID_EXECUTION_ID_TYPE]
+        ({"Execution": {"Id": 1}}, "Execution.Id must be a string"),
+        # test_state_context_object_validation_failures[INVALID_MAP]
+        ({"Map": {}}, "'Map' field is not supported when mocking a Context object"),
+        # test_state_context_object_validation_failures[INVALID_EXECUTION_FIELD]
+        ({"Execution": {"pokemon": "squirtle"}}, "Field 'pokemon' is not allowed"),
+        # test_state_context_object_validation_failures[INVALID_FIELD]
+        ({"Pokedex": {}}, "Field 'Pokedex' is not allowed"),
+    ],
+)
+def test_a_mocked_state_context_object_is_validated(context: dict[str, Any], message: str) -> None:
+    error = refused(
+        SFN_START_EXECUTION,
+        input=json.dumps({"stateMachineArn": "arn", "targetInput": None, "name": "exec_name"}),
+        inspectionLevel="TRACE",
+        context=json.dumps(context),
+        mock={"result": json.dumps({"ExecutionArn": "exec_arn", "StartDate": "2025-12-03"})},
+    )
+    assert (error.type, error.message) == (
+        "ValidationException",
+        "Invalid Context object provided: " + message,
+    )
+
+
+def test_a_context_task_token_only_for_a_task_that_has_one() -> None:
+    # test_state_context_object_invalid_states[TOKEN_TASK_NOT_SYNC]
+    error = refused(
+        CONTEXT_OBJECT_RESULT_SELECTOR,
+        input=json.dumps(["fire", "electricity", "grass"]),
+        inspectionLevel="TRACE",
+        context=json.dumps({**_CONTEXT_OBJECT_FULL, "Task": {"Token": "abcd123"}}),
+        mock={"result": json.dumps({"pokemon": ["CHARIZARD", "PIKACHU", "BULBASAUR"]})},
+    )
+    assert (error.type, error.message) == (
+        "ValidationException",
+        "Invalid Context object provided: Context object contains 'Task' when state is not a"
+        " Task state with a '.sync' or '.waitForTaskToken' service integration pattern",
+    )
+
+
+def test_a_result_selector_reads_the_context_object_and_shows_its_stages() -> None:
+    # test_state_task_context_object[EXECUTION_INPUT_VALUES] (values trimmed to two)
+    answer = state(
+        CONTEXT_OBJECT_RESULT_SELECTOR,
+        input=LAMBDA_INPUT,
+        inspectionLevel="TRACE",
+        context=json.dumps(_CONTEXT_OBJECT_FULL),
+        mock={"result": json.dumps(POKEMON)},
+    )
+    output = {"ContextObjectValue": ["charizard", "pikachu"], "LambdaOutput": POKEMON}
+    assert (answer["status"], json.loads(answer["output"])) == ("SUCCEEDED", output)
+    given = json.loads(LAMBDA_INPUT)
+    assert inspection(answer) == {
+        "input": given,
+        "afterInputPath": given,
+        "afterParameters": {"FunctionName": "lambda_function_name", "Payload": {"Input": given}},
+        "result": POKEMON,
+        "afterResultSelector": output,
+        "afterResultPath": output,
+    }
+
+
+def test_a_wait_for_token_task_is_answered_by_its_mock_with_the_given_token() -> None:
+    # test_state_wait_task_context_object
+    queue = "https://sqs.us-east-1.amazonaws.com/111111111111/test-queue"
+    answer = state(
+        {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            "Parameters": {
+                "QueueUrl": queue,
+                "MessageBody": {
+                    "Message": "Hello from Step Functions!",
+                    "TaskToken.$": "$$.Task.Token",
+                },
+            },
+            "ResultPath": "$.SQS",
+            "Next": "NEXT_STATE",
+        },
+        inspectionLevel="TRACE",
+        context=json.dumps({**_CONTEXT_OBJECT_FULL, "Task": {"Token": "abcd123"}}),
+        mock={"result": json.dumps(POKEMON)},
+    )
+    assert (answer["status"], answer["nextState"]) == ("SUCCEEDED", "NEXT_STATE")
+    assert json.loads(answer["output"]) == {"SQS": POKEMON}
+    assert inspection(answer) == {
+        "input": {},
+        "afterInputPath": {},
+        "afterParameters": {
+            "QueueUrl": queue,
+            "MessageBody": {"Message": "Hello from Step Functions!", "TaskToken": "abcd123"},
+        },
+        "result": POKEMON,
+        "afterResultSelector": POKEMON,
+        "afterResultPath": {"SQS": POKEMON},
+    }
+
+
+@pytest.mark.parametrize(
+    ("items_path", "cause"),
+    [
+        # test_state_map_context_object[ALL]
+        ("$$", 'Reference path "$" must point to array.'),
+        # test_state_map_context_object[EXECUTION_INPUT]
+        ("$$.Execution.Input", 'Reference path "$.Execution.Input" must point to array.'),
+    ],
+)
+def test_a_mocked_map_items_path_must_select_an_array(items_path: str, cause: str) -> None:
+    answer = state(
+        context_map_state(items_path),
+        input=json.dumps(["fire", "electricity", "grass"]),
+        inspectionLevel="TRACE",
+        context=json.dumps(_CONTEXT_OBJECT_FULL),
+        mock={"result": json.dumps(["CHARIZARD", "PIKACHU", "BULBASAUR"])},
+    )
+    assert (answer["status"], answer["error"], answer["cause"]) == (
+        "FAILED",
+        "States.Runtime",
+        cause,
+    )
+    assert answer["inspectionData"] == {
+        "afterInputPath": '["fire","electricity","grass"]',
+        "input": '["fire","electricity","grass"]',
+    }
+
+
+def test_a_mocked_map_reads_its_items_from_the_context_object() -> None:
+    # test_state_map_context_object[EXECUTION_INPUT_VALUES] (values trimmed to two)
+    answer = state(
+        context_map_state("$$.Execution.Input.values"),
+        input=json.dumps(["fire", "electricity", "grass"]),
+        inspectionLevel="TRACE",
+        context=json.dumps(_CONTEXT_OBJECT_FULL),
+        mock={"result": json.dumps(["CHARIZARD", "PIKACHU", "BULBASAUR"])},
+    )
+    result = ["CHARIZARD", "PIKACHU", "BULBASAUR"]
+    assert (answer["status"], json.loads(answer["output"])) == ("SUCCEEDED", result)
+    assert inspection(answer) == {
+        "input": ["fire", "electricity", "grass"],
+        "afterInputPath": ["fire", "electricity", "grass"],
+        "afterItemsPath": ["charizard", "pikachu"],
+        "afterResultSelector": result,
+        "afterResultPath": result,
+        "maxConcurrency": 1,
+    }
+
+
+def test_a_single_state_is_named_state_name() -> None:
+    # test_test_state_scenarios.snapshot.json: test_state_task_catch_error[INFO]
+    # ($states.context.State.Name is "StateName" for a definition that is one Task state)
+    answer = state(
+        {
+            "QueryLanguage": "JSONata",
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Arguments": {"FunctionName": "foo", "Payload": "bar"},
+            "Catch": [
+                {"ErrorEquals": ["MockException"], "Output": "{% $states %}", "Next": "Handle"}
+            ],
+            "End": True,
+        },
+        input=json.dumps({"Value": "HelloWorld"}),
+        mock={"errorOutput": {"error": "MockException", "cause": "Mock the cause of the error."}},
+    )
+    assert answer["status"] == "CAUGHT_ERROR"
+    assert json.loads(answer["output"])["context"]["State"]["Name"] == "StateName"
