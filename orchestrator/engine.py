@@ -212,6 +212,9 @@ class Engine:
         if base is None or not isinstance(parameters, dict):
             return []
         machine = self._child_machine(base, parent.definition_hash, parameters)
+        if self.store.execution(machine.name, str(parameters["Name"])) is not None:
+            # A start redelivered: the child exists, and its end reaches the parent by itself.
+            return []
         link = messages.ParentLink(
             execution_arn=request.execution_arn,
             task_token=request.task_token,

@@ -495,3 +495,44 @@ def test_status_changes_go_to_the_executions_exchange(store: SqliteStore) -> Non
     quiet = Engine(load_definitions(DEFINITIONS), store, status_events=False)
     rows = store.outbox_messages(quiet.start(intake("case-2")))
     assert not [row for row in rows if row.routing_key.startswith("status-change.")]
+
+
+def test_a_distributed_map_child_started_twice_is_started_once(tmp_path: Path) -> None:
+    """A redelivered start of a Map Run's child (a crash between its commit and the ack)
+    finds the child and starts nothing; the child's end reaches the parent once."""
+    folder = tmp_path / "definitions"
+    folder.mkdir()
+    (folder / "Fan.asl.json").write_text(
+        json.dumps(
+            {
+                "StartAt": "Fan",
+                "States": {
+                    "Fan": {
+                        "Type": "Map",
+                        "ItemsPath": "$.items",
+                        "ItemProcessor": {
+                            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                            "StartAt": "P",
+                            "States": {"P": {"Type": "Pass", "End": True}},
+                        },
+                        "End": True,
+                    }
+                },
+            }
+        )
+    )
+    store = SqliteStore(tmp_path / "sfn.db")
+    engine = Engine(load_definitions(folder), store, status_events=False)
+    ids = engine.start(
+        messages.IntakeRequest(state_machine="Fan", execution_name="p", input={"items": [1]})
+    )
+    (row,) = store.outbox_messages(ids)  # the one item's start
+    request = messages.IntegrationRequest.from_wire(row.body)
+    assert request.integration == "map-run" and request.action == "startExecution"
+    first = engine.start_map_child(request)
+    assert first  # the child ran to its end: its result for the parent is in the outbox
+    assert engine.start_map_child(request) == []
+    parameters = request.parameters
+    assert isinstance(parameters, dict)
+    children = store.execution_summaries(map_run=str(parameters["MapRunArn"]))
+    assert len(children) == 1 and children[0].status == "SUCCEEDED"
