@@ -13,6 +13,7 @@ its time limit on a clock that moves.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import secrets
@@ -166,7 +167,7 @@ def run_local(
                     isinstance(command, interpreter.DispatchTask)
                     and command.integration == map_run.INTEGRATION
                 ):
-                    push(_run_child(machine, command, functions, account, clock, caller))
+                    push(_run_child(machine, command, state, functions, account, clock, caller))
                     continue
                 _carry_out(command, state, functions, clock, push, cancelled, caller)
             if state.status != "RUNNING" or not pending:
@@ -187,6 +188,7 @@ def run_local(
 def _run_child(
     machine: StateMachine,
     command: interpreter.DispatchTask,
+    state: interpreter.ExecutionState,
     functions: Mapping[str, Function],
     account: Account,
     clock: Clock,
@@ -199,6 +201,21 @@ def _run_child(
     if command.action == "writeResults":  # in-process, the results are not written anywhere
         return interpreter.TaskSucceeded(
             command.token, 0, result_writer.details(parameters), clock.now()
+        )
+    if command.action == "readObject":
+        # In-process, the object is read as the caller reads getObject (a mock, a replay).
+        read = dataclasses.replace(
+            command, integration="service", service="aws-sdk:s3", action="getObject"
+        )
+        answers = (caller(integration_request(read, state)) or []) if caller else []
+        if answers:
+            return task_event(answers[0], clock.now())
+        return interpreter.TaskFailed(
+            command.token,
+            0,
+            "States.ItemReaderFailed",
+            "No S3 is reached in-process: give the runner a caller for aws-sdk:s3 getObject",
+            clock.now(),
         )
     if command.action == "readManifest":
         return interpreter.TaskFailed(

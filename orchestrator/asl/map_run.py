@@ -23,7 +23,6 @@ import dataclasses
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from messages.limits import MAX_PAYLOAD_BYTES
 from orchestrator.asl import bounds, flows, item_batcher, item_reader, tokens
 from orchestrator.asl.definition import Distribution, MapState, Seconds, StateMachine
 from orchestrator.asl.errors import StatesError
@@ -41,8 +40,9 @@ WRITER_FAILED = "States.ResultWriterFailed"
 THRESHOLD_EXCEEDED = "States.ExceedToleratedFailureThreshold"
 THRESHOLD_CAUSE = "The specified tolerated failure threshold was exceeded"
 MAX_CHILDREN = 10_000
-# The largest object an ItemReader reads: a task's payload limit (the aws target reads no more).
-MAX_OBJECT_BYTES = MAX_PAYLOAD_BYTES
+# The largest object an ItemReader reads (its text travels to the Map Run in one message, and
+# its items stay in the Map Run's state: AWS streams objects of gigabytes instead).
+MAX_OBJECT_BYTES = 2 * 1024 * 1024
 
 
 def start(run: _Run, thread: Thread, state: MapState) -> None:
@@ -93,6 +93,10 @@ def _read(run: _Run, thread: Thread, state: MapState, continuation: str | None) 
         # An S3 Inventory: the manifest, then the gzipped data files it lists; the service
         # reads them (bytes, not an SDK call's JSON) and answers with the items.
         _call(run, thread, state, resource, INTEGRATION, "readManifest", arguments)
+    elif reader.action == "getObject":
+        # The service reads the object itself, to MAX_OBJECT_BYTES (an SDK call's result
+        # would stop at a task's 256 KiB); it answers as getObject does ({"Body": text}).
+        _call(run, thread, state, resource, INTEGRATION, "readObject", arguments)
     else:
         _call(run, thread, state, resource, "aws-sdk:s3", reader.action, arguments)
 

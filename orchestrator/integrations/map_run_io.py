@@ -1,10 +1,11 @@
 """A Distributed Map's own S3 reads and writes, made by the service through the aws target:
-an S3 Inventory manifest's items (``InputType`` MANIFEST: the manifest, then the gzipped CSV
-data files it lists) and a ResultWriter's files (:mod:`.result_writer`).
+an ItemReader's object, an S3 Inventory manifest's items (``InputType`` MANIFEST: the
+manifest, then the gzipped CSV data files it lists) and a ResultWriter's files
+(:mod:`.result_writer`).
 
 They move bytes, not an SDK integration's JSON values: a data file is gzip, and a results
-file is written exactly as laid out. What is read is bounded: the manifest and each data
-file by their size, and the items by a task's payload limit (the Map Run holds them).
+file is written exactly as laid out. What is read is bounded: an object and an inventory's
+items to 2 MiB (the Map Run holds them), the manifest and each data file by their size.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from messages.limits import MAX_PAYLOAD_BYTES
 from orchestrator.asl import bounds, item_reader
 from orchestrator.asl.errors import StatesError
 from orchestrator.asl.execution import ExecutionState
+from orchestrator.asl.map_run import MAX_OBJECT_BYTES
 from orchestrator.integrations import result_writer
 from orchestrator.integrations.aws.call import AwsCaller
 from orchestrator.integrations.aws.failures import TaskCallFailed
@@ -44,14 +45,21 @@ def manifest_items(caller: AwsCaller, parameters: Mapping[str, Any], region: str
                 raise StatesError(READER_FAILED, f"{data_key} is not gzip data: {exc}") from None
         for item in item_reader.items_from_inventory_csv(_text(data, data_key), manifest.schema):
             size += bounds.json_size(item) + 1
-            if size > MAX_PAYLOAD_BYTES:
+            if size > MAX_OBJECT_BYTES:
                 raise StatesError(
                     READER_FAILED,
-                    f"The S3 inventory lists more than {MAX_PAYLOAD_BYTES} bytes of items, the"
+                    f"The S3 inventory lists more than {MAX_OBJECT_BYTES} bytes of items, the"
                     " most an ItemReader reads here (States.DataLimitExceeded).",
                 )
             items.append(item)
     return items
+
+
+def object_text(caller: AwsCaller, parameters: Mapping[str, Any], region: str) -> dict[str, Any]:
+    """An ItemReader's S3 object (Bucket, Key), as getObject answers: ``{"Body": text}``."""
+    bucket, key = str(parameters.get("Bucket")), str(parameters.get("Key"))
+    data = _read(caller, bucket, key, region, MAX_OBJECT_BYTES)
+    return {"Body": _text(data, key)}
 
 
 def write_results(
@@ -78,7 +86,11 @@ def _read(caller: AwsCaller, bucket: str, key: str, region: str, limit: int) -> 
     except TaskCallFailed as failed:
         raise StatesError(READER_FAILED, f"{failed.error}: {failed.cause}") from None
     if len(data) > limit:
-        raise StatesError(READER_FAILED, f"s3://{bucket}/{key} is larger than {limit} bytes.")
+        raise StatesError(
+            READER_FAILED,
+            f"s3://{bucket}/{key} is larger than {limit} bytes, the most an ItemReader reads"
+            " here (States.DataLimitExceeded).",
+        )
     return data
 
 

@@ -158,8 +158,8 @@ class Calls:
     def _map_run_s3(
         self, request: messages.IntegrationRequest, children: list[ExecutionState]
     ) -> messages.AnyTaskResult:
-        """A Distributed Map's ResultWriter files written, or an S3 Inventory's items read,
-        through the aws target's S3."""
+        """A Distributed Map's ResultWriter files written, or its ItemReader's object or S3
+        Inventory read, through the aws target's S3."""
         parameters = request.parameters
         assert isinstance(parameters, dict)
         writing = request.action == "writeResults"
@@ -172,6 +172,8 @@ class Calls:
                 )
             if writing:
                 output: Any = map_run_io.write_results(caller, parameters, children, request.region)
+            elif request.action == "readObject":
+                output = map_run_io.object_text(caller, parameters, request.region)
             else:
                 output = {"Items": map_run_io.manifest_items(caller, parameters, request.region)}
         except StatesError as failure:

@@ -359,20 +359,31 @@ def test_an_item_reader_reads_s3_and_a_result_writer_writes_there(sfn: Any, s3: 
     kids = {k["executionArn"] for k in children(sfn, map_run)}
     assert {r["ExecutionArn"] for r in results} == kids
 
-    # An object past the task payload limit (256 KiB) is refused, not read into memory.
-    big = json.dumps([{"n": i, "pad": "x" * 100} for i in range(3000)])
-    assert len(big) > 262_144
+    # An object past a task's 256 KiB is read (here 5 of its 3,000 items); past 2 MiB, the
+    # most an ItemReader reads here, it is refused, not read into memory.
+    big = json.dumps([{"name": f"n{i}", "pad": "x" * 100} for i in range(3000)])
+    assert 262_144 < len(big) < 2 * 1024 * 1024
     s3.put_object(Bucket=bucket, Key="big.json", Body=big.encode())
     reader_big = {**reader, "Parameters": {"Bucket.$": "$.bucket", "Key": "big.json"}}
-    reader_big["ReaderConfig"] = {"InputType": "JSON"}
+    reader_big["ReaderConfig"] = {"InputType": "JSON", "MaxItems": 5}
     definition["States"]["Fan"]["ItemReader"] = reader_big
     del definition["States"]["Fan"]["ResultWriter"]
-    started = sfn.start_execution(
-        stateMachineArn=machine(sfn, definition), input=json.dumps({"bucket": bucket})
-    )
+    big_arn = machine(sfn, definition)
+    started = sfn.start_execution(stateMachineArn=big_arn, input=json.dumps({"bucket": bucket}))
+    described = wait_done(sfn, started["executionArn"], timeout=60)
+    assert described["status"] == "SUCCEEDED", described
+    assert [b["names"] for b in json.loads(described["output"])] == [
+        ["n0", "n1"],
+        ["n2", "n3"],
+        ["n4"],
+    ]
+    huge = json.dumps([{"pad": "x" * 1000} for _ in range(2200)])
+    assert len(huge) > 2 * 1024 * 1024
+    s3.put_object(Bucket=bucket, Key="big.json", Body=huge.encode())
+    started = sfn.start_execution(stateMachineArn=big_arn, input=json.dumps({"bucket": bucket}))
     described = wait_done(sfn, started["executionArn"], timeout=60)
     assert (described["status"], described["error"]) == ("FAILED", "States.ItemReaderFailed")
-    assert "DataLimitExceeded" in described["cause"], described["cause"]
+    assert "larger than 2097152 bytes" in described["cause"], described["cause"]
 
     # An object that is not there fails the Map Run with States.ItemReaderFailed.
     started = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"bucket": bucket + "x"}))
