@@ -590,7 +590,8 @@ def summarize(rounds: Sequence[dict[str, dict[str, Any]]]) -> dict[str, Any]:
     rates = {n: [float(one[n].get("executions_per_second") or 0) for one in rounds] for n in names}
     summary: dict[str, Any] = {
         "executions_per_second": rates,
-        "median_executions_per_second": {n: round(_median(v), 1) for n, v in rates.items()},
+        # To the rates' own precision: a median of two rounded coarser could pass their max.
+        "median_executions_per_second": {n: round(_median(v), 2) for n, v in rates.items()},
         "cpu_probe_ms": {n: [one[n].get("cpu_probe_ms") for one in rounds] for n in names},
         "broker_wal_rolled_over": {
             n: [one[n].get("broker_wal_rolled_over") for one in rounds] for n in names
