@@ -324,7 +324,12 @@ def test_the_executions_list_links_pages_and_filters(console: str, page: Any) ->
     page.wait_for_function("document.querySelectorAll('#executions tbody tr').length !== 50")
     assert page.locator("#executions tbody tr").count() >= 5
     page.goto(f"{console}/#/executions?machine=WaitBriefly&name=list-wait-1")
-    page.wait_for_selector("#executions")
+    # The page before's table stays until the filtered one replaces it: wait for that.
+    page.wait_for_function(
+        "(() => { const names = [...document.querySelectorAll("
+        "'#executions tbody td:first-child a')].map((a) => a.textContent);"
+        " return names.length > 0 && names.every((n) => n.startsWith('list-wait-1')); })()"
+    )
     names = page.locator("#executions tbody td:first-child a").all_inner_texts()
     assert sorted(names) == [f"list-wait-{i}" for i in range(10, 20)]
     page.goto(f"{console}/#/executions?machine=WaitBriefly&before=2000-01-01T00:00")
