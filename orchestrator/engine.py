@@ -170,14 +170,15 @@ class Engine:
         name = request.execution_name or str(uuid.uuid4())
         if not _VALID_NAME.match(name):
             raise StartRejected("InvalidName", f"{name!r} is not a valid execution name")
+        given = request.input if child_input is _NO_INPUT else child_input
         existing = self.store.execution(machine.name, name)
         if existing is not None:
-            return self._duplicate(existing, request)
+            return self._duplicate(existing, request, given)
         start = interpreter.StartExecution(
             execution_arn=self.account.execution_arn(machine.name, name),
             execution_name=name,
             state_machine_arn=self.account.state_machine_arn(machine.name),
-            input=request.input if child_input is _NO_INPUT else child_input,
+            input=given,
             time=self.clock(),
             token_prefix=secrets.token_hex(16),
             role_arn=self.role_arn(machine.name),
@@ -199,7 +200,7 @@ class Engine:
         except ExecutionExists:  # lost a race with a redelivery of the same start
             raced = self.store.execution(machine.name, name)
             assert raced is not None
-            return self._duplicate(raced, request)
+            return self._duplicate(raced, request, given)
 
     def start_map_child(self, request: messages.IntegrationRequest) -> list[int]:
         """Start the child execution a Distributed Map's item asks for (idempotent by its
@@ -212,9 +213,6 @@ class Engine:
         if base is None or not isinstance(parameters, dict):
             return []
         machine = self._child_machine(base, parent.definition_hash, parameters)
-        if self.store.execution(machine.name, str(parameters["Name"])) is not None:
-            # A start redelivered: the child exists, and its end reaches the parent by itself.
-            return []
         link = messages.ParentLink(
             execution_arn=request.execution_arn,
             task_token=request.task_token,
@@ -444,16 +442,18 @@ class Engine:
             self.by_hash[digest] = machine
         return machine
 
-    def _duplicate(self, existing: ExecutionRecord, request: messages.IntakeRequest) -> list[int]:
+    def _duplicate(
+        self, existing: ExecutionRecord, request: messages.IntakeRequest, given: Any
+    ) -> list[int]:
         """A start of an existing execution: nothing new, except an answer to a new asker.
 
         A redelivered intake message (same reply address) needs nothing. A different client
         asking for a finished execution gets its result at once, as StartExecution returns
         the existing execution in AWS; one asking for a running execution gets it when it
-        ends.
+        ends. ``given`` is the input the start asked for.
         """
         state = existing.state
-        if state.input != request.input:
+        if state.input != given:
             raise StartRejected(
                 "ExecutionAlreadyExists",
                 f"execution {state.execution_name!r} of {state.state_machine_name!r} already"

@@ -1163,6 +1163,12 @@ class _Run:
             self, thread, state, len(items)
         )
         self.record("MapStateStarted", {"length": len(items)}, thread=thread)
+        self.begin_items(thread, state, items)
+
+    def begin_items(self, thread: Thread, state: MapState, items: list[Any]) -> None:
+        """Set aside a Map's children for ``items`` and start them (those a redrive has the
+        results of count as done); an empty Map is done at once."""
+        thread.items = items
         self.set_aside_children(thread, len(items))
         self.take_redriven(thread, state)
         if not items:

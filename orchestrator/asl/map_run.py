@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.asl import bounds, flows, item_batcher, item_reader, tokens
 from orchestrator.asl.definition import Distribution, MapState, Seconds, StateMachine
 from orchestrator.asl.errors import StatesError
-from orchestrator.asl.execution import DispatchTask, TaskSucceeded, Thread, UpdateMapRun, Work
+from orchestrator.asl.execution import DispatchTask, TaskSucceeded, Thread, UpdateMapRun
 from orchestrator.asl.runtime_fields import StateRuntimeError
 
 if TYPE_CHECKING:
@@ -233,13 +233,7 @@ def _run_items(run: _Run, thread: Thread, state: MapState, items: list[Any]) -> 
         except StatesError as failure:
             failed(run, thread, state, failure)
             return
-    thread.items = items
-    run.set_aside_children(thread, len(items))
-    run.take_redriven(thread, state)
-    if not items:
-        run.work.append(Work("done", thread.id))
-        return
-    run.start_items(thread, state)
+    run.begin_items(thread, state, items)
 
 
 def start_child(run: _Run, thread: Thread, state: MapState) -> bool:

@@ -38,6 +38,27 @@ from orchestrator.store.versions import VersionsMixin
 from orchestrator.store.wal_checkpointer import WalCheckpointer
 
 _REDRIVEN = "IFNULL(json_extract(state, '$.redrive_count'), 0) > 0"
+
+
+def _execution_filters(
+    status: str | None, state_machine: str | None, map_run: str | None, redriven: bool | None
+) -> tuple[list[str], list[str | int]]:
+    """The WHERE clauses (and their parameters) of a listing of executions."""
+    clauses: list[str] = []
+    params: list[str | int] = []
+    for column, value in (
+        ("status", status),
+        ("state_machine", state_machine),
+        ("map_run", map_run),
+    ):
+        if value:
+            clauses.append(f"{column}=?")
+            params.append(value)
+    if redriven is not None:  # (RedriveExecution counts in the state, its row's JSON)
+        clauses.append(_REDRIVEN if redriven else f"NOT {_REDRIVEN}")
+    return clauses, params
+
+
 # Askers of a running execution besides the one that started it (each gets its result).
 MAX_WAITERS = 100
 # Running executions whose states stay parsed in memory, most recently stepped first.
@@ -618,17 +639,7 @@ class SqliteStore(VersionsMixin, MapRunsMixin):
         """Executions, newest first, filtered by status, state machine and Map Run, from the
         columns alone: a row whose state cannot be read still lists, and listing parses
         nothing."""
-        clauses, params = [], []
-        for column, value in (
-            ("status", status),
-            ("state_machine", state_machine),
-            ("map_run", map_run),
-        ):
-            if value:
-                clauses.append(f"{column}=?")
-                params.append(value)
-        if redriven is not None:  # (RedriveExecution counts in the state, its row's JSON)
-            clauses.append(_REDRIVEN if redriven else f"NOT {_REDRIVEN}")
+        clauses, params = _execution_filters(status, state_machine, map_run, redriven)
         query = "SELECT arn, name, status, start_date, stop_date FROM executions"
         if clauses:
             query += " WHERE " + " AND ".join(clauses)
@@ -669,18 +680,7 @@ class SqliteStore(VersionsMixin, MapRunsMixin):
         """One page of executions, newest first, filtered; and the cursor of the next page
         (None at the end). Keyset paging on (start_date, id): a page costs the same however
         deep it is and however many executions the store holds."""
-        clauses: list[str] = []
-        params: list[str | int] = []
-        for column, value in (
-            ("state_machine", state_machine),
-            ("status", status),
-            ("map_run", map_run),
-        ):
-            if value:
-                clauses.append(f"{column}=?")
-                params.append(value)
-        if redriven is not None:  # (RedriveExecution counts in the state, its row's JSON)
-            clauses.append(_REDRIVEN if redriven else f"NOT {_REDRIVEN}")
+        clauses, params = _execution_filters(status, state_machine, map_run, redriven)
         if name_prefix:
             clauses.append("substr(name, 1, ?) = ?")
             params.extend([len(name_prefix), name_prefix])
