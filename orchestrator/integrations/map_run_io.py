@@ -1,7 +1,7 @@
 """A Distributed Map's own S3 reads and writes, made by the service through the aws target:
 an ItemReader's object, an S3 Inventory manifest's items (``InputType`` MANIFEST: the
-manifest, then the gzipped CSV data files it lists) and a ResultWriter's files
-(:mod:`.result_writer`).
+manifest, then the gzipped CSV data files it lists) and each of a ResultWriter's files
+(laid out by :mod:`.result_writer`).
 
 They move bytes, not an SDK integration's JSON values: a data file is gzip, and a results
 file is written exactly as laid out. What is read is bounded: an object and an inventory's
@@ -11,14 +11,12 @@ items to 2 MiB (the Map Run holds them), the manifest and each data file by thei
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.asl import bounds, item_reader
 from orchestrator.asl.errors import StatesError
-from orchestrator.asl.execution import ExecutionState
 from orchestrator.asl.map_run import MAX_OBJECT_BYTES
-from orchestrator.integrations import result_writer
 from orchestrator.integrations.aws.call import AwsCaller
 from orchestrator.integrations.aws.failures import TaskCallFailed
 
@@ -62,22 +60,17 @@ def object_text(caller: AwsCaller, parameters: Mapping[str, Any], region: str) -
     return {"Body": _text(data, key)}
 
 
-def write_results(
-    caller: AwsCaller,
-    parameters: Mapping[str, Any],
-    children: Iterable[ExecutionState],
-    region: str,
-) -> dict[str, Any]:
-    """Write the Map Run's results files and manifest; the Map state's result."""
-    for key, body in result_writer.files(parameters, children):
-        try:
-            caller.write_object(str(parameters["Bucket"]), key, body.encode(), region)
-        except TaskCallFailed as failed:
-            raise StatesError(
-                WRITER_FAILED,
-                f"Writing s3://{parameters['Bucket']}/{key} failed: {failed.error}: {failed.cause}",
-            ) from None
-    return result_writer.details(parameters)
+def write_file(
+    caller: AwsCaller, parameters: Mapping[str, Any], key: str, body: str, region: str
+) -> None:
+    """Put one of a ResultWriter's files (:class:`.result_writer.ResultFiles`) in its bucket."""
+    try:
+        caller.write_object(str(parameters["Bucket"]), key, body.encode(), region)
+    except TaskCallFailed as failed:
+        raise StatesError(
+            WRITER_FAILED,
+            f"Writing s3://{parameters['Bucket']}/{key} failed: {failed.error}: {failed.cause}",
+        ) from None
 
 
 def _read(caller: AwsCaller, bucket: str, key: str, region: str, limit: int) -> bytes:

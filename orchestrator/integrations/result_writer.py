@@ -17,7 +17,9 @@ from typing import Any
 
 from orchestrator.asl.execution import ExecutionState
 
-MAX_FILE_BYTES = 5 * 1024**3  # AWS starts a new results file past 5 GB
+# AWS starts a new results file past 5 GB; this engine past 8 MiB, to hold no more at once.
+FILE_BYTES = 8 * 1024 * 1024
+_LISTED = ("FAILED", "PENDING", "SUCCEEDED")  # the manifest's order
 _FILES = {"SUCCEEDED": "SUCCEEDED", "FAILED": "FAILED", "TIMED_OUT": "FAILED", "ABORTED": "FAILED"}
 
 
@@ -32,43 +34,71 @@ def details(parameters: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+class ResultFiles:
+    """The files of one Map Run's results, built as its children are read, page by page: a
+    file is ready (and leaves memory) once it holds :data:`FILE_BYTES`, so what is held is
+    bounded however many children the Map Run had. Files of one outcome are numbered
+    ``SUCCEEDED_0``, ``SUCCEEDED_1``... as AWS numbers those it splits."""
+
+    def __init__(self, parameters: Mapping[str, Any]) -> None:
+        self.parameters = parameters
+        config = parameters.get("WriterConfig") or {}
+        self.transformation = config.get("Transformation", "NONE")
+        self.lines = config.get("OutputType") == "JSONL"
+        self.pending: dict[str, list[str]] = {"SUCCEEDED": [], "FAILED": [], "PENDING": []}
+        self.sizes = dict.fromkeys(self.pending, 0)
+        self.listed: dict[str, list[dict[str, Any]]] = {group: [] for group in _LISTED}
+
+    def add(self, children: Iterable[ExecutionState]) -> list[tuple[str, str]]:
+        """Take ``children`` in; the (key, text) of the files that are full."""
+        ready: list[tuple[str, str]] = []
+        for child in children:
+            group = _FILES.get(child.status)
+            if group is None:
+                continue
+            for entry in self._entries(child, group):
+                text = _text(entry)
+                self.pending[group].append(text)
+                self.sizes[group] += len(text) + 1
+            if self.sizes[group] >= FILE_BYTES:
+                ready.append(self._flush(group))
+        return ready
+
+    def finish(self) -> list[tuple[str, str]]:
+        """The files still held, then the manifest that lists them all."""
+        ready = [self._flush(group) for group, held in self.pending.items() if held]
+        manifest = {
+            "DestinationBucket": self.parameters["Bucket"],
+            "MapRunArn": self.parameters["MapRunArn"],
+            "ResultFiles": self.listed,
+        }
+        return [*ready, (_key(self.parameters, "manifest.json"), _text(manifest))]
+
+    def _entries(self, child: ExecutionState, group: str) -> list[Any]:
+        if self.transformation == "NONE":
+            return [_described(child)]
+        if group != "SUCCEEDED":  # COMPACT and FLATTEN keep the outputs alone
+            return []
+        output = child.output
+        flat = self.transformation == "FLATTEN" and isinstance(output, list)
+        return list(output) if flat and isinstance(output, list) else [output]
+
+    def _flush(self, group: str) -> tuple[str, str]:
+        texts, self.pending[group], self.sizes[group] = self.pending[group], [], 0
+        number = len(self.listed[group])
+        key = _key(self.parameters, f"{group}_{number}.{'jsonl' if self.lines else 'json'}")
+        body = "".join(t + "\n" for t in texts) if self.lines else "[" + ",".join(texts) + "]"
+        self.listed[group].append({"Key": key, "Size": len(body.encode())})
+        return key, body
+
+
 def files(
     parameters: Mapping[str, Any], children: Iterable[ExecutionState]
 ) -> list[tuple[str, str]]:
     """The (key, text) of each file to write, the manifest last (JSON, or JSON Lines for
-    ``OutputType`` JSONL)."""
-    config = parameters.get("WriterConfig") or {}
-    transformation = config.get("Transformation", "NONE")
-    lines = config.get("OutputType") == "JSONL"
-    groups: dict[str, list[Any]] = {"SUCCEEDED": [], "FAILED": [], "PENDING": []}
-    for child in children:
-        group = _FILES.get(child.status)
-        if group is None:
-            continue
-        if transformation == "NONE":
-            groups[group].append(_described(child))
-        elif group == "SUCCEEDED":  # COMPACT and FLATTEN keep the outputs alone
-            output = child.output
-            if transformation == "FLATTEN" and isinstance(output, list):
-                groups[group].extend(output)
-            else:
-                groups[group].append(output)
-    written: list[tuple[str, str]] = []
-    listed: dict[str, list[dict[str, Any]]] = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
-    for group, entries in groups.items():
-        if not entries:
-            continue
-        key = _key(parameters, f"{group}_0.{'jsonl' if lines else 'json'}")
-        body = "".join(_text(e) + "\n" for e in entries) if lines else _text(entries)
-        written.append((key, body))
-        listed[group].append({"Key": key, "Size": len(body.encode())})
-    manifest = {
-        "DestinationBucket": parameters["Bucket"],
-        "MapRunArn": parameters["MapRunArn"],
-        "ResultFiles": listed,
-    }
-    written.append((_key(parameters, "manifest.json"), _text(manifest)))
-    return written
+    ``OutputType`` JSONL): :class:`ResultFiles` for children at hand."""
+    written = ResultFiles(parameters)
+    return [*written.add(children), *written.finish()]
 
 
 def _described(child: ExecutionState) -> dict[str, Any]:

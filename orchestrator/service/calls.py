@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aio_pika.abc import AbstractRobustChannel
 from pydantic import ValidationError
@@ -35,16 +34,17 @@ from broker import TASK_RESULTS_QUEUE, Delivery, Topology, oversized, publish_js
 from broker.topology import CALLS_QUEUE
 from orchestrator.asl import errors
 from orchestrator.asl.errors import StatesError
-from orchestrator.asl.execution import ExecutionState
 from orchestrator.asl.resources import function_name_of
 from orchestrator.engine import Engine
-from orchestrator.integrations import map_run_io, nested
+from orchestrator.integrations import map_run_io, nested, result_writer
 from orchestrator.integrations.answers import failed, internal_failure
 from orchestrator.integrations.aws.jobs import JobPending, next_poll_delay
 from orchestrator.integrations.rabbitmq_target import RabbitMqTarget
 from orchestrator.integrations.targets import Targets
 
 log = logging.getLogger(__name__)
+# A Map Run's own S3 reads and writes go to the aws target's S3 (see SFN_INTEGRATIONS).
+_NO_S3 = "S3 calls are routed to no aws target here (see SFN_INTEGRATIONS)"
 # Calls carried out at once; each holds a thread while its service answers.
 MAX_CONCURRENT_CALLS = 32
 # The first poll of a .sync job, as Step Functions' (it then backs off to a minute).
@@ -108,16 +108,11 @@ class Calls:
         target = None if mocked else self._target(request)
         if target == "rabbitmq":
             results = await (await self._rabbit_target()).call(request)
+        elif request.integration == "map-run" and request.action == "writeResults":
+            results = [await self._write_results(request)]
         elif request.integration == "map-run" and request.action != "startExecution":
-            # A Map Run's own S3 reads or writes. The children are read here (the store is
-            # the event loop's); S3 is called in a thread.
-            children = (
-                self.engine.store.map_run_children(str(request.parameters["MapRunArn"]))  # type: ignore[call-overload,index]
-                if request.action == "writeResults"
-                else []
-            )
-            async with self._slots:
-                results = [await asyncio.to_thread(self._map_run_s3, request, children)]
+            async with self._slots:  # an ItemReader's own read (an object, an S3 Inventory)
+                results = [await asyncio.to_thread(self._map_run_read, request)]
         elif request.integration == "map-run":
             try:
                 results, ids = [], self.engine.start_map_child(request)
@@ -155,24 +150,16 @@ class Calls:
         await self.publish(ids)
         await message.ack()
 
-    def _map_run_s3(
-        self, request: messages.IntegrationRequest, children: list[ExecutionState]
-    ) -> messages.AnyTaskResult:
-        """A Distributed Map's ResultWriter files written, or its ItemReader's object or S3
-        Inventory read, through the aws target's S3."""
+    def _map_run_read(self, request: messages.IntegrationRequest) -> messages.AnyTaskResult:
+        """A Distributed Map's ItemReader object or S3 Inventory, read through the aws
+        target's S3 (as bytes, to its own bound)."""
         parameters = request.parameters
         assert isinstance(parameters, dict)
-        writing = request.action == "writeResults"
         caller = self.targets.s3()
         try:
             if caller is None:
-                raise StatesError(
-                    map_run_io.WRITER_FAILED if writing else map_run_io.READER_FAILED,
-                    "S3 calls are routed to no aws target here (see SFN_INTEGRATIONS)",
-                )
-            if writing:
-                output: Any = map_run_io.write_results(caller, parameters, children, request.region)
-            elif request.action == "readObject":
+                raise StatesError(map_run_io.READER_FAILED, _NO_S3)
+            if request.action == "readObject":
                 output = map_run_io.object_text(caller, parameters, request.region)
             else:
                 output = {"Items": map_run_io.manifest_items(caller, parameters, request.region)}
@@ -180,6 +167,36 @@ class Calls:
             return failed(request, failure.error, failure.cause)
         return messages.TaskSucceeded(
             task_token=request.task_token, attempt=request.attempt, output=output
+        )
+
+    async def _write_results(self, request: messages.IntegrationRequest) -> messages.AnyTaskResult:
+        """A Distributed Map's ResultWriter: its children's results put in S3, a page of
+        children at a time (the store is read here, on the event loop; S3 in a thread), so
+        what is held is bounded however many children there were; the manifest last."""
+        parameters = request.parameters
+        assert isinstance(parameters, dict)
+        caller = self.targets.s3()
+        if caller is None:
+            return failed(request, map_run_io.WRITER_FAILED, _NO_S3)
+        arn, region = str(parameters["MapRunArn"]), request.region
+        written = result_writer.ResultFiles(parameters)
+        after = 0
+        try:
+            while True:
+                page, after = self.engine.store.map_run_children(arn, after)
+                for key, body in written.add(page) if page else written.finish():
+                    async with self._slots:
+                        await asyncio.to_thread(
+                            map_run_io.write_file, caller, parameters, key, body, region
+                        )
+                if not page:
+                    break
+        except StatesError as failure:
+            return failed(request, failure.error, failure.cause)
+        return messages.TaskSucceeded(
+            task_token=request.task_token,
+            attempt=request.attempt,
+            output=result_writer.details(parameters),
         )
 
     # -- a .sync job, one step per message ---------------------------------------------------

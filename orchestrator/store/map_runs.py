@@ -97,13 +97,17 @@ class MapRunsMixin:
     def _state(self, key: int, state: str, layout: int) -> ExecutionState:  # the store's
         raise NotImplementedError
 
-    def map_run_children(self, arn: str) -> list[ExecutionState]:
-        """The Map Run's child executions, in the order they started."""
+    def map_run_children(
+        self, arn: str, after: int = 0, limit: int = 500
+    ) -> tuple[list[ExecutionState], int]:
+        """A page of the Map Run's child executions in the order they were stored, from row
+        ``after`` on; and the row to read the next page after (the page is empty at the end)."""
         rows = self._db.execute(
-            "SELECT id, state, layout FROM executions WHERE map_run=? ORDER BY start_date, id",
-            (arn,),
+            "SELECT id, state, layout FROM executions WHERE map_run=? AND id>? ORDER BY id LIMIT ?",
+            (arn, after, limit),
         ).fetchall()
-        return [self._state(key, state, layout) for key, state, layout in rows]
+        last = rows[-1][0] if rows else after
+        return [self._state(key, state, layout) for key, state, layout in rows], last
 
     def map_run_counts(self, arn: str) -> dict[str, int]:
         """How many of the Map Run's child executions are in each status."""

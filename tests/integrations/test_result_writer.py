@@ -102,3 +102,30 @@ def test_a_data_file_that_inflates_past_its_bound_is_refused() -> None:
     with pytest.raises(StatesError) as refused:
         _gunzip(bomb, 1_000_000)
     assert refused.value.error == "States.ItemReaderFailed"
+
+
+def test_a_file_is_ready_once_full_so_what_is_held_stays_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(result_writer, "FILE_BYTES", 1000)
+    written = result_writer.ResultFiles(PARAMETERS)
+    ready: list[tuple[str, str]] = []
+    for page in range(5):  # five pages of ten children, as the service reads them
+        ready += written.add(child(f"c{page}{i}", "SUCCEEDED", {"n": i}) for i in range(10))
+        assert sum(written.sizes.values()) < 1000 + 2000  # no more than a file and a child
+    assert ready, "full files are handed out before the end"
+    ready += written.finish()
+    base = "jobs/7c9d3f2a-1111-4222-8333-444455556666/"
+    keys = [key for key, _ in ready]
+    assert keys[-1] == base + "manifest.json"
+    numbered = [k for k in keys if "SUCCEEDED_" in k]
+    assert numbered == [base + f"SUCCEEDED_{n}.json" for n in range(len(numbered))]
+    assert len(numbered) > 1
+    bodies = dict(ready)
+    names = [e["Name"] for key in numbered for e in json.loads(bodies[key])]
+    assert names == [f"c{page}{i}" for page in range(5) for i in range(10)]
+    manifest = json.loads(bodies[base + "manifest.json"])
+    assert [f["Key"] for f in manifest["ResultFiles"]["SUCCEEDED"]] == numbered
+    assert all(
+        f["Size"] == len(bodies[f["Key"]].encode()) for f in manifest["ResultFiles"]["SUCCEEDED"]
+    )
