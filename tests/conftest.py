@@ -9,6 +9,7 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 
+from tests import postgres
 from tests.broker import rabbitmq_url
 
 
@@ -48,3 +49,16 @@ def subprocess_env(amqp_url: str) -> dict[str, str]:
     env["AMQP_URL"] = amqp_url
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database of its own for the test; dropped afterwards. A
+    failure under CI, a skip elsewhere, when there is no server."""
+    why_not = postgres.reachable()
+    if why_not is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL tests need a server under CI: {why_not}")
+        pytest.skip(f"PostgreSQL test skipped: {why_not}")
+    with postgres.fresh_database() as url:
+        yield url

@@ -62,7 +62,7 @@ class OutboxPublisher:
     async def sweep(self, older_than_seconds: float = 0.0) -> int:
         """Publish rows left behind (a crash, a lost connection); returns how many were sent."""
         self.forget_confirmed()  # confirmed rows are not left behind
-        pending = self.store.pending_outbox(time.time() - older_than_seconds)
+        pending = self.store.claim_outbox(time.time() - older_than_seconds)
         await self._send(pending)
         return len(pending)
 

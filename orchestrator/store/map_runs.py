@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 
 from orchestrator.asl.execution import ExecutionState, HistoryEvent
@@ -25,6 +26,9 @@ class MapRunsMixin:
     """Map Runs; needs the store's ``_db``."""
 
     _db: sqlite3.Connection
+
+    def _transaction(self) -> AbstractContextManager[None]:  # provided by the store
+        raise NotImplementedError
 
     def _keep_map_runs(self, state: ExecutionState, history: Sequence[HistoryEvent]) -> None:
         """Inside the commit of ``state``'s step: rows for the Map Runs its events start,
@@ -124,7 +128,7 @@ class MapRunsMixin:
         tolerated_percentage: float | None,
     ) -> None:
         """Record an UpdateMapRun's new limits."""
-        with self._db:
+        with self._transaction():
             for column, value in (
                 ("max_concurrency", max_concurrency),
                 ("tolerated_count", tolerated_count),

@@ -110,6 +110,10 @@ class ExecutionRecord:
     correlation_id: str | None = None
     definition_hash: str | None = None  # the definition it started with
     split: bool = False  # stored in rows (state_rows), not in one column
+    # Bumped by each commit; a commit of a record read at an older revision is refused
+    # (ExecutionBusy): another process stepped the execution in between (shared store).
+    revision: int = 0
+    key: int = 0  # its row's id in the store (0: not known yet)
 
 
 class Store(Protocol):
@@ -118,6 +122,7 @@ class Store(Protocol):
     def execution(self, state_machine: str, name: str) -> ExecutionRecord | None: ...
     def execution_by_token(self, token: str) -> ExecutionRecord | None: ...
     def execution_by_arn(self, arn: str) -> ExecutionRecord | None: ...
+    def state_machine_digests(self) -> dict[str, tuple[str, str, str | None]]: ...
     def due_timers(self, now: float, limit: int = 500) -> list[tuple[str, str]]: ...
     def next_timer_due(self) -> float | None: ...
     def delete_timer(self, timer: str) -> None: ...
@@ -152,6 +157,7 @@ class Store(Protocol):
     ) -> list[int]: ...
     def enqueue(self, outbox: Sequence[OutboxMessage], *, created: float) -> list[int]: ...
     def pending_outbox(self, older_than: float | None = None) -> list[OutboxMessage]: ...
+    def claim_outbox(self, older_than: float) -> list[OutboxMessage]: ...
     def outbox_messages(self, ids: Iterable[int]) -> list[OutboxMessage]: ...
     def delete_outbox(self, ids: Iterable[int]) -> None: ...
     def history(
@@ -251,6 +257,11 @@ class ExecutionExists(Exception):
     """An execution of that name already exists for that state machine."""
 
 
+class ExecutionBusy(Exception):
+    """Another orchestrator sharing the store is stepping this execution right now, or
+    stepped it since it was read: apply the event again shortly (nothing was changed)."""
+
+
 class StoreError(Exception):
     """The store file cannot be used (not a database, damaged, empty, too new); the message
     names the file and says what to do."""
@@ -261,4 +272,25 @@ def is_store_fault(exc: BaseException) -> bool:
     file), not the data it was given: worth retrying later, never a reason to drop work."""
     if isinstance(exc, sqlite3.IntegrityError):
         return False
-    return isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError | OSError)
+    if isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError | OSError):
+        return True
+    return _is_server_fault(exc)
+
+
+def _is_server_fault(exc: BaseException) -> bool:
+    """A database server's fault: a lost connection, a server shutting down, a deadlock or
+    serialization failure (the batch is tried again), not a bad value or a broken rule."""
+    try:
+        import psycopg
+        from psycopg import errors as pg_errors
+    except ImportError:  # no server store in use
+        return False
+    if isinstance(exc, psycopg.IntegrityError | psycopg.DataError | psycopg.ProgrammingError):
+        return False
+    return isinstance(
+        exc,
+        psycopg.OperationalError
+        | psycopg.InterfaceError
+        | pg_errors.DeadlockDetected
+        | pg_errors.SerializationFailure,
+    )

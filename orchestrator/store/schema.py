@@ -6,7 +6,7 @@ lacks, each in a transaction of its own.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 14
 MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE executions (
@@ -218,5 +218,21 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX map_runs_execution ON map_runs (execution_arn, start_date);
     ALTER TABLE executions ADD COLUMN map_run TEXT;
     CREATE INDEX executions_map_run ON executions (map_run, status);
+    """,
+    # Each commit bumps an execution's revision: with a store that several orchestrators
+    # share, a step read before another's commit is refused instead of overwriting it.
+    13: """
+    ALTER TABLE executions ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+    """,
+    # Asynchronous EXPRESS starts, kept from start to end (steps run in memory): a crash
+    # runs them again (store/express_starts.py).
+    14: """
+    CREATE TABLE express_starts (
+        arn TEXT PRIMARY KEY,
+        record TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        claimed REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX express_starts_claimed ON express_starts (claimed);
     """,
 }

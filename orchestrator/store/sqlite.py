@@ -23,9 +23,11 @@ import orjson
 from orchestrator.asl.interpreter import ExecutionState, HistoryEvent
 from orchestrator.store import rows as state_rows
 from orchestrator.store.cache import StagedCache
+from orchestrator.store.express_starts import ExpressStartsMixin
 from orchestrator.store.map_runs import MapRunsMixin
 from orchestrator.store.records import (
     ActivityRecord,
+    ExecutionBusy,
     ExecutionExists,
     ExecutionRecord,
     ExecutionSummary,
@@ -70,8 +72,14 @@ _STATE_MACHINES = (
 )
 
 
-class SqliteStore(VersionsMixin, MapRunsMixin):
+class SqliteStore(VersionsMixin, MapRunsMixin, ExpressStartsMixin):
     """The embedded store. Only the orchestrator's event-loop thread uses it."""
+
+    # What the database raises for a broken UNIQUE rule (a start whose name is taken).
+    _integrity_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+    # Whether a statement's outcome arrives later (a server store's pipeline): a step's
+    # revision check is then read once all its writes are sent, at the step's end.
+    _pipelined = False
 
     def __init__(self, path: str | Path, *, checkpoint_in_background: bool = False) -> None:
         """Open (creating or upgrading) the store at ``path``.
@@ -218,16 +226,26 @@ class SqliteStore(VersionsMixin, MapRunsMixin):
         cached = self._cache.get(arn)
         if cached is not None:
             return cached
+        return self._load(arn)
+
+    def _load(self, arn: str) -> ExecutionRecord | None:
+        """The execution with ``arn`` read from its row (and remembered while it runs)."""
         row = self._db.execute(
-            "SELECT id, state, reply_to, correlation_id, definition_hash, layout FROM executions"
-            " WHERE arn=?",
+            "SELECT id, state, reply_to, correlation_id, definition_hash, layout, revision"
+            " FROM executions WHERE arn=?",
             (arn,),
         ).fetchone()
         if row is None:
             return None
-        key, state_json, reply_to, correlation_id, digest, layout = row
+        key, state_json, reply_to, correlation_id, digest, layout, revision = row
         record = ExecutionRecord(
-            self._state(key, state_json, layout), reply_to, correlation_id, digest, bool(layout)
+            self._state(key, state_json, layout),
+            reply_to,
+            correlation_id,
+            digest,
+            bool(layout),
+            revision,
+            key,
         )
         if record.state.status == "RUNNING":
             self._cache.remember(arn, record)
@@ -265,7 +283,7 @@ class SqliteStore(VersionsMixin, MapRunsMixin):
                 "INSERT INTO state_machines (name, definition_hash, created, updated)"
                 " VALUES (?,?,?,?) ON CONFLICT (name) DO UPDATE SET"
                 " definition_hash=excluded.definition_hash, updated=excluded.updated"
-                " WHERE definition_hash != excluded.definition_hash",
+                " WHERE state_machines.definition_hash != excluded.definition_hash",
                 (name, digest, now, now),
             )
         return digest
@@ -279,6 +297,12 @@ class SqliteStore(VersionsMixin, MapRunsMixin):
         """Every state machine, by name."""
         rows = self._db.execute(_STATE_MACHINES + " ORDER BY s.name")
         return [StateMachineRecord(*row) for row in rows]
+
+    def state_machine_digests(self) -> dict[str, tuple[str, str, str | None]]:
+        """Every state machine's (definition hash, type, role ARN), by name: what another
+        orchestrator sharing the store compares with its own to see a change cheaply."""
+        rows = self._db.execute("SELECT name, definition_hash, type, role_arn FROM state_machines")
+        return {name: (digest, kind, role) for name, digest, kind, role in rows}
 
     def put_state_machine(
         self, name: str, text: str, machine_type: str, role_arn: str | None
@@ -391,6 +415,7 @@ class SqliteStore(VersionsMixin, MapRunsMixin):
         state_json = state_rows.head(state) if split else state.model_dump_json()
         values = (state.status, state_json, _iso(state.stop_time), int(split))
         with self._transaction():
+            check: Any = None  # an UPDATE whose outcome is read at the end (pipelined)
             if new:
                 try:
                     cursor = self._db.execute(
@@ -410,20 +435,30 @@ class SqliteStore(VersionsMixin, MapRunsMixin):
                             *values,
                         ),
                     )
-                except sqlite3.IntegrityError as exc:
+                except self._integrity_errors as exc:
                     raise ExecutionExists(state.execution_arn) from exc
                 key = int(cursor.lastrowid or 0)
             else:
                 # Most steps leave the status alone: not naming it spares the status index
                 # a page write (SQLite rewrites the index entry of every column it sets).
+                # The revision guards against a step of the same execution that another
+                # process sharing the store committed since this one read it.
+                where = " revision=revision+1 WHERE arn=? AND revision=? RETURNING id"
                 if previous is not None and previous.status == state.status:
-                    update = "UPDATE executions SET state=?, layout=? WHERE arn=? RETURNING id"
-                    params: tuple[Any, ...] = (state_json, int(split), state.execution_arn)
+                    update = "UPDATE executions SET state=?, layout=?," + where
+                    params: tuple[Any, ...] = (state_json, int(split))
                 else:
-                    update = "UPDATE executions SET status=?, state=?, stop_date=?, layout=?"
-                    update += " WHERE arn=? RETURNING id"
-                    params = (*values, state.execution_arn)
-                [(key,)] = self._db.execute(update, params).fetchall()
+                    update = "UPDATE executions SET status=?, state=?, stop_date=?, layout=?,"
+                    update += where
+                    params = values
+                updated = self._db.execute(update, (*params, state.execution_arn, record.revision))
+                if self._pipelined and record.key:
+                    key, check = record.key, updated
+                else:
+                    rows = updated.fetchall()
+                    if not rows:
+                        raise ExecutionBusy(state.execution_arn)
+                    [(key,)] = rows
             arn = state.execution_arn
             # Only the tokens and timers the step changed (the maps share the rest), and most
             # steps change one token and no timer: skip the statements with nothing to do.
@@ -467,8 +502,12 @@ class SqliteStore(VersionsMixin, MapRunsMixin):
                 self._db.execute("DELETE FROM waiters WHERE execution=?", (key,))
             self._keep_map_runs(state, history)
             ids = self._insert_outbox(outbox, created)
+            if check is not None and not check.fetchall():  # the step's writes are undone
+                raise ExecutionBusy(state.execution_arn)
             # A finished execution leaves the cache: the engine does not step it again.
-            kept = dataclasses.replace(record, split=split) if split != record.split else record
+            kept = dataclasses.replace(
+                record, split=split, revision=0 if new else record.revision + 1, key=key
+            )
             self._cache.stage(arn, kept if state.status == "RUNNING" else None)
         return ids
 
@@ -519,6 +558,11 @@ class SqliteStore(VersionsMixin, MapRunsMixin):
             params = (older_than,)
         return [_outbox(row) for row in self._db.execute(query + " ORDER BY id", params)]
 
+    def claim_outbox(self, older_than: float) -> list[OutboxMessage]:
+        """The rows a sweep is to send again: those committed before ``older_than`` and still
+        unsent (this store has one writer: nobody else sends them)."""
+        return self.pending_outbox(older_than)
+
     def outbox_messages(self, ids: Iterable[int]) -> list[OutboxMessage]:
         """The still-unpublished messages among ``ids``, in commit order."""
         wanted = list(ids)
@@ -551,10 +595,14 @@ class SqliteStore(VersionsMixin, MapRunsMixin):
         ``first``, at most ``limit`` of them (read from the index, however long the history).
         ``newest_first`` reads from ``first`` down instead."""
         order = "h.id<=? ORDER BY h.id DESC" if newest_first else "h.id>=? ORDER BY h.id"
+        params: tuple[Any, ...] = (execution_arn, first)
+        if limit is not None:
+            order += " LIMIT ?"
+            params += (limit,)
         rows = self._db.execute(
             "SELECT h.event FROM history h JOIN executions e ON h.execution = e.id"
-            f" WHERE e.arn=? AND {order} LIMIT ?",
-            (execution_arn, first, -1 if limit is None else limit),
+            f" WHERE e.arn=? AND {order}",
+            params,
         )
         return [json.loads(event) for (event,) in rows]
 

@@ -13,13 +13,17 @@ from orchestrator.asl import interpreter
 from orchestrator.definitions import load_definitions
 from orchestrator.engine import Engine, StartRejected
 from orchestrator.store import OutboxMessage, SqliteStore
+from orchestrator.store.postgres import PostgresStore
 
 DEFINITIONS = Path(__file__).resolve().parents[2] / "definitions"
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> SqliteStore:
-    return SqliteStore(tmp_path / "sfn.db")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> SqliteStore:
+    """The engine's store: each test runs on the SQLite file and on PostgreSQL."""
+    if request.param == "sqlite":
+        return SqliteStore(tmp_path / "sfn.db")
+    return PostgresStore(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture
@@ -395,8 +399,10 @@ def test_a_task_that_ends_without_a_result_leaves_no_dispatch_clock(
     assert engine._dispatched == {}  # a long-running service must not keep every stopped task
 
 
-def test_the_store_syncs_every_commit_to_disk(store: SqliteStore, tmp_path: Path) -> None:
-    # FULL: an acked step survives an OS crash, not only a killed process.
+def test_the_store_syncs_every_commit_to_disk(tmp_path: Path) -> None:
+    # FULL: an acked step survives an OS crash, not only a killed process. (PostgreSQL's
+    # commits are durable by its own settings: synchronous_commit on, by default.)
+    store = SqliteStore(tmp_path / "sfn.db")
     (level,) = store._db.execute("PRAGMA synchronous").fetchone()
     assert level == 2
     again = SqliteStore(tmp_path / "sfn.db", checkpoint_in_background=True)
