@@ -123,6 +123,30 @@ class Topology:
         self._queues[name] = queue
         return queue
 
+    async def replica_queue(self, name: str, expires_seconds: float) -> AbstractQueue:
+        """Declare (once) one orchestrator process's own reply queue ``name``.
+
+        The tasks of the EXPRESS executions a process holds in memory are answered there, so
+        that with several orchestrators a result comes back to the one that can apply it. A
+        durable quorum queue like the shared reply queue, but deleted by the broker
+        ``expires_seconds`` after its process stopped consuming it (``x-expires``): each
+        process draws a new name, and an old one's results have nobody left to apply them.
+        Its dead letters join the shared reply queue's.
+        """
+        if name not in self._queues:
+            await self.work_queue(TASK_RESULTS_QUEUE)  # whose dead-letter queue it shares
+            arguments: dict[str, Any] = {
+                "x-queue-type": "quorum",
+                "x-delivery-limit": DELIVERY_LIMIT,
+                "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+                "x-dead-letter-routing-key": TASK_RESULTS_QUEUE,
+                "x-expires": _milliseconds(expires_seconds),
+            }
+            self._queues[name] = await self.channel.declare_queue(
+                name, durable=True, arguments=arguments
+            )
+        return self._queues[name]
+
     async def calls_delay_queue(self, seconds: float) -> AbstractQueue:
         """Declare (once) the delay queue of ``seconds`` (:func:`calls_delay_queue`).
 

@@ -51,6 +51,11 @@ class Account:
         """``arn:aws:states:REGION:ACCOUNT:execution:STATEMACHINE:NAME``."""
         return f"arn:{self.partition}:states:{self.region}:{self.account}:execution:{state_machine}:{name}"
 
+    def express_execution_arn(self, state_machine: str, name: str, run: str) -> str:
+        """``arn:aws:states:REGION:ACCOUNT:express:STATEMACHINE:NAME:RUN``: an EXPRESS
+        execution's ARN, as AWS gives it (a run id after the name: names may repeat)."""
+        return f"arn:{self.partition}:states:{self.region}:{self.account}:express:{state_machine}:{name}:{run}"
+
     def owns(self, arn: StatesArn) -> bool:
         """Whether ``arn`` names a resource of this partition, region and account."""
         return (arn.partition, arn.region, arn.account) == (

@@ -38,12 +38,15 @@ from orchestrator.integrations.dispatch import dispatch_message
 from orchestrator.integrations.mock_target import MockTarget
 from orchestrator.integrations.routing import Routing
 from orchestrator.store import ExecutionExists, ExecutionRecord, OutboxMessage, Store
+from orchestrator.store.express import ExecutionLimit
 from orchestrator.task_messages import integration_request, task_event
 
 log = logging.getLogger(__name__)
 # AWS keeps no history of EXPRESS executions (their logs go to CloudWatch, at a level the
 # user sets); we keep it for `history` and the console, but no more than the first this many
-# events and the final one: an EXPRESS execution may run 5 minutes of steps.
+# events and the final one: an EXPRESS execution may run 5 minutes of steps. (Those a store
+# holds durably: a Distributed Map's EXPRESS children. The ones held in memory keep fewer,
+# see orchestrator.store.express.)
 EXPRESS_HISTORY_KEPT = 25_000
 # AWS: 1-80 characters, none of whitespace, brackets, wildcards or these punctuation marks.
 _NO_INPUT: Any = object()  # start(): the intake request's input is the execution's
@@ -78,6 +81,7 @@ class Engine:
         mock: MockTarget | None = None,
         time_scale: float = 1.0,
         status_events: bool = True,
+        shared_store: bool = False,
     ) -> None:
         self.machines = dict(machines)
         # Where dispatched tasks go (SFN_INTEGRATIONS), and the mocked ones (SFN_MOCK_CONFIG).
@@ -93,6 +97,9 @@ class Engine:
         # Role ARNs given at creation (API); others get the role AWS would make for them.
         self.roles: dict[str, str] = {}
         self.store = store
+        # Other orchestrators share the store (PostgreSQL): the state machines they create
+        # through their APIs are found there (sync_machines).
+        self.shared_store = shared_store
         self.account = account or Account()
         self.clock = clock
         # Executions run the definition they started with: current ones by name, older ones
@@ -140,6 +147,33 @@ class Engine:
         self.current.pop(name, None)
         self.roles.pop(name, None)
 
+    def sync_machines(self) -> None:
+        """Take the state machines another orchestrator sharing the store created, updated
+        or deleted (through its API) since this one last looked. The definitions folder's
+        machines are every replica's own and stay as loaded."""
+        stored = self.store.state_machine_digests()
+        for name in [n for n in self.machines if n not in self.from_folder]:
+            if name not in stored:
+                self.unregister(name)
+        for name, (digest, kind, role) in stored.items():
+            if name in self.from_folder:
+                continue
+            known = self.machines.get(name)
+            if (
+                known is not None
+                and self.current.get(name) == digest
+                and known.type == kind
+                and self.roles.get(name) == role
+            ):
+                continue
+            machine = self.machine_of(digest, name)
+            if machine is None:
+                continue
+            machine_type: Literal["STANDARD", "EXPRESS"] = (
+                "EXPRESS" if kind == "EXPRESS" else "STANDARD"
+            )
+            self.register(dataclasses.replace(machine, type=machine_type), digest, role_arn=role)
+
     def role_arn(self, name: str) -> str:
         """The role ARN executions of state machine ``name`` run with."""
         return self.roles.get(name) or self.account.role_arn(name)
@@ -150,6 +184,7 @@ class Engine:
         *,
         pinned: tuple[StateMachine, str] | None = None,
         child_input: Any = _NO_INPUT,
+        execution_arn: str | None = None,
     ) -> list[int]:
         """Start an execution; returns the ids of the outbox messages to publish.
 
@@ -158,9 +193,13 @@ class Engine:
         invalid name, or the same name with a different input (ExecutionAlreadyExists).
         ``pinned`` runs a published version instead of the current definition: its machine
         and definition hash. ``child_input`` is a Distributed Map child's input, which may be
-        any JSON value (an intake request's is an object).
+        any JSON value (an intake request's is an object). ``execution_arn``: the ARN of an
+        EXPRESS execution run again from its start (after a crash), instead of a new one.
         """
         machine = pinned[0] if pinned is not None else self.machines.get(request.state_machine)
+        if machine is None and self.shared_store:  # created through another replica's API
+            self.sync_machines()
+            machine = self.machines.get(request.state_machine)
         if machine is None:
             known = ", ".join(sorted(self.machines)) or "none"
             raise StartRejected(
@@ -175,7 +214,7 @@ class Engine:
         if existing is not None:
             return self._duplicate(existing, request, given)
         start = interpreter.StartExecution(
-            execution_arn=self.account.execution_arn(machine.name, name),
+            execution_arn=execution_arn or self._new_arn(machine, name, request),
             execution_name=name,
             state_machine_arn=self.account.state_machine_arn(machine.name),
             input=given,
@@ -201,6 +240,17 @@ class Engine:
             raced = self.store.execution(machine.name, name)
             assert raced is not None
             return self._duplicate(raced, request, given)
+        except ExecutionLimit as full:  # the EXPRESS executions held in memory
+            raise StartRejected("ExecutionLimitExceeded", str(full)) from None
+
+    def _new_arn(self, machine: StateMachine, name: str, request: messages.IntakeRequest) -> str:
+        """A new execution's ARN: an EXPRESS one's is ``...:express:SM:NAME:RUN`` as on AWS
+        (and runs in memory, see store.routed), except a Distributed Map child's (its Map
+        Run lists and describes it, so it is kept as a STANDARD one is)."""
+        in_map_run = request.parent is not None and request.parent.pattern == "map"
+        if machine.type == "EXPRESS" and not in_map_run:
+            return self.account.express_execution_arn(machine.name, name, str(uuid.uuid4()))
+        return self.account.execution_arn(machine.name, name)
 
     def start_map_child(self, request: messages.IntegrationRequest) -> list[int]:
         """Start the child execution a Distributed Map's item asks for (idempotent by its

@@ -75,7 +75,7 @@ def start(name: str, args: Sequence[str], env: dict[str, str], log_dir: Path) ->
 def start_orchestrator(
     env: dict[str, str],
     log_dir: Path,
-    db: Path,
+    db: Path | str,
     definitions: Path | None = None,
     name: str = "orchestrator",
     api_port: int = 0,

@@ -19,6 +19,7 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
@@ -40,7 +41,8 @@ from orchestrator.asl.loader import load_definition
 from orchestrator.engine import Engine, StartRejected
 from orchestrator.integrations.mock_config import split_test_case
 from orchestrator.service.publisher import OutboxPublisher
-from orchestrator.store import ExecutionSummary
+from orchestrator.store import ExecutionBusy, ExecutionSummary
+from orchestrator.store.routed import at_most_once, release_express_name
 
 __all__ = ["ACTIONS", "SYNC_TIMEOUT_SECONDS", "ApiError", "StepFunctionsApi"]
 
@@ -50,6 +52,9 @@ _VALID_NAME = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,
 _TOKEN = re.compile(r"^[0-9a-f]{32}\.\d+$")
 _TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 SYNC_TIMEOUT_SECONDS = 300.0
+# A call finding its execution stepped by another replica tries again, this often and long.
+BUSY_RETRIES = 50
+BUSY_RETRY_SECONDS = 0.02
 MAX_TAGS = 50  # AWS's limit of tags per resource
 
 Params = dict[str, Any]
@@ -174,7 +179,19 @@ class StepFunctionsApi:
         if handler is None:
             raise ApiError("UnknownOperationException", f"Unknown operation {action}")
         validate(params, _MODEL.operation_model(action).input_shape)
-        return await handler(params)
+        if self.engine.shared_store:  # another replica's API may have changed them
+            self.engine.sync_machines()
+        for _ in range(BUSY_RETRIES):
+            try:
+                return await handler(params)
+            except ExecutionBusy:
+                # Another replica is stepping the execution (nothing was changed here):
+                # its step commits within milliseconds; then this one applies.
+                await asyncio.sleep(BUSY_RETRY_SECONDS)
+        raise ApiError(
+            "ThrottlingException",
+            "The execution is being changed by another orchestrator; try again",
+        )
 
     # -- ARNs ----------------------------------------------------------------------------------
 
@@ -442,7 +459,7 @@ class StepFunctionsApi:
                 exc,
             )
 
-    async def start_execution(self, params: Params) -> Params:
+    async def start_execution(self, params: Params, *, sync: bool = False) -> Params:
         # Step Functions Local's convention: "<stateMachineArn>#<TestCase>" runs a mock test case.
         machine_arn, test_case = split_test_case(str(params["stateMachineArn"]))
         if test_case is not None:
@@ -466,6 +483,9 @@ class StepFunctionsApi:
         execution_name = params.get("name") or str(uuid.uuid4())
         if not _VALID_NAME.match(execution_name):
             raise ApiError("InvalidName", f"Invalid Name: '{execution_name}'")
+        if (pinned[0] if pinned else self.engine.machines[name]).type == "EXPRESS":
+            # AWS: StartExecution isn't idempotent for EXPRESS; a name starts a new one.
+            release_express_name(self.store, name, execution_name)
         existing = self.store.execution(name, execution_name)
         if existing is not None:
             if existing.state.status != "RUNNING" or existing.state.input != execution_input:
@@ -484,7 +504,10 @@ class StepFunctionsApi:
             test_case=test_case,
         )
         try:
-            ids = self.engine.start(request, pinned=pinned)
+            # AWS runs a synchronous EXPRESS execution at most once: its start is not
+            # recorded to be run again after a crash (see store.routed).
+            with at_most_once(self.store) if sync else nullcontext():
+                ids = self.engine.start(request, pinned=pinned)
         except StartRejected as exc:
             raise ApiError(exc.error, exc.cause) from None
         if pinned is not None:
@@ -521,22 +544,22 @@ class StepFunctionsApi:
                 "StateMachineTypeNotSupported",
                 "This operation is not supported by this type of state machine",
             )
-        started = await self.start_execution(params)
+        started = await self.start_execution(params, sync=True)
         arn = started["executionArn"]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.sync_timeout
         while True:
-            state, _ = self._execution(arn)
+            # Read by ARN from the store: DescribeExecution refuses an EXPRESS one, as AWS.
+            record = self.store.execution_by_arn(arn)
+            if record is None:
+                raise ApiError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
+            state = record.state
             if state.status in _TERMINAL:
                 break
             if loop.time() > deadline:
                 raise ApiError("ValidationException", "The execution did not finish in time")
             await asyncio.sleep(0.02)
-        answer = self._described(state)
-        answer["status"] = state.status
-        answer.pop("redriveCount", None)
-        answer.pop("redriveStatus", None)
-        return answer
+        return _sync_answer(state)
 
     async def stop_execution(self, params: Params) -> Params:
         state, _ = self._execution(params["executionArn"])
@@ -688,6 +711,13 @@ class StepFunctionsApi:
             name not in self.engine.machines and self.store.state_machine(name) is None
         ):
             raise ApiError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
+        machine = self.engine.machines.get(name)
+        if machine is not None and machine.type == "EXPRESS":
+            # AWS lists no EXPRESS executions (only a Map Run's, through mapRunArn).
+            raise ApiError(
+                "StateMachineTypeNotSupported",
+                "This operation is not supported by this type of state machine",
+            )
         status = params.get("statusFilter")
         redriven = _redriven(params)
         query = {"action": "ListExecutions", "stateMachine": arn, **_filters(params)}
@@ -799,6 +829,34 @@ class StepFunctionsApi:
     async def list_tags_for_resource(self, params: Params) -> Params:
         arn = self._tagged(params["resourceArn"])
         return {"tags": [{"key": k, "value": v} for k, v in self.store.tags(arn).items()]}
+
+
+def _sync_answer(state: ExecutionState) -> Params:
+    """StartSyncExecution's answer, in the fields AWS gives (billingDetails: the run time
+    rounded up to 100 ms, and the 64 MB AWS shows for every execution)."""
+    answer: Params = {
+        "executionArn": state.execution_arn,
+        "stateMachineArn": state.state_machine_arn,
+        "name": state.execution_name,
+        "startDate": _epoch(state.start_time),
+        "stopDate": _epoch(state.stop_time or state.start_time),
+        "status": state.status,
+        "input": json.dumps(state.input, separators=(",", ":")),
+        "inputDetails": {"included": True},
+    }
+    if state.status == "SUCCEEDED":
+        answer["output"] = json.dumps(state.output, separators=(",", ":"))
+        answer["outputDetails"] = {"included": True}
+    if state.error is not None:
+        answer["error"] = state.error
+    if state.cause is not None:
+        answer["cause"] = state.cause
+    took = ((state.stop_time or state.start_time) - state.start_time).total_seconds()
+    answer["billingDetails"] = {
+        "billedDurationInMilliseconds": max(100, -(-int(took * 1000) // 100) * 100),
+        "billedMemoryUsedInMB": 64,
+    }
+    return answer
 
 
 def _parsed_arn(arn: str) -> StatesArn:

@@ -29,9 +29,16 @@ from orchestrator.cli.exits import fail, on_broker
 from orchestrator.definitions import load_definitions
 from orchestrator.engine import execution_result
 from orchestrator.store import SqliteStore, StoreError
+from orchestrator.store.open import open_store
+from orchestrator.store.postgres import is_server_url
 
 DbOption = Annotated[
-    Path | None, typer.Option("--db", help="The execution store (default: $SFN_DB or ./sfn.db).")
+    str | None,
+    typer.Option(
+        "--db",
+        help="The execution store: a SQLite file or a postgresql:// URL (default: $SFN_DB"
+        " or ./sfn.db).",
+    ),
 ]
 MachineOption = Annotated[
     str | None, typer.Option("--state-machine", help="The state machine the execution belongs to.")
@@ -56,12 +63,12 @@ def register(app: typer.Typer) -> None:
     app.add_typer(dead, name="dead-letters")
 
 
-def _store(db: Path | None) -> SqliteStore:
-    path = db or Path(os.environ.get("SFN_DB") or "sfn.db")
-    if not path.exists():
-        fail(f"no execution store at {path} (set --db or SFN_DB)")
+def _store(db: str | None) -> SqliteStore:
+    location = db or os.environ.get("SFN_DB") or "sfn.db"
+    if not is_server_url(location) and not Path(location).exists():
+        fail(f"no execution store at {location} (set --db or SFN_DB)")
     try:
-        return SqliteStore(path)
+        return open_store(location)
     except StoreError as exc:
         fail(str(exc))
 

@@ -72,7 +72,11 @@ def serve(
         str | None, typer.Option("--amqp-url", help="RabbitMQ URL (default: $AMQP_URL or local).")
     ] = None,
     db: Annotated[
-        Path | None, typer.Option(help="SQLite execution store (default: $SFN_DB or ./sfn.db).")
+        str | None,
+        typer.Option(
+            help="The execution store: a SQLite file, or a postgresql:// URL that several"
+            " orchestrators share (default: $SFN_DB or ./sfn.db)."
+        ),
     ] = None,
     prefetch: Annotated[int, typer.Option(min=1, help="Unacked messages per consumer.")] = 100,
     api_host: Annotated[
@@ -98,7 +102,7 @@ def serve(
     config = ServiceConfig(
         machines=machines,
         amqp_url=amqp or amqp_url(),
-        db_path=db or Path(os.environ.get("SFN_DB") or "sfn.db"),
+        db_path=db or os.environ.get("SFN_DB") or "sfn.db",
         prefetch=prefetch,
         account=Account.from_env(),
         api_host=api_host,
@@ -138,6 +142,9 @@ def _service_settings() -> dict[str, Any]:
         "missing_function": missing,
         "missing_function_grace": grace,
         "metrics_token": os.environ.get("SFN_METRICS_TOKEN") or None,
+        "guard_path": Path(os.environ["SFN_GUARD_FILE"])
+        if os.environ.get("SFN_GUARD_FILE")
+        else None,
         "console_token": os.environ.get("SFN_CONSOLE_TOKEN") or None,
         "metrics_public": os.environ.get("SFN_METRICS_PUBLIC", "").lower() in ("1", "true", "yes"),
         **_integration_settings(),

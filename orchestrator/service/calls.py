@@ -296,9 +296,11 @@ class Calls:
     async def _answer(
         message: Delivery, request: messages.IntegrationRequest, result: messages.AnyTaskResult
     ) -> None:
+        # The call's reply address: an EXPRESS execution's is the queue of the orchestrator
+        # holding it in memory (see store.routed); a job's poll has none.
         await publish_json(
             message.channel,
             result.to_wire(),
-            routing_key=TASK_RESULTS_QUEUE,
+            routing_key=message.reply_to or TASK_RESULTS_QUEUE,
             correlation_id=request.task_token,
         )

@@ -44,13 +44,15 @@ from orchestrator.service.acks import RunAcks
 from orchestrator.service.backoff import Backoff
 from orchestrator.service.crash_guard import CrashGuard, message_key
 from orchestrator.service.publisher import OutboxPublisher
-from orchestrator.store import is_store_fault
+from orchestrator.store import ExecutionBusy, is_store_fault
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 # How long a settled delivery's ack may wait to share a frame with later ones (acks are off
 # the executions' critical path; fewer acks are fewer writes and fewer quorum-queue commands).
 ACK_DELAY_SECONDS = 0.02
+# How soon a message whose execution another replica was stepping is applied again.
+BUSY_RETRY_SECONDS = 0.005
 
 
 @dataclass
@@ -228,6 +230,7 @@ class Handlers:
         rejected: list[tuple[Work, StartRejected]] = []
         refused: list[Work] = []
         failed: list[Work] = []
+        busy: list[Work] = []
         marked = [work.key for work in batch if work.key]
         try:
             with self._applying(marked), self.engine.store.batch():
@@ -238,6 +241,9 @@ class Handlers:
                         ids = work.apply()
                     except StartRejected as exc:
                         rejected.append((work, exc))
+                        continue
+                    except ExecutionBusy:  # another replica holds it: apply it again soon
+                        busy.append(work)
                         continue
                     except Exception as exc:
                         if is_store_fault(exc):
@@ -260,7 +266,15 @@ class Handlers:
             for work in batch:
                 if work.alone:
                     self.guard.survived(work.key)
+        if busy:
+            asyncio.get_running_loop().call_later(BUSY_RETRY_SECONDS, self._requeue, busy)
         return self._settle(applied, rejected, refused, failed)
+
+    def _requeue(self, works: list[Work]) -> None:
+        """Queue again, unacked and in their order, messages whose execution another replica
+        was stepping (it has committed since, or they come back once more)."""
+        self.queued.extend(works)
+        self._arrived.set()
 
     def _applying(self, keys: list[str]) -> AbstractContextManager[None]:
         return nullcontext() if self.guard is None else self.guard.applying(keys)

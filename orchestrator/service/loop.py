@@ -46,15 +46,23 @@ from orchestrator.integrations.targets import Targets
 from orchestrator.service.calls import DEFAULT_JOB_POLL_SECONDS, Calls
 from orchestrator.service.clock import SteadyClock
 from orchestrator.service.crash_guard import CrashGuard
+from orchestrator.service.express import Reruns, consume_replies
 from orchestrator.service.function_queues import FunctionQueues, MissingFunction, fail_unroutable
 from orchestrator.service.handlers import Handlers
 from orchestrator.service.publisher import OutboxPublisher
 from orchestrator.service.timers import fire_timers
-from orchestrator.store import OutboxMessage, SqliteStore
+from orchestrator.store import OutboxMessage
+from orchestrator.store.open import open_store
+from orchestrator.store.postgres import is_server_url
+from orchestrator.store.routed import RoutedStore
 
 log = logging.getLogger(__name__)
 # The longest the timer loop sleeps: a timer set due sooner than this wakes it at once.
 TIMER_POLL_SECONDS = 0.2
+# How often a replica sharing the store looks for state machines another one changed.
+MACHINE_SYNC_SECONDS = 1.0
+# A replica's crash guard files when the store is shared (its own, not the database's).
+REPLICA_GUARD = Path("sfn-replica")
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,8 @@ class ServiceConfig:
 
     machines: dict[str, StateMachine]
     amqp_url: str
-    db_path: Path
+    # A SQLite file, or a postgresql:// URL that several orchestrator replicas share.
+    db_path: Path | str
     prefetch: int = 100
     account: Account = field(default_factory=Account)
     api_host: str = "127.0.0.1"
@@ -89,6 +98,9 @@ class ServiceConfig:
     # A .sync job's first poll, in seconds; then half as long again each time, up to a
     # minute (SFN_JOB_POLL_SECONDS, small in tests).
     job_poll_seconds: float = DEFAULT_JOB_POLL_SECONDS
+    # The crash guard's files (SFN_GUARD_FILE): beside a SQLite store by default; with a
+    # shared store, each replica's own (default ./sfn-replica).
+    guard_path: Path | None = None
 
 
 def function_names(machines: dict[str, StateMachine]) -> set[str]:
@@ -108,7 +120,9 @@ async def run_service(
     config: ServiceConfig, stop: asyncio.Event, ready: asyncio.Event | None = None
 ) -> None:
     """Serve until ``stop`` is set; ``ready`` is set once the consumers are running."""
-    store = SqliteStore(config.db_path, checkpoint_in_background=True)  # or StoreError
+    # (or StoreError); EXPRESS executions run in memory beside it (see store.routed)
+    store = RoutedStore(open_store(config.db_path, service=True))
+    shared = is_server_url(config.db_path)
     clock = SteadyClock()
     engine = Engine(
         config.machines,
@@ -119,11 +133,13 @@ async def run_service(
         mock=config.mock,
         time_scale=config.time_scale,
         status_events=config.status_events,
+        shared_store=shared,
     )
     targets = Targets(config.routing, config.mock)
-    guard = CrashGuard(config.db_path)
+    guard = CrashGuard(config.guard_path or (REPLICA_GUARD if shared else config.db_path))
     store.forget_unserved()  # what an earlier run saw; the queues are looked at again
     in_flight: set[asyncio.Task[None]] = set()
+    reruns = Reruns(engine, store)  # EXPRESS executions a crash interrupted run again
 
     async def subscribe(connection: AbstractRobustConnection) -> _Subscription:
         channel = await connection.channel(publisher_confirms=True)
@@ -145,6 +161,7 @@ async def run_service(
         left = await publisher.sweep()
         if left:
             log.info("published %d outbox message(s) left by the previous run", left)
+        await reruns.run_claimed(publisher.publish)  # before a redelivered start comes in
         handlers = Handlers(engine, publisher, topology, guard=guard, prefetch=config.prefetch)
         # The rabbitmq target declares users' queues and exchanges on a channel of its own:
         # a declaration the broker refuses closes that channel, not the service's.
@@ -163,6 +180,10 @@ async def run_service(
             await consume(channel, INTAKE_QUEUE, _tracked(handlers.on_intake, in_flight)),
             await consume(channel, TASK_RESULTS_QUEUE, _tracked(handlers.on_result, in_flight)),
             await consume(channel, CONTROL_QUEUE, _tracked(handlers.on_control, in_flight)),
+            # This process's own reply queue: its EXPRESS executions' tasks are answered there.
+            await consume_replies(
+                channel, topology, store, _tracked(handlers.on_result, in_flight)
+            ),
             # Calls ack one by one, and the handlers ack runs with ``multiple``: on one
             # channel, a run's ack would settle a call still being made (and its own ack then
             # closes the channel: "unknown delivery tag"). A channel of their own.
@@ -208,6 +229,9 @@ async def run_service(
             )
         )
         sampler = asyncio.create_task(subscribed.watcher.run())
+        rerunner = asyncio.create_task(reruns.forever(publisher.publish))
+        # Another replica's API may create, update or delete state machines.
+        syncer = asyncio.create_task(_sync_machines(engine)) if shared else None
         server = None
         if config.api_port is not None:
 
@@ -263,10 +287,23 @@ async def run_service(
         sweeper.cancel()
         timers.cancel()
         sampler.cancel()
+        rerunner.cancel()
+        if syncer is not None:
+            syncer.cancel()
     finally:
         await connection.close()
         guard.close()
         store.close()
+
+
+async def _sync_machines(engine: Engine) -> None:
+    """Look at the shared store's state machines every :data:`MACHINE_SYNC_SECONDS`."""
+    while True:
+        await asyncio.sleep(MACHINE_SYNC_SECONDS)
+        try:
+            engine.sync_machines()
+        except Exception as exc:  # the next round retries; the service keeps serving
+            log.warning("reading the shared store's state machines failed: %s", exc)
 
 
 Handler = Callable[[Delivery], Awaitable[None]]

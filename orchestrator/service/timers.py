@@ -24,13 +24,15 @@ from orchestrator.engine import Engine
 from orchestrator.service.backoff import Backoff
 from orchestrator.service.clock import SteadyClock
 from orchestrator.service.crash_guard import CrashGuard
-from orchestrator.store import is_store_fault
+from orchestrator.store import ExecutionBusy, is_store_fault
 
 log = logging.getLogger(__name__)
 # How far a timer that raised is moved on before it is tried again.
 POSTPONE_SECONDS = 3600.0
 # Due timers taken per pass: the loop yields to the event loop between passes.
 BATCH = 200
+# How long a pass waits after finding a due timer's execution busy in another replica.
+BUSY_WAIT_SECONDS = 0.01
 
 Publish = Callable[[list[int]], Awaitable[None]]
 
@@ -59,9 +61,13 @@ async def fire_timers(
         except Exception as exc:
             await backoff.failed(exc)
             continue
+        busy = False
         for timer, execution_arn in due:
             try:
                 ids = _fire(engine, guard, timer, execution_arn)
+            except ExecutionBusy:  # another replica is stepping it: the next pass fires it
+                busy = True
+                continue
             except Exception as exc:
                 if is_store_fault(exc):
                     await backoff.failed(exc)
@@ -85,6 +91,8 @@ async def fire_timers(
                 continue
             now = clock.now()
             wait = poll if next_due is None else min(max(next_due - now, 0.0), poll)
+            if busy:  # not at once: the replica stepping it commits first
+                wait = max(wait, BUSY_WAIT_SECONDS)
             if wake is None or wait <= 0:
                 await asyncio.sleep(wait)
             else:

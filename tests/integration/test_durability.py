@@ -1,7 +1,8 @@
 """Durability on the real broker with real processes: kill -9, dropped connections, restarts.
 
-Outcomes are read from the orchestrator's SQLite store (the source of truth): every execution
-exactly once, finished, and no task result applied twice.
+Outcomes are read from the orchestrator's store (the source of truth): every execution
+exactly once, finished, and no task result applied twice. The crash tests run on both
+stores: the SQLite file and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
+import psycopg
 import pytest
 
 from broker import REASON_HEADER, Topology
@@ -53,19 +55,38 @@ def publish_cases(url: str, names: list[str], machine: str | None = None, data: 
     asyncio.run(go())
 
 
-def statuses(db: Path, prefix: str) -> dict[str, str]:
+Store = Path | str  # a SQLite file, or a PostgreSQL URL
+
+
+def query(db: Store, sql: str, *params: Any) -> list[Any]:
+    """Rows of ``sql`` (with ``?`` parameters) read from either store."""
+    if isinstance(db, str):
+        with psycopg.connect(db) as server:
+            return server.execute(sql.replace("?", "%s"), params).fetchall()
+    if not db.exists():
+        return []
     with sqlite3.connect(db, timeout=30) as connection:
-        rows = connection.execute(
-            "SELECT name, status FROM executions WHERE name LIKE ?", (prefix + "%",)
-        ).fetchall()
+        return connection.execute(sql, params).fetchall()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    """The store a crash test runs on: each runs on both."""
+    if request.param == "sqlite":
+        return tmp_path / "sfn.db"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def statuses(db: Store, prefix: str) -> dict[str, str]:
+    rows = query(db, "SELECT name, status FROM executions WHERE name LIKE ?", prefix + "%")
     return dict(rows)
 
 
-def wait_finished(db: Path, prefix: str, count: int, timeout: float) -> dict[str, str]:
+def wait_finished(db: Store, prefix: str, count: int, timeout: float) -> dict[str, str]:
     deadline = time.monotonic() + timeout
     found: dict[str, str] = {}
     while time.monotonic() < deadline:
-        found = statuses(db, prefix) if db.exists() else {}
+        found = statuses(db, prefix)
         if len(found) == count and "RUNNING" not in found.values():
             return found
         time.sleep(0.25)
@@ -75,13 +96,13 @@ def wait_finished(db: Path, prefix: str, count: int, timeout: float) -> dict[str
     )
 
 
-def histories(db: Path, prefix: str) -> dict[str, list[str]]:
-    with sqlite3.connect(db, timeout=30) as connection:
-        rows = connection.execute(
-            "SELECT e.name, h.event FROM history h JOIN executions e ON e.id = h.execution"
-            " WHERE e.name LIKE ? ORDER BY e.name, h.id",
-            (prefix + "%",),
-        ).fetchall()
+def histories(db: Store, prefix: str) -> dict[str, list[str]]:
+    rows = query(
+        db,
+        "SELECT e.name, h.event FROM history h JOIN executions e ON e.id = h.execution"
+        " WHERE e.name LIKE ? ORDER BY e.name, h.id",
+        prefix + "%",
+    )
     found: dict[str, list[str]] = {}
     for name, event in rows:
         found.setdefault(name, []).append(json.loads(event)["type"])
@@ -98,9 +119,11 @@ def assert_each_task_applied_once(events: dict[str, list[str]]) -> None:
 
 
 @pytest.fixture
-def env(subprocess_env: dict[str, str], amqp_url: str) -> Iterator[dict[str, str]]:
+def env(subprocess_env: dict[str, str], amqp_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     asyncio.run(_purge(amqp_url))
-    yield subprocess_env
+    # The crash guard's files in the test's folder, whichever store (with PostgreSQL they
+    # are the replica's own, by default in the working directory).
+    yield {**subprocess_env, "SFN_GUARD_FILE": str(tmp_path / "sfn-guard")}
 
 
 async def _purge(url: str) -> None:
@@ -123,9 +146,8 @@ def start_workers(env: dict[str, str], tmp: Path, services: list[Service]) -> No
 
 
 def test_kill_9_the_orchestrator_with_200_in_flight(
-    env: dict[str, str], amqp_url: str, tmp_path: Path, services: list[Service]
+    env: dict[str, str], amqp_url: str, tmp_path: Path, services: list[Service], db: Store
 ) -> None:
-    db = tmp_path / "sfn.db"
     orchestrator = start_orchestrator(env, tmp_path, db)
     services.append(orchestrator)
     start_workers(env, tmp_path, services)
@@ -134,7 +156,7 @@ def test_kill_9_the_orchestrator_with_200_in_flight(
     publish_cases(amqp_url, names)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # kill it in the middle of the work
-        found = statuses(db, prefix) if db.exists() else {}
+        found = statuses(db, prefix)
         if len(found) >= 50:
             break
         time.sleep(0.05)
@@ -151,7 +173,7 @@ def test_kill_9_the_orchestrator_with_200_in_flight(
 
 
 def test_kill_9_a_worker_mid_task(
-    env: dict[str, str], amqp_url: str, tmp_path: Path, services: list[Service]
+    env: dict[str, str], amqp_url: str, tmp_path: Path, services: list[Service], db: Store
 ) -> None:
     definitions = tmp_path / "definitions"
     definitions.mkdir()
@@ -163,7 +185,6 @@ def test_kill_9_a_worker_mid_task(
             }
         )
     )
-    db = tmp_path / "sfn.db"
     services.append(start_orchestrator(env, tmp_path, db, definitions))
     asyncio.run(_purge_queue(amqp_url, "lambda.SlowFunction"))
     first = start(
@@ -196,9 +217,8 @@ async def _purge_queue(url: str, queue: str) -> None:
     reason="needs rabbitmqctl to drop connections",
 )
 def test_dropped_connections_during_a_run(
-    env: dict[str, str], amqp_url: str, tmp_path: Path, services: list[Service]
+    env: dict[str, str], amqp_url: str, tmp_path: Path, services: list[Service], db: Store
 ) -> None:
-    db = tmp_path / "sfn.db"
     services.append(start_orchestrator(env, tmp_path, db))
     start_workers(env, tmp_path, services)
     prefix = f"drop-{uuid.uuid4().hex[:6]}-"
@@ -220,7 +240,7 @@ def test_dropped_connections_during_a_run(
 
 
 def test_wait_and_retry_backoff_span_an_orchestrator_restart(
-    env: dict[str, str], amqp_url: str, tmp_path: Path, services: list[Service]
+    env: dict[str, str], amqp_url: str, tmp_path: Path, services: list[Service], db: Store
 ) -> None:
     definitions = tmp_path / "definitions"
     definitions.mkdir()
@@ -251,7 +271,6 @@ def test_wait_and_retry_backoff_span_an_orchestrator_restart(
             }
         )
     )
-    db = tmp_path / "sfn.db"
     orchestrator = start_orchestrator(env, tmp_path, db, definitions)
     services.append(orchestrator)
     asyncio.run(_purge_queue(amqp_url, "lambda.FlakyFunction"))
@@ -269,21 +288,22 @@ def test_wait_and_retry_backoff_span_an_orchestrator_restart(
     time.sleep(1.0)
     orchestrator.process.send_signal(signal.SIGKILL)
     orchestrator.process.wait()
+    killed = time.monotonic()
     time.sleep(1.5)  # down while the timers run
     services.append(start_orchestrator(env, tmp_path, db, definitions, name="orchestrator-2"))
+    # A timer due while the service was down fires once it is back (its start takes a
+    # second or two on a busy machine): the execution is late by that much, no more.
+    down = time.monotonic() - killed
     assert wait_finished(db, wait_name, 1, timeout=30) == {wait_name: "SUCCEEDED"}
     assert wait_finished(db, retry_name, 1, timeout=30) == {retry_name: "SUCCEEDED"}
-    with sqlite3.connect(db) as connection:
-        rows = dict(
-            connection.execute(
-                "SELECT name, state FROM executions WHERE name IN (?, ?)", (wait_name, retry_name)
-            ).fetchall()
-        )
+    rows = dict(
+        query(db, "SELECT name, state FROM executions WHERE name IN (?, ?)", wait_name, retry_name)
+    )
     for name, expected in ((wait_name, 4.0), (retry_name, 4.0)):
         state = json.loads(rows[name])
         took = (_when(state["stop_time"]) - _when(state["start_time"])).total_seconds()
-        assert expected - 0.2 <= took <= expected + 2.0, (
-            f"{name} took {took:.2f}s, expected about {expected}s"
+        assert expected - 0.2 <= took <= expected + down + 1.0, (
+            f"{name} took {took:.2f}s, expected about {expected}s (down {down:.2f}s)"
         )
 
 
