@@ -38,6 +38,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import subprocess
@@ -80,6 +81,9 @@ from bench.timeline import CpuSampler, per_second, slowest
 from broker import INTAKE_QUEUE, TASK_RESULTS_QUEUE, Topology, function_queue
 
 SYSTEMS = ("ours", "ceiling", "celery")
+# Variants of ours, to measure side by side with it: EXPRESS in memory, and N replicas on a
+# fresh PostgreSQL database ("ours-pg" is one, "ours-pg3" three).
+VARIANTS = re.compile(r"^ours-(express|pg(\d?))$")
 OURS_WORKERS = {
     "open": "OpenCaseFunction",
     "assign": "AssignCaseFunction",
@@ -109,27 +113,56 @@ class System(Protocol):
 
 
 class Ours:
-    """The orchestrator and the five workers, fed through the ``intake`` queue."""
+    """The orchestrator(s) and the five workers, fed through the ``intake`` queue.
+
+    ``store``: a fresh SQLite file, or a fresh PostgreSQL database (``postgresql``) that
+    ``replicas`` orchestrators share. ``express``: the cases run as an EXPRESS copy of the
+    call-center machine (created through the API), in memory.
+    """
 
     name = "ours"
     queue_type = "quorum"  # ours' topology: always quorum queues
 
-    def __init__(self, url: str, worker_concurrency: int) -> None:
+    def __init__(
+        self,
+        url: str,
+        worker_concurrency: int,
+        *,
+        store: str = "sqlite",
+        replicas: int = 1,
+        express: bool = False,
+    ) -> None:
         self.url = url
         self.run_id = uuid.uuid4().hex[:8]
         self.worker_concurrency = worker_concurrency
+        self.store = store
+        self.replicas = replicas
+        self.express = express
+        self.machine = EXPRESS_MACHINE if express else "CallCenterStateMachine"
+        self.database: str | None = None
         self.settings: dict[str, Any] = {
-            "processes": "orchestrator + 5 workers",
-            "store": "SQLite (fresh file)",
+            "processes": f"{replicas} orchestrator(s) + 5 workers",
+            "store": "SQLite (fresh file)"
+            if store == "sqlite"
+            else f"PostgreSQL (fresh database), {replicas} replica(s)",
+            "type": "EXPRESS (in memory)" if express else "STANDARD (durable)",
             "options": "defaults, workers with --concurrency "
             f"{worker_concurrency} (as many in flight as the ceiling's prefetch)",
         }
 
     def start(self, env: dict[str, str], log_dir: Path, procs: list[Proc]) -> None:
         asyncio.run(self._purge())
-        args = ["orchestrator", "--definitions", "definitions"]
-        args += ["--db", str(log_dir / "sfn.db"), "--api-port", "0"]
-        procs.append(start_process("orchestrator", python_module(*args), env, log_dir))
+        location = str(log_dir / "sfn.db")
+        if self.store == "postgresql":
+            location = self.database = postgres_database()
+        ports = [_free_port() for _ in range(self.replicas)]
+        for number, port in enumerate(ports, 1):
+            args = ["orchestrator", "--definitions", "definitions"]
+            args += ["--db", location, "--api-port", str(port if self.express else 0)]
+            own = {**env, "SFN_GUARD_FILE": str(log_dir / f"replica-{number}")}
+            name = "orchestrator" if self.replicas == 1 else f"orchestrator {number}"
+            procs.append(start_process(name, python_module(*args), own, log_dir))
+        orchestrators = len(procs)
         for short in OURS_WORKERS:
             procs.append(
                 start_process(
@@ -139,9 +172,18 @@ class Ours:
                     log_dir,
                 )
             )
-        procs[0].wait_for("orchestrator serving", START_TIMEOUT)
-        for proc in procs[1:]:
+        for proc in procs[:orchestrators]:
+            proc.wait_for("orchestrator serving", START_TIMEOUT)
+        for proc in procs[orchestrators:]:
             proc.wait_for("started ", START_TIMEOUT)
+        if self.express:  # one replica's API creates it; the others find it in the store
+            create_express_machine(ports[0])
+
+    def stop(self) -> None:
+        """Drop the fresh database, if one was made."""
+        if self.database is not None:
+            drop_postgres_database(self.database)
+            self.database = None
 
     async def _purge(self) -> None:
         connection = await aio_pika.connect(self.url)
@@ -177,7 +219,10 @@ class Ours:
                 await channel.default_exchange.publish(
                     aio_pika.Message(
                         orjson.dumps({"inputCaseID": case_id}),
-                        headers={"execution-name": f"bench-{self.run_id}-{case_id}"},
+                        headers={
+                            "execution-name": f"bench-{self.run_id}-{case_id}",
+                            "state-machine": self.machine,
+                        },
                         reply_to=replies.name,
                         correlation_id=case_id,
                         content_type="application/json",
@@ -190,6 +235,79 @@ class Ours:
         finally:
             await connection.close()
         return tracker
+
+
+EXPRESS_MACHINE = "CallCenterExpress"
+# Where --store postgresql makes its fresh database (the server's maintenance database).
+POSTGRES_SERVER = os.environ.get(
+    "SFN_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def postgres_database() -> str:
+    """A fresh, empty database on the benchmark's PostgreSQL server: its URL."""
+    import psycopg
+    from psycopg import conninfo, sql
+
+    name = "sfn_bench_" + uuid.uuid4().hex[:10]
+    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    info = conninfo.conninfo_to_dict(POSTGRES_SERVER)
+    return f"postgresql://{info.get('user') or ''}@{info.get('host') or '127.0.0.1'}:{info.get('port') or 5432}/{name}"
+
+
+def drop_postgres_database(url: str) -> None:
+    """Drop a database :func:`postgres_database` made."""
+    import psycopg
+    from psycopg import sql
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def create_express_machine(port: int) -> None:
+    """CreateStateMachine (type EXPRESS) of the call-center definition, through the API."""
+    import urllib.request
+
+    definition = (REPO / "definitions" / "CallCenterStateMachine.asl.json").read_text()
+    body = {
+        "name": EXPRESS_MACHINE,
+        "definition": definition,
+        "roleArn": "arn:aws:iam::123456789012:role/bench",
+        "type": "EXPRESS",
+    }
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/",
+        data=json.dumps(body).encode(),
+        headers={
+            "Content-Type": "application/x-amz-json-1.0",
+            "X-Amz-Target": "AWSStepFunctions.CreateStateMachine",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        answer.read()
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of every ``postgres`` process on this machine (the database's share)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError):
+                if (entry / "comm").read_text().strip() == "postgres":
+                    total += cpu_seconds(int(entry.name))
+    return total
 
 
 def _ours_outcome(case_id: str, result: dict[str, Any]) -> str:
@@ -324,6 +442,7 @@ def measure(
         machine0 = machine_busy_seconds()
         before = sample(procs, "pool")
         client0, broker0 = time.process_time(), _cpu_or_none(broker)
+        database0 = postgres_cpu_seconds() if getattr(system, "store", "") == "postgresql" else None
         wal0 = current_wal(args.broker_wal)
         sampler = None
         if args.timeline:
@@ -332,6 +451,8 @@ def measure(
             sampler.start()
         tracker = system.run([str(i) for i in range(args.cases)], load)
         client1, broker1 = time.process_time(), _cpu_or_none(broker)
+        if database0 is not None:
+            figures["database_cpu_seconds"] = round(postgres_cpu_seconds() - database0, 2)
         wal1 = current_wal(args.broker_wal)
         figures["broker_wal"] = {"before": wal0, "after": wal1}
         figures["broker_wal_rolled_over"] = rolled_over(wal0, wal1)
@@ -355,6 +476,9 @@ def measure(
     finally:
         final = sample(procs, "pool")  # just before stopping
         codes = stop_all(procs)
+        stop = getattr(system, "stop", None)
+        if stop is not None:
+            stop()
     figures["exit_codes"] = codes
     figures["processes"] = _process_rows(before, after, final)
     rows = figures["processes"]
@@ -367,7 +491,8 @@ def measure(
     ]
     if None not in parts and figures.get("results"):
         used = sum(float(v) for v in parts if v is not None)
-        # CPU of the whole workload (system + client + broker) per case delivered.
+        used += float(figures.get("database_cpu_seconds") or 0.0)
+        # CPU of the whole workload (system + client + broker + database) per case delivered.
         figures["cpu_ms_per_case"] = round(used * 1000 / figures["results"], 2)
         # CPU the machine spent on anything else meanwhile (another load skews the figures).
         figures["other_cpu_seconds"] = round(figures["machine_cpu_seconds"] - used, 2)
@@ -506,12 +631,13 @@ def print_table(results: dict[str, dict[str, Any]], rate: float | None) -> None:
         )
     print()
     print(
-        f"{'system':<9}{'CPU s':>8}{'client s':>10}{'broker s':>10}{'other s':>9}{'CPU ms/case':>13}{'peak RSS MiB':>14}"
+        f"{'system':<9}{'CPU s':>8}{'client s':>10}{'broker s':>10}{'db s':>8}{'other s':>9}{'CPU ms/case':>13}{'peak RSS MiB':>14}"
     )
     for name, r in results.items():
         print(
             f"{name:<9}{_num(r.get('system_cpu_seconds'), '.2f'):>8}{_num(r.get('client_cpu_seconds'), '.2f'):>10}"
-            f"{_num(r.get('broker_cpu_seconds'), '.2f'):>10}{_num(r.get('other_cpu_seconds'), '.2f'):>9}"
+            f"{_num(r.get('broker_cpu_seconds'), '.2f'):>10}{_num(r.get('database_cpu_seconds'), '.2f'):>8}"
+            f"{_num(r.get('other_cpu_seconds'), '.2f'):>9}"
             f"{_num(r.get('cpu_ms_per_case'), '.2f'):>13}{r['system_peak_rss_mib']:>14.1f}"
         )
     print()
@@ -597,15 +723,17 @@ def summarize(rounds: Sequence[dict[str, dict[str, Any]]]) -> dict[str, Any]:
             n: [one[n].get("broker_wal_rolled_over") for one in rounds] for n in names
         },
     }
-    if "ours" in names:
-        for other in (n for n in names if n != "ours"):
+    for ours in (n for n in names if n == "ours" or VARIANTS.match(n)):
+        # Ours against every other system; a variant of ours against the other systems.
+        others = [n for n in names if n != ours and (ours == "ours" or not n.startswith("ours"))]
+        for other in others:
             per_round = [
-                o / t if t else None for o, t in zip(rates["ours"], rates[other], strict=True)
+                o / t if t else None for o, t in zip(rates[ours], rates[other], strict=True)
             ]
             median_other = _median(rates[other])
-            summary[f"ours_over_{other}"] = {
+            summary[f"{ours}_over_{other}"] = {
                 "per_round": [round(r, 3) if r is not None else None for r in per_round],
-                "of_medians": round(_median(rates["ours"]) / median_other, 3)
+                "of_medians": round(_median(rates[ours]) / median_other, 3)
                 if median_other
                 else None,
             }
@@ -641,7 +769,7 @@ def print_summary(summary: dict[str, Any], half_peak: dict[str, Any] | None) -> 
     """Executions/s per round, the medians, ours' ratios; the p99s at half the peak."""
     rates: dict[str, list[float]] = summary["executions_per_second"]
     names = list(rates)
-    ratios = [k for k in summary if k.startswith("ours_over_")]
+    ratios = [k for k in summary if k.startswith("ours") and "_over_" in k]
     header = f"{'round':<8}" + "".join(f"{n + ' exec/s':>16}" for n in names)
     header += "".join(f"{k.replace('_over_', '/'):>16}" for k in ratios)
     print(header)
@@ -750,11 +878,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=DEFAULT_PATTERN,
         help="glob of the broker's quorum WAL files, to mark runs that spanned a rollover",
     )
+    parser.add_argument(
+        "--store",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="ours' store: a fresh SQLite file, or a fresh database on $SFN_BENCH_POSTGRES",
+    )
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="orchestrators sharing ours' store (PostgreSQL)"
+    )
+    parser.add_argument(
+        "--express", action="store_true", help="ours runs the cases as an EXPRESS machine"
+    )
     parser.add_argument("--json", type=Path, default=Path("bench-results/compare.json"))
     parser.add_argument("--chart", type=Path, default=Path("bench-results/compare.png"))
     args = parser.parse_args(argv)
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
-    unknown = sorted(set(systems) - set(SYSTEMS))
+    unknown = sorted(s for s in set(systems) - set(SYSTEMS) if not VARIANTS.match(s))
     if unknown or not systems:
         parser.error(f"unknown systems {unknown}; choose from {', '.join(SYSTEMS)}")
     if args.cases < 1 or args.concurrency < 1 or args.warmup < 0:
@@ -763,10 +903,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--rate must be positive")
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if args.replicas < 1 or (args.replicas > 1 and args.store != "postgresql"):
+        parser.error("--replicas needs --store postgresql (a SQLite file has one orchestrator)")
     if args.half_peak and (args.rate is not None or "ours" not in systems):
         parser.error("--half-peak needs a closed-loop run that includes ours")
     args.systems = systems
     return args
+
+
+def _system(
+    name: str, factories: dict[str, Callable[[], System]], url: str, args: argparse.Namespace
+) -> System:
+    """The system ``name`` stands for: one of ``factories``, or a variant of ours."""
+    variant = VARIANTS.match(name)
+    if variant is None:
+        return factories[name]()
+    if variant.group(1) == "express":
+        ours = Ours(url, args.worker_concurrency, express=True)
+    else:
+        replicas = int(variant.group(2) or 1)
+        ours = Ours(url, args.worker_concurrency, store="postgresql", replicas=replicas)
+    ours.name = name
+    return ours
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -776,7 +934,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     url = amqp_url()
     env = {**os.environ, "AMQP_URL": url, "PYTHONUNBUFFERED": "1"}
     factories: dict[str, Callable[[], System]] = {
-        "ours": lambda: Ours(url, args.worker_concurrency),
+        "ours": lambda: Ours(
+            url,
+            args.worker_concurrency,
+            store=args.store,
+            replicas=args.replicas,
+            express=args.express,
+        ),
         "ceiling": lambda: Ceiling(url, args.queue_type),
         "celery": lambda: CelerySystem(url, args.queue_type, args.celery_concurrency),
     }
@@ -790,7 +954,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress(f"round {number} of {args.rounds}")
         rounds.append(
             {
-                name: measure(factories[name](), args, env, logs / f"round{number}")
+                name: measure(
+                    _system(name, factories, url, args), args, env, logs / f"round{number}"
+                )
                 for name in args.systems  # an ImportError (no celery) fails in measure()
             }
         )

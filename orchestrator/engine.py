@@ -551,7 +551,8 @@ class Engine:
     ) -> list[int]:
         outbox = [m for command in step.commands for m in self._messages(record, command)]
         outbox.extend(answer)
-        if self.status_events and step.history and step.history[0].type == "ExecutionStarted":
+        started = step.history and step.history[0].type == "ExecutionStarted"
+        if started and self._emits_status_events(record.state):
             outbox.insert(0, self._status_change(record.state, "RUNNING"))
         history = step.history
         if history and history[-1].id > EXPRESS_HISTORY_KEPT and self._express(record):
@@ -636,7 +637,7 @@ class Engine:
         sent = [
             OutboxMessage(EXECUTIONS_EXCHANGE, f"{state.state_machine_name}.{state.status}", body)
         ]
-        if self.status_events:
+        if self._emits_status_events(state):
             sent.append(self._status_change(state, state.status))
         askers = [(record.reply_to, record.correlation_id)] if record.reply_to else []
         askers += self.store.waiters(state.execution_arn)
@@ -657,6 +658,16 @@ class Engine:
         if self.mock is not None and self.mock.claims(integration_request(command, state)):
             return True
         return self.store.activity_exists(command.resource.rsplit(":", 1)[-1])
+
+    def _emits_status_events(self, state: interpreter.ExecutionState) -> bool:
+        """Whether ``state``'s execution sends status-change events: as on AWS, those of
+        STANDARD workflows only (EventBridge gets none from Express workflows)."""
+        if not self.status_events or ":express:" in state.execution_arn:
+            return False
+        link = state.parent
+        return not (
+            link and link.get("pattern") == "map" and link.get("execution_type") == "EXPRESS"
+        )
 
     def _status_change(self, state: interpreter.ExecutionState, status: str) -> OutboxMessage:
         """The EventBridge-shaped status-change event of ``state`` (see messages.status_events)."""

@@ -215,3 +215,44 @@ def test_any_replica_answers_timers_fire_once_and_starts_stay_idempotent(
     apis[0].delete_state_machine(stateMachineArn=arn)
     with pytest.raises(apis[2].exceptions.StateMachineDoesNotExist):
         apis[2].start_execution(stateMachineArn=arn, name="after-delete")
+
+
+def test_connections_to_postgresql_cut_mid_run_lose_and_double_nothing(
+    env: dict[str, str], amqp_url: str, postgres_url: str, tmp_path: Path, services: list[Service]
+) -> None:
+    """The server ends the replica's connections twice under load (a failover, a restart):
+    it reconnects and retries the batch; every execution ends once."""
+    replica = start_replica(env, tmp_path, postgres_url, "replica")
+    services.append(replica)
+    start_workers(env, tmp_path, services)
+    prefix = f"cut-{uuid.uuid4().hex[:6]}-"
+    names = [f"{prefix}{i:03d}" for i in range(300)]
+    publish_cases(amqp_url, names)
+    database = postgres_url.rsplit("/", 1)[1]
+    for ended in (30, 150):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = statuses(postgres_url, prefix).values()
+            if sum(1 for s in found if s != "RUNNING") >= ended:
+                break
+            time.sleep(0.05)
+        cut = rows(
+            postgres_url.rsplit("/", 1)[0] + "/postgres",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            database,
+        )
+        assert cut, "the replica's connection was there to cut"
+    deadline = time.monotonic() + 90
+    done: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        done = statuses(postgres_url, prefix)
+        if len(done) == len(names) and "RUNNING" not in done.values():
+            break
+        time.sleep(0.2)
+    assert set(done) == set(names)
+    assert set(done.values()) <= {"SUCCEEDED", "FAILED"}
+    events = histories(postgres_url, prefix)
+    assert_each_task_applied_once({n: [e["type"] for e in h] for n, h in events.items()})
+    assert "committing to the store works again" in replica.output()
+    assert replica.process.poll() is None, "the replica runs on"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from orchestrator.definitions import load_definitions
 from orchestrator.engine import Engine, StartRejected
 from orchestrator.store import OutboxMessage, SqliteStore
 from orchestrator.store.postgres import PostgresStore
+from orchestrator.store.routed import RoutedStore
 
 DEFINITIONS = Path(__file__).resolve().parents[2] / "definitions"
 
@@ -500,6 +502,17 @@ def test_status_changes_go_to_the_executions_exchange(store: SqliteStore) -> Non
     assert event.resources == [event.detail.executionArn]
     quiet = Engine(load_definitions(DEFINITIONS), store, status_events=False)
     rows = store.outbox_messages(quiet.start(intake("case-2")))
+    assert not [row for row in rows if row.routing_key.startswith("status-change.")]
+
+
+def test_express_executions_send_no_status_changes(store: SqliteStore) -> None:
+    """AWS sends EventBridge status changes for Standard workflows only."""
+    machines = load_definitions(DEFINITIONS)
+    express = dataclasses.replace(machines["CallCenterStateMachine"], type="EXPRESS")
+    engine = Engine({**machines, "CallCenterStateMachine": express}, RoutedStore(store))
+    ids = engine.start(intake("fast"))
+    rows = engine.store.outbox_messages(ids)
+    assert rows and ":express:" in json.loads(rows[0].body)["executionArn"]
     assert not [row for row in rows if row.routing_key.startswith("status-change.")]
 
 
