@@ -589,13 +589,7 @@ class StepFunctionsApi:
             answer["redriveDate"] = _epoch(state.redrive_time)
         if state.stop_time is not None:
             answer["stopDate"] = _epoch(state.stop_time)
-        if state.status == "SUCCEEDED":
-            answer["output"] = json.dumps(state.output, separators=(",", ":"))
-            answer["outputDetails"] = {"included": True}
-        if state.error is not None:
-            answer["error"] = state.error
-        if state.cause is not None:
-            answer["cause"] = state.cause
+        answer.update(_outcome(state))
         qualifier = self.store.execution_qualifier(state.execution_arn)
         answer.update(self._qualifier_arns(state.state_machine_name, qualifier))
         if state.parent is not None and state.parent.get("pattern") == "map":
@@ -844,13 +838,7 @@ def _sync_answer(state: ExecutionState) -> Params:
         "input": json.dumps(state.input, separators=(",", ":")),
         "inputDetails": {"included": True},
     }
-    if state.status == "SUCCEEDED":
-        answer["output"] = json.dumps(state.output, separators=(",", ":"))
-        answer["outputDetails"] = {"included": True}
-    if state.error is not None:
-        answer["error"] = state.error
-    if state.cause is not None:
-        answer["cause"] = state.cause
+    answer.update(_outcome(state))
     took = ((state.stop_time or state.start_time) - state.start_time).total_seconds()
     answer["billingDetails"] = {
         "billedDurationInMilliseconds": max(100, -(-int(took * 1000) // 100) * 100),
@@ -929,3 +917,16 @@ def _history_event(event: dict[str, Any], include_data: bool) -> dict[str, Any]:
 
 def _snake(action: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", action).lower()
+
+
+def _outcome(state: ExecutionState) -> Params:
+    """How an execution ended, as DescribeExecution shows it: output, error, cause."""
+    found: Params = {}
+    if state.status == "SUCCEEDED":
+        found["output"] = json.dumps(state.output, separators=(",", ":"))
+        found["outputDetails"] = {"included": True}
+    if state.error is not None:
+        found["error"] = state.error
+    if state.cause is not None:
+        found["cause"] = state.cause
+    return found

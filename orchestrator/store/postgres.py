@@ -104,45 +104,18 @@ class PostgresStore(SqliteStore):
             self._rollback()
             raise
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """A transaction; inside :meth:`batch`, a savepoint of the batch's transaction."""
-        if self._depth:
-            self._depth += 1
-            savepoint = f"s{self._depth}"
-            self._db.execute(f"SAVEPOINT {savepoint}")
-            self._cache.begin()
-            try:
-                yield
-                self._db.execute(f"RELEASE {savepoint}")
-            except BaseException:
-                self._cache.rollback()
-                self._pg.recover()
-                self._db.execute(f"ROLLBACK TO {savepoint}")
-                self._db.execute(f"RELEASE {savepoint}")
-                raise
-            finally:
-                self._depth -= 1
-            self._cache.release()
-            return
+    def _begin(self) -> None:
         self._pg.reconnect_if_broken()
         if self._pg.in_transaction:  # a failed COMMIT can leave one open
             self._rollback()
         self._db.execute("BEGIN")
-        self._depth = 1
-        self._cache.begin()
-        try:
-            yield
-            self._db.execute("COMMIT")
-            self._pg.sync()  # in a pipeline: the commit is done (or raises) here
-        except BaseException:
-            self._cache.rollback()
-            self._pg.recover()
-            self._rollback()
-            raise
-        finally:
-            self._depth = 0
-        self._cache.release()
+
+    def _commit(self) -> None:
+        self._db.execute("COMMIT")
+        self._pg.sync()  # in a pipeline: the commit is done (or raises) here
+
+    def _failed(self) -> None:
+        self._pg.recover()
 
     @contextmanager
     def batch(self) -> Iterator[None]:

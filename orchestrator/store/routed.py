@@ -241,11 +241,7 @@ class RoutedStore:
     def claim_outbox(self, older_than: float) -> list[OutboxMessage]:
         """Messages left unsent for the sweeper: the durable ones it claims, and this
         process's own in memory (no other process can send those)."""
-        claim = getattr(self.durable, "claim_outbox", None)
-        durable = (
-            claim(older_than) if claim is not None else self.durable.pending_outbox(older_than)
-        )
-        return list(durable) + self.express.pending_outbox(older_than)
+        return self.durable.claim_outbox(older_than) + self.express.pending_outbox(older_than)
 
     # -- recorded starts -----------------------------------------------------------------------
 

@@ -169,6 +169,7 @@ class SqliteStore(VersionsMixin, MapRunsMixin, ExpressStartsMixin):
                 self._db.execute(f"RELEASE {savepoint}")
             except BaseException:
                 self._cache.rollback()
+                self._failed()
                 self._db.execute(f"ROLLBACK TO {savepoint}")
                 self._db.execute(f"RELEASE {savepoint}")
                 raise
@@ -176,16 +177,15 @@ class SqliteStore(VersionsMixin, MapRunsMixin, ExpressStartsMixin):
                 self._depth -= 1
             self._cache.release()
             return
-        if self._db.in_transaction:  # a failed COMMIT (a full disk) can leave one open
-            self._rollback()
-        self._db.execute("BEGIN IMMEDIATE")
+        self._begin()
         self._depth = 1
         self._cache.begin()
         try:
             yield
-            self._db.execute("COMMIT")
+            self._commit()
         except BaseException:
             self._cache.rollback()
+            self._failed()
             self._rollback()
             raise
         finally:
@@ -193,6 +193,19 @@ class SqliteStore(VersionsMixin, MapRunsMixin, ExpressStartsMixin):
         self._cache.release()
         if self._checkpointer is not None:
             self._checkpointer.catch_up(self._db)
+
+    def _begin(self) -> None:
+        """Open a transaction that holds the write lock from its start."""
+        if self._db.in_transaction:  # a failed COMMIT (a full disk) can leave one open
+            self._rollback()
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def _commit(self) -> None:
+        """Commit the open transaction (raising when it cannot)."""
+        self._db.execute("COMMIT")
+
+    def _failed(self) -> None:
+        """A statement failed inside the transaction: ready it for a rollback (SQLite is)."""
 
     def _rollback(self) -> None:
         """Roll the open transaction back; a failure to do so leaves SQLite to roll it back
