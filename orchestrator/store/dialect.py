@@ -72,6 +72,15 @@ def translate(sql: str) -> tuple[str, bool]:
     return text, generated
 
 
+def _storable(params: Sequence[Any]) -> Sequence[Any]:
+    """``params`` as PostgreSQL can store them: its text cannot hold a NUL character (SQLite's
+    can), so one in a text value (a tag, a description, a worker's error cause) is stored as
+    the six characters ``\\u0000``, not refused (a refused step would be retried forever)."""
+    if not any(isinstance(p, str) and "\x00" in p for p in params):
+        return params
+    return [p.replace("\x00", "\\u0000") if isinstance(p, str) else p for p in params]
+
+
 class PgCursor:
     """A statement's outcome, read as the store reads an ``sqlite3.Cursor``. In a pipeline
     it arrives later: reading it waits for it (and sends what is queued before it)."""
@@ -139,7 +148,7 @@ class PgConnection:
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
         """Run one statement (SQLite's dialect) and return its cursor."""
         text, generated = translate(sql)
-        cursor = self._conn.execute(text, params if params else None)
+        cursor = self._conn.execute(text, _storable(params) if params else None)
         result = PgCursor(cursor, pipeline=self._pipeline)
         if generated:
             row = result.fetchone()
@@ -160,10 +169,10 @@ class PgConnection:
         if values is not None and len(rows) <= MAX_ROWS_PER_INSERT:
             group = values.group(1)
             many = text[: values.start(1)] + ",".join([group] * len(rows)) + text[values.end(1) :]
-            self._conn.execute(many, [v for row in rows for v in row])
+            self._conn.execute(many, _storable([v for row in rows for v in row]))
             return
         with self._conn.cursor() as cursor:
-            cursor.executemany(text, rows)
+            cursor.executemany(text, [_storable(row) for row in rows])
 
     @contextmanager
     def pipeline(self) -> Iterator[None]:
@@ -175,6 +184,11 @@ class PgConnection:
                 yield
             finally:
                 self._pipeline = None
+
+    @property
+    def piped(self) -> bool:
+        """Whether statements are going as a pipeline now."""
+        return self._pipeline is not None
 
     def sync(self) -> None:
         """Wait for everything queued in the pipeline (raising the first error), if any."""

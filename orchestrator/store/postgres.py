@@ -58,7 +58,12 @@ class PostgresStore(SqliteStore):
     """The store on a PostgreSQL server (``SFN_DB=postgresql://...``)."""
 
     _integrity_errors = (psycopg.IntegrityError,)
-    _pipelined = True
+
+    @property
+    def _pipelined(self) -> bool:  # type: ignore[override]
+        # Inside a batch: statements go as a pipeline, and the rows stepped are locked, so a
+        # step's revision check can wait for the step's end. Outside one: checked at once.
+        return self._pg.piped
 
     def __init__(self, url: str) -> None:
         """Connect to ``url`` and migrate its schema; StoreError when it cannot be used."""
