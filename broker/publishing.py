@@ -38,12 +38,12 @@ async def publish_json(
     # wait=False: not also waiting for the frame to reach the socket (a future and a task
     # switch each, a third of a publish's CPU); the broker's confirm, awaited here, comes
     # later than that, and a channel lost before it fails the publish as before.
-    confirmation = await channel.basic_publish(
+    confirmation = await channel.basic_publish(  # type: ignore[call-arg]
         body,
         exchange=exchange,
         routing_key=routing_key,
         properties=properties,
         mandatory=mandatory,
-        wait=False,
+        wait=False,  # aiormq's Channel takes it; its abstract class does not declare it
     )
     return not isinstance(confirmation, aiormq.abc.DeliveredMessage)

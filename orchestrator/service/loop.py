@@ -52,6 +52,7 @@ from orchestrator.service.handlers import Handlers
 from orchestrator.service.publisher import OutboxPublisher
 from orchestrator.service.timers import fire_timers
 from orchestrator.store import OutboxMessage
+from orchestrator.store.changes import ChangeListener
 from orchestrator.store.open import open_store
 from orchestrator.store.postgres import is_server_url
 from orchestrator.store.routed import RoutedStore
@@ -233,6 +234,7 @@ async def run_service(
         # Another replica's API may create, update or delete state machines.
         syncer = asyncio.create_task(_sync_machines(engine)) if shared else None
         server = None
+        listener: ChangeListener | None = None
         if config.api_port is not None:
 
             async def prepare(machine: StateMachine) -> None:
@@ -243,6 +245,9 @@ async def run_service(
             changes = Changes()
             changes.bind(asyncio.get_running_loop())
             engine.on_commit = changes.notify
+            if shared:  # other replicas step executions this console shows
+                listener = ChangeListener(str(config.db_path), changes.notify)
+                listener.start()
             console = Console(
                 api,
                 changes,
@@ -284,6 +289,8 @@ async def run_service(
         if server is not None:
             await api.activities.close()  # pending GetActivityTask polls answer now
             await server.stop()
+        if listener is not None:
+            await asyncio.to_thread(listener.stop)
         sweeper.cancel()
         timers.cancel()
         sampler.cancel()

@@ -29,6 +29,7 @@ from contextlib import contextmanager, suppress
 import psycopg
 
 from orchestrator.store.cache import StagedCache
+from orchestrator.store.changes import CHANGES_CHANNEL, notification_payloads
 from orchestrator.store.dialect import PgConnection
 from orchestrator.store.pg_schema import MIGRATION_LOCK, PG_MIGRATIONS, PG_SCHEMA_VERSION
 from orchestrator.store.records import (
@@ -78,6 +79,7 @@ class PostgresStore(SqliteStore):
         self._cache: StagedCache[str, ExecutionRecord] = StagedCache(CACHED_EXECUTIONS)
         self._checkpointer = None
         self._outbox_ids: deque[int] = deque()
+        self._notify: set[str] = set()  # executions this transaction stepped
         try:
             self._migrate()
         except BaseException:
@@ -116,11 +118,20 @@ class PostgresStore(SqliteStore):
         self._db.execute("BEGIN")
 
     def _commit(self) -> None:
+        if self._notify:  # other replicas' consoles are told with the commit (changes.py)
+            for payload in notification_payloads(self._notify):
+                self._db.execute("SELECT pg_notify(?, ?)", (CHANGES_CHANNEL, payload))
+            self._notify.clear()
         self._db.execute("COMMIT")
         self._pg.sync()  # in a pipeline: the commit is done (or raises) here
 
+    def _changed(self, execution_arn: str) -> None:
+        self._notify.add(execution_arn)
+
     def _failed(self) -> None:
         self._pg.recover()
+        if self._depth <= 1:  # the whole transaction is rolled back: nothing to tell
+            self._notify.clear()
 
     @contextmanager
     def batch(self) -> Iterator[None]:

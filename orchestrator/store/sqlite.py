@@ -207,6 +207,10 @@ class SqliteStore(VersionsMixin, MapRunsMixin, ExpressStartsMixin):
     def _failed(self) -> None:
         """A statement failed inside the transaction: ready it for a rollback (SQLite is)."""
 
+    def _changed(self, execution_arn: str) -> None:
+        """A step extended ``execution_arn``'s history (one process: the engine tells the
+        console itself)."""
+
     def _rollback(self) -> None:
         """Roll the open transaction back; a failure to do so leaves SQLite to roll it back
         (it does when the next statement finds the transaction dead), never masks the fault."""
@@ -514,6 +518,8 @@ class SqliteStore(VersionsMixin, MapRunsMixin, ExpressStartsMixin):
             if state.status != "RUNNING" and (previous is None or previous.status == "RUNNING"):
                 self._db.execute("DELETE FROM waiters WHERE execution=?", (key,))
             self._keep_map_runs(state, history)
+            if history:
+                self._changed(arn)
             ids = self._insert_outbox(outbox, created)
             if check is not None and not check.fetchall():  # the step's writes are undone
                 raise ExecutionBusy(state.execution_arn)

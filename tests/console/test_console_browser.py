@@ -203,6 +203,12 @@ def state(page: Any, name: str) -> Any:
 
 def open_execution(page: Any, base: str, arn: str) -> None:
     page.goto(f"{base}/#/execution/{urllib.parse.quote(arn, safe='')}")
+    # Going from one execution's page to another's changes the hash only: wait until this
+    # execution's page (its name is the title) has replaced the one before.
+    name = arn.rsplit(":", 1)[-1]
+    page.wait_for_function(
+        "name => document.title.startsWith(name + ' - ')", arg=name, timeout=15_000
+    )
     page.wait_for_selector("g.state[data-state-name]")
 
 

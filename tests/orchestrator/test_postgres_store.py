@@ -9,6 +9,7 @@ migrated once. The engine's behaviour on this store is tested with SQLite's in t
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import psycopg
@@ -18,6 +19,7 @@ import messages
 from orchestrator.definitions import load_definitions
 from orchestrator.engine import Engine
 from orchestrator.store import ExecutionBusy, OutboxMessage, StoreError
+from orchestrator.store.changes import ChangeListener, notification_payloads
 from orchestrator.store.dialect import translate
 from orchestrator.store.pg_schema import PG_SCHEMA_VERSION
 from orchestrator.store.postgres import PostgresStore
@@ -158,3 +160,43 @@ def test_text_holding_nul_is_stored_not_refused(postgres_url: str) -> None:
     store.set_tags("arn:aws:states:us-east-1:123456789012:activity:a", {"key": "a\x00b"})
     assert store.tags("arn:aws:states:us-east-1:123456789012:activity:a") == {"key": "a\\u0000b"}
     store.close()
+
+
+def test_each_commit_tells_every_replicas_console_what_changed(postgres_url: str) -> None:
+    """Another replica's listener hears the executions a batch stepped, once it commits."""
+    heard: list[str] = []
+    arrived = threading.Event()
+
+    def notify(arn: str) -> None:
+        heard.append(arn)
+        arrived.set()
+
+    listener = ChangeListener(postgres_url, notify)
+    listener.start()
+    store = PostgresStore(postgres_url)
+    engine = Engine(load_definitions(DEFINITIONS), store, status_events=False)
+    try:
+        deadline = time.monotonic() + 10
+        while not arrived.is_set() and time.monotonic() < deadline:  # until it listens
+            with store.batch():
+                ids = start(engine, f"told-{len(heard)}-{time.monotonic_ns()}")
+            arrived.wait(0.2)
+        assert heard, "the listener heard the commit"
+        arn = store.outbox_messages(ids)[0]
+        assert any(":execution:CallCenterStateMachine:told-" in a for a in heard), (arn, heard)
+        heard.clear()
+        arrived.clear()
+        with pytest.raises(RuntimeError), store.batch():  # rolled back: nothing is told
+            start(engine, "never")
+            raise RuntimeError("the batch fails")
+        assert not arrived.wait(1.0), heard
+    finally:
+        listener.stop()
+        store.close()
+
+
+def test_a_batchs_arns_fit_postgresqls_payload_limit() -> None:
+    arns = [f"arn:aws:states:us-east-1:123456789012:execution:M:{i:05d}" for i in range(500)]
+    payloads = list(notification_payloads(arns))
+    assert len(payloads) > 1 and all(len(p.encode()) < 8000 for p in payloads)
+    assert sorted(a for p in payloads for a in p.split("\n")) == sorted(arns)
