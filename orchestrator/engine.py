@@ -38,7 +38,7 @@ from orchestrator.integrations.dispatch import dispatch_message
 from orchestrator.integrations.mock_target import MockTarget
 from orchestrator.integrations.routing import Routing
 from orchestrator.store import ExecutionExists, ExecutionRecord, OutboxMessage, Store
-from orchestrator.store.express import ExecutionLimit
+from orchestrator.store.express.memory import ExecutionLimit
 from orchestrator.task_messages import integration_request, task_event
 
 log = logging.getLogger(__name__)

@@ -42,7 +42,7 @@ from orchestrator.engine import Engine, StartRejected
 from orchestrator.integrations.mock_config import split_test_case
 from orchestrator.service.publisher import OutboxPublisher
 from orchestrator.store import ExecutionBusy, ExecutionSummary
-from orchestrator.store.routed import at_most_once, release_express_name
+from orchestrator.store.express.routed import at_most_once, release_express_name
 
 __all__ = ["ACTIONS", "SYNC_TIMEOUT_SECONDS", "ApiError", "StepFunctionsApi"]
 

@@ -30,7 +30,7 @@ from orchestrator.definitions import load_definitions
 from orchestrator.engine import execution_result
 from orchestrator.store import SqliteStore, StoreError
 from orchestrator.store.open import open_store
-from orchestrator.store.postgres import is_server_url
+from orchestrator.store.postgres.store import is_server_url
 
 DbOption = Annotated[
     str | None,

@@ -1,4 +1,4 @@
-"""The service's part in running EXPRESS executions in memory (see orchestrator.store.routed).
+"""The service's part in running EXPRESS executions in memory (see orchestrator.store.express.routed).
 
 - This process's reply queue is declared and consumed like the shared task-results queue:
   the tasks of the EXPRESS executions it holds are answered there.
@@ -20,7 +20,11 @@ from aio_pika.abc import AbstractRobustChannel
 import messages
 from broker import Consumer, Delivery, Topology, consume
 from orchestrator.engine import Engine, StartRejected
-from orchestrator.store.routed import CLAIM_REFRESH_SECONDS, CLAIM_STALE_SECONDS, RoutedStore
+from orchestrator.store.express.routed import (
+    CLAIM_REFRESH_SECONDS,
+    CLAIM_STALE_SECONDS,
+    RoutedStore,
+)
 
 log = logging.getLogger(__name__)
 # The broker deletes a process's reply queue this long after its consumer went away.

@@ -52,10 +52,10 @@ from orchestrator.service.handlers import Handlers
 from orchestrator.service.publisher import OutboxPublisher
 from orchestrator.service.timers import fire_timers
 from orchestrator.store import OutboxMessage
-from orchestrator.store.changes import ChangeListener
+from orchestrator.store.express.routed import RoutedStore
 from orchestrator.store.open import open_store
-from orchestrator.store.postgres import is_server_url
-from orchestrator.store.routed import RoutedStore
+from orchestrator.store.postgres.changes import ChangeListener
+from orchestrator.store.postgres.store import is_server_url
 
 log = logging.getLogger(__name__)
 # The longest the timer loop sleeps: a timer set due sooner than this wakes it at once.

@@ -1,8 +1,8 @@
 """The execution store: where executions, their histories and the outbox are kept.
 
-``sqlite`` is the embedded store (one file); ``postgres`` the one several orchestrators
-share (its statements are SQLite's, translated by ``dialect``; its tables ``pg_schema``);
-``open`` picks one by location; ``records`` what it hands out and the interface
+``sqlite`` is the embedded store (one file); the ``postgres`` package the one several
+orchestrators share; the ``express`` package holds EXPRESS executions in memory beside
+either; ``open`` picks a store by location; ``records`` what it hands out and the interface
 the engine needs; ``schema`` its versions; ``cache`` and ``rows`` how a running execution's
 state is kept cheap to read and to write; ``wal_checkpointer`` keeps its log short.
 """

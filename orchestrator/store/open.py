@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.store.postgres import PostgresStore, is_server_url
+from orchestrator.store.postgres.store import PostgresStore, is_server_url
 from orchestrator.store.sqlite import SqliteStore
 
 

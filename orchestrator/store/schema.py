@@ -225,7 +225,7 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE executions ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
     """,
     # Asynchronous EXPRESS starts, kept from start to end (steps run in memory): a crash
-    # runs them again (store/express_starts.py).
+    # runs them again (store/express/starts.py).
     14: """
     CREATE TABLE express_starts (
         arn TEXT PRIMARY KEY,

@@ -23,7 +23,7 @@ import orjson
 from orchestrator.asl.interpreter import ExecutionState, HistoryEvent
 from orchestrator.store import rows as state_rows
 from orchestrator.store.cache import StagedCache
-from orchestrator.store.express_starts import ExpressStartsMixin
+from orchestrator.store.express.starts import ExpressStartsMixin
 from orchestrator.store.map_runs import MapRunsMixin
 from orchestrator.store.records import (
     ActivityRecord,

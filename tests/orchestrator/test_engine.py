@@ -14,8 +14,8 @@ from orchestrator.asl import interpreter
 from orchestrator.definitions import load_definitions
 from orchestrator.engine import Engine, StartRejected
 from orchestrator.store import OutboxMessage, SqliteStore
-from orchestrator.store.postgres import PostgresStore
-from orchestrator.store.routed import RoutedStore
+from orchestrator.store.express.routed import RoutedStore
+from orchestrator.store.postgres.store import PostgresStore
 
 DEFINITIONS = Path(__file__).resolve().parents[2] / "definitions"
 

@@ -19,8 +19,8 @@ from orchestrator.asl.loader import load_definition
 from orchestrator.engine import Engine, StartRejected
 from orchestrator.service.express import Reruns
 from orchestrator.store import SqliteStore
-from orchestrator.store.express import ExecutionLimit, ExpressStore
-from orchestrator.store.routed import RoutedStore
+from orchestrator.store.express.memory import ExecutionLimit, ExpressStore
+from orchestrator.store.express.routed import RoutedStore
 
 LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:"
 TASKS = {

@@ -19,10 +19,10 @@ import messages
 from orchestrator.definitions import load_definitions
 from orchestrator.engine import Engine
 from orchestrator.store import ExecutionBusy, OutboxMessage, StoreError
-from orchestrator.store.changes import ChangeListener, notification_payloads
-from orchestrator.store.dialect import translate
-from orchestrator.store.pg_schema import PG_SCHEMA_VERSION
-from orchestrator.store.postgres import PostgresStore
+from orchestrator.store.postgres.changes import ChangeListener, notification_payloads
+from orchestrator.store.postgres.dialect import translate
+from orchestrator.store.postgres.schema import PG_SCHEMA_VERSION
+from orchestrator.store.postgres.store import PostgresStore
 
 DEFINITIONS = Path(__file__).resolve().parents[2] / "definitions"
 

@@ -1,6 +1,6 @@
 """Durable records of asynchronous EXPRESS starts (mixed into :class:`SqliteStore`).
 
-An EXPRESS execution's steps live in memory only (:mod:`orchestrator.store.express`). AWS
+An EXPRESS execution's steps live in memory only (:mod:`orchestrator.store.express.memory`). AWS
 runs an asynchronous EXPRESS execution at least once, so its start is written here once (what
 it needs to run again: its ARN, name, input, askers and definition) and deleted when it
 ends: two writes per execution, none per step. The orchestrator that holds it keeps its

@@ -1,7 +1,7 @@
 """The PostgreSQL store's schema: each version's migration, applied in order.
 
 The tables and columns are the SQLite store's (its version 14), so that one set of
-statements serves both (:mod:`orchestrator.store.dialect`). Text compares byte by byte
+statements serves both (:mod:`orchestrator.store.postgres.dialect`). Text compares byte by byte
 (``COLLATE "C"``), as SQLite's does, whatever the database's locale: listings sort the
 same on both stores. The version lives in ``sfn_schema``; opening a database runs the
 migrations it lacks under an advisory lock, so replicas starting together migrate once.

@@ -10,7 +10,7 @@ everything else are the durable store's. So the engine, the publisher and the ti
 one code path for both kinds of execution.
 
 An asynchronous EXPRESS start is recorded once in the durable store and forgotten when the
-execution ends (:mod:`orchestrator.store.express_starts`): after a crash it runs again from
+execution ends (:mod:`orchestrator.store.express.starts`): after a crash it runs again from
 its start (AWS runs asynchronous EXPRESS executions at least once). A start made inside
 :meth:`RoutedStore.at_most_once` (StartSyncExecution, at most once on AWS) is not recorded.
 """
@@ -27,8 +27,8 @@ from typing import Any
 
 from broker.topology import TASK_RESULTS_QUEUE
 from orchestrator.asl.interpreter import ExecutionState, HistoryEvent
-from orchestrator.store.express import ExpressStore
-from orchestrator.store.express_starts import ExpressStarts
+from orchestrator.store.express.memory import ExpressStore
+from orchestrator.store.express.starts import ExpressStarts
 from orchestrator.store.records import ExecutionRecord, OutboxMessage, Store
 
 log = logging.getLogger(__name__)

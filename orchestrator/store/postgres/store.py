@@ -1,6 +1,6 @@
 """The execution store on PostgreSQL, shared by several orchestrator replicas.
 
-It is the SQLite store's code and statements (:mod:`orchestrator.store.dialect` translates
+It is the SQLite store's code and statements (:mod:`orchestrator.store.postgres.dialect` translates
 them), with what sharing needs:
 
 - **One replica steps an execution at a time.** Inside a batch, loading an execution locks
@@ -29,9 +29,9 @@ from contextlib import contextmanager, suppress
 import psycopg
 
 from orchestrator.store.cache import StagedCache
-from orchestrator.store.changes import CHANGES_CHANNEL, notification_payloads
-from orchestrator.store.dialect import PgConnection
-from orchestrator.store.pg_schema import MIGRATION_LOCK, PG_MIGRATIONS, PG_SCHEMA_VERSION
+from orchestrator.store.postgres.changes import CHANGES_CHANNEL, notification_payloads
+from orchestrator.store.postgres.dialect import PgConnection
+from orchestrator.store.postgres.schema import MIGRATION_LOCK, PG_MIGRATIONS, PG_SCHEMA_VERSION
 from orchestrator.store.records import (
     ExecutionBusy,
     ExecutionRecord,

@@ -7,7 +7,7 @@ developer guide). So its steps are not committed to the durable store: this stor
 running execution's state, its task tokens, timers, waiting askers and unsent messages in
 dicts, and a bounded record of it (the first ``history_kept`` events and the final one)
 while it runs and for a while after it ends, so that StartSyncExecution, the console and
-``history`` can read it. :mod:`orchestrator.store.routed` puts it beside the durable store.
+``history`` can read it. :mod:`orchestrator.store.express.routed` puts it beside the durable store.
 
 Bounds: at most ``capacity`` executions are held. A new one takes the place of the oldest
 finished one; when all are running, the start is refused (:class:`ExecutionLimit`, AWS's
