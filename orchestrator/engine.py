@@ -39,6 +39,7 @@ from orchestrator.integrations.mock_target import MockTarget
 from orchestrator.integrations.routing import Routing
 from orchestrator.store import ExecutionExists, ExecutionRecord, OutboxMessage, Store
 from orchestrator.store.express.memory import ExecutionLimit
+from orchestrator.store.express.routed import is_express_arn
 from orchestrator.task_messages import integration_request, task_event
 
 log = logging.getLogger(__name__)
@@ -662,7 +663,7 @@ class Engine:
     def _emits_status_events(self, state: interpreter.ExecutionState) -> bool:
         """Whether ``state``'s execution sends status-change events: as on AWS, those of
         STANDARD workflows only (EventBridge gets none from Express workflows)."""
-        if not self.status_events or ":express:" in state.execution_arn:
+        if not self.status_events or is_express_arn(state.execution_arn):
             return False
         link = state.parent
         return not (

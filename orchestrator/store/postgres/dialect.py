@@ -37,6 +37,8 @@ _IGNORE = re.compile(r"^\s*INSERT OR IGNORE INTO ", re.IGNORECASE)
 _INSERT = re.compile(r"^\s*INSERT INTO (\w+)", re.IGNORECASE)
 # The one row of parameters of an INSERT (repeated for many rows in one statement).
 _VALUES = re.compile(r"^\s*INSERT INTO .*? VALUES (\((?:%s,?\s*)+\))", re.DOTALL | re.IGNORECASE)
+# How long a connection may sit idle inside a transaction before the server ends it.
+IDLE_IN_TRANSACTION_MS = 60_000
 # Rows in one multi-row INSERT (PostgreSQL takes at most 65,535 parameters a statement).
 MAX_ROWS_PER_INSERT = 1000
 _JSON_EXTRACT = re.compile(r"json_extract\((\w+), '\$\.(\w+)'\)")
@@ -132,7 +134,12 @@ class PgConnection:
 
     def _connect(self) -> psycopg.Connection[Any]:
         return psycopg.connect(
-            self.url, autocommit=True, connect_timeout=max(1, int(self._connect_timeout))
+            self.url,
+            autocommit=True,
+            connect_timeout=max(1, int(self._connect_timeout)),
+            # A replica that hangs inside a transaction (stopped, not dead) would hold its
+            # rows' locks, and the others retry those executions: the server ends it.
+            options=f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}",
         )
 
     @property
