@@ -13,9 +13,7 @@ import asyncio
 import json
 import os
 import sqlite3
-import subprocess
 import time
-import urllib.parse
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +25,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from broker import EXECUTIONS_EXCHANGE, INTAKE_QUEUE, REASON_HEADER
+from broker import EXECUTIONS_EXCHANGE, INTAKE_QUEUE
 from tests.api.test_boto3 import free_port
 from tests.integration.amqp import purge_topology
 from tests.processes import REPO, WORKER_NAMES, Service, start, start_orchestrator
@@ -248,46 +246,3 @@ def test_an_async_express_execution_runs_again_after_kill_9(stack: Stack, amqp_u
     assert (result["status"], result["output"]) == ("SUCCEEDED", {"done": True})
     assert "ran 1 EXPRESS execution(s) again" in stack.orchestrator.output()
     assert stack.rows("SELECT count(*) FROM express_starts") == [(0,)]
-
-
-def test_bad_messages_on_a_replicas_reply_queue_are_dead_lettered(
-    stack: Stack, amqp_url: str
-) -> None:
-    """The process's own reply queue is a new way in: what cannot be used there is
-    dead-lettered with its reason (to the shared reply queue's dead letters), and the
-    service runs on."""
-    vhost = urllib.parse.unquote(urllib.parse.urlsplit(amqp_url).path[1:]) or "/"
-    listed = subprocess.run(
-        ["rabbitmqctl", "list_queues", "-q", "-p", vhost, "name"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout.split()
-    own = [q for q in listed if q.startswith("orchestrator.task-results.") and "dead" not in q]
-    assert own, listed
-    huge = b'{"x": "' + b"a" * (5 * 1024 * 1024) + b'"}'
-    reasons = asyncio.run(_dead_letters(amqp_url, own[0], [b"{nope", b"[]", huge]))
-    assert "not JSON" in reasons[0] or "invalid" in reasons[0], reasons
-    assert "invalid message" in reasons[1], reasons
-    assert "exceeds the limit" in reasons[2], reasons
-    assert stack.orchestrator.process.poll() is None, "the service runs on"
-
-
-async def _dead_letters(url: str, queue: str, bodies: list[bytes]) -> list[str]:
-    connection = await aio_pika.connect(url)
-    channel = await connection.channel(publisher_confirms=True)
-    dead = await channel.get_queue("orchestrator.task-results.dead-letter")
-    await dead.purge()
-    reasons = []
-    for body in bodies:
-        await channel.default_exchange.publish(aio_pika.Message(body), routing_key=queue)
-        deadline = asyncio.get_running_loop().time() + 20
-        while (got := await dead.get(no_ack=True, fail=False)) is None:
-            assert asyncio.get_running_loop().time() < deadline, (
-                f"nothing dead-lettered from {queue}"
-            )
-            await asyncio.sleep(0.05)
-        reasons.append(str((got.headers or {}).get(REASON_HEADER)))
-    await connection.close()
-    return reasons
