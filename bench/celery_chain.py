@@ -22,6 +22,11 @@ Settings a Celery user wanting ours' durability would pick:
   its worker dies;
 - JSON serialization; the default prefetch multiplier (4) per pool process.
 
+``BENCH_CELERY_CONFIG=default`` instead runs Celery as most deployments leave it: a classic
+queue, no publisher confirms, acks early (``task_acks_late`` off: a task is acked when a pool
+process takes it, so a worker that dies loses it) and a prefetch of 64 messages in all (the
+multiplier is 64 / concurrency). Messages stay persistent, Celery's own default.
+
 The worker is ``celery -A bench.celery_chain worker --pool=prefork --concurrency=K
 --without-gossip --without-mingle --loglevel=WARNING`` (per-task INFO lines off: ours logs
 nothing per execution either); it prints ``celery worker ready`` once consuming.
@@ -46,6 +51,9 @@ from bench.common import expected_message as _expected_message
 
 QUEUE = "bench.celery"
 QUEUE_TYPE_ENV = "BENCH_QUEUE_TYPE"
+CONFIG_ENV = "BENCH_CELERY_CONFIG"  # "durable" (the default here) or "default"
+CONCURRENCY_ENV = "BENCH_CELERY_CONCURRENCY"
+DEFAULT_PREFETCH = 64  # messages per worker in the "default" configuration
 READY_LINE = "celery worker ready"
 DEFAULT_CONCURRENCY = os.cpu_count() or 1  # Celery's own default for the prefork pool
 
@@ -54,19 +62,51 @@ def queue_type() -> str:
     return os.environ.get(QUEUE_TYPE_ENV) or "quorum"
 
 
+def configuration() -> str:
+    """Which settings the app runs with: ``durable`` or ``default`` (see the docstring)."""
+    chosen = os.environ.get(CONFIG_ENV) or "durable"
+    if chosen not in ("durable", "default"):
+        raise ValueError(f"{CONFIG_ENV} must be 'durable' or 'default', not {chosen!r}")
+    return chosen
+
+
+def settings(config: str, concurrency: int) -> dict[str, Any]:
+    """The app's settings in configuration ``config`` for a pool of ``concurrency``."""
+    common: dict[str, Any] = {
+        "task_default_queue": QUEUE,
+        "task_default_delivery_mode": "persistent",
+        "broker_connection_retry_on_startup": True,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+    }
+    if config == "default":
+        return common | {
+            "task_default_queue_type": "classic",
+            "task_acks_late": False,
+            "worker_prefetch_multiplier": max(1, DEFAULT_PREFETCH // max(1, concurrency)),
+        }
+    return common | {
+        "task_default_queue_type": queue_type(),
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "broker_transport_options": {"confirm_publish": True},
+    }
+
+
 app = Celery("bench.celery_chain", broker=kombu_url(amqp_url()), backend="rpc://")
 app.conf.update(
-    task_default_queue=QUEUE,
-    task_default_queue_type=queue_type(),
-    task_default_delivery_mode="persistent",
-    task_acks_late=True,
-    task_reject_on_worker_lost=True,
-    broker_transport_options={"confirm_publish": True},
-    broker_connection_retry_on_startup=True,
-    task_serializer="json",
-    result_serializer="json",
-    accept_content=["json"],
+    settings(configuration(), int(os.environ.get(CONCURRENCY_ENV) or DEFAULT_CONCURRENCY))
 )
+
+
+def use(config: str, concurrency: int) -> None:
+    """Reconfigure this process's (the client's) app for ``config``: its settings, and the
+    connection pool and queue declarations made from the previous ones."""
+    app.close()  # the broker connections opened with the old transport options
+    app.conf.update(settings(config, concurrency))
+    app._pool = None
+    app.__dict__.pop("amqp", None)  # a cached property: queues declared with the old type
 
 
 class CaseEscalated(Exception):

@@ -6,7 +6,9 @@ One run measures, in turn (never concurrently), on the RabbitMQ at ``AMQP_URL``:
 - ceiling (``bench.ceiling``): five raw aio-pika workers chained by the client itself, no
   store, no validation, no state machine: what RabbitMQ and Python allow at best;
 - celery (``bench.celery_chain``): a Celery chain plus a ``Task.replace`` branch, prefork
-  worker, ``rpc://`` results, acks late, persistent messages, publisher confirms.
+  worker, ``rpc://`` results, acks late, persistent messages, publisher confirms;
+- celery-default: the same chain as Celery is mostly left, a classic queue, no confirms,
+  acks early, prefetch 64.
 
 Each system is started as its own OS processes, warmed up (``--warmup`` cases, not counted),
 then given ``--cases`` cases, either closed loop (``--concurrency`` outstanding: the next case
@@ -26,7 +28,7 @@ system's median executions/s and ours' ratios to the others per round and of the
 of a service that is not saturated. Usage:
 
     python -m bench.compare [--cases 1000] [--concurrency 100 | --rate R] [--rounds 1]
-        [--half-peak] [--systems ours,ceiling,celery] [--queue-type quorum|classic]
+        [--half-peak] [--systems ours,ceiling,celery,celery-default] [--queue-type quorum|classic]
         [--json bench-results/compare.json] [--chart bench-results/compare.png]
 """
 
@@ -80,7 +82,7 @@ from bench.common import (
 from bench.timeline import CpuSampler, per_second, slowest
 from broker import INTAKE_QUEUE, TASK_RESULTS_QUEUE, Topology, function_queue
 
-SYSTEMS = ("ours", "ceiling", "celery")
+SYSTEMS = ("ours", "ceiling", "celery", "celery-default")
 # Variants of ours, to measure side by side with it: EXPRESS in memory, and N replicas on a
 # fresh PostgreSQL database ("ours-pg" is one, "ours-pg3" three).
 VARIANTS = re.compile(r"^ours-(express|pg(\d?))$")
@@ -355,29 +357,39 @@ class Ceiling:
 
 
 class CelerySystem:
-    """A Celery prefork worker running the chain (``bench.celery_chain``)."""
+    """A Celery prefork worker running the chain (``bench.celery_chain``), in its durable
+    configuration (``celery``) or its default one (``celery-default``)."""
 
-    name = "celery"
-
-    def __init__(self, url: str, queue_type: str, concurrency: int) -> None:
+    def __init__(self, url: str, queue_type: str, concurrency: int, config: str) -> None:
         self.url = url
-        self.queue_type = queue_type
+        self.name = "celery" if config == "durable" else "celery-default"
+        self.config = config
+        self.queue_type = queue_type if config == "durable" else "classic"
         self.concurrency = concurrency
+        durable = config == "durable"
         self.settings: dict[str, Any] = {
             "processes": f"1 worker, prefork pool of {concurrency}",
+            "configuration": config,
+            "queue_type": self.queue_type,
             "result_backend": "rpc://",
-            "acks_late": True,
+            "acks_late": durable,
             "delivery_mode": "persistent",
-            "publisher_confirms": True,
+            "publisher_confirms": durable,
+            "prefetch": 4 * concurrency if durable else 64,
         }
         # The module configures its app from the environment when first imported.
-        os.environ["BENCH_QUEUE_TYPE"] = queue_type
+        os.environ["BENCH_QUEUE_TYPE"] = self.queue_type
 
     def start(self, env: dict[str, str], log_dir: Path, procs: list[Proc]) -> None:
         from bench import celery_chain
 
         asyncio.run(_delete_queues(self.url, [celery_chain.QUEUE]))
-        env = {**env, celery_chain.QUEUE_TYPE_ENV: self.queue_type}
+        env = {
+            **env,
+            celery_chain.QUEUE_TYPE_ENV: self.queue_type,
+            celery_chain.CONFIG_ENV: self.config,
+            celery_chain.CONCURRENCY_ENV: str(self.concurrency),
+        }
         command = celery_chain.worker_command(self.concurrency)
         procs.append(start_process("celery worker", command, env, log_dir))
         procs[0].wait_for(celery_chain.READY_LINE, START_TIMEOUT)
@@ -385,6 +397,7 @@ class CelerySystem:
     def run(self, case_ids: Sequence[str], load: Load) -> Tracker:
         from bench import celery_chain
 
+        celery_chain.use(self.config, self.concurrency)  # a run may hold both configurations
         return celery_chain.run_cases(case_ids, load)
 
 
@@ -845,7 +858,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="then run ours open loop at half its median peak, --rounds times (p99)",
     )
     parser.add_argument(
-        "--systems", default=",".join(SYSTEMS), help="comma-separated: ours,ceiling,celery"
+        "--systems",
+        default=",".join(SYSTEMS),
+        help="comma-separated: ours,ceiling,celery,celery-default",
     )
     parser.add_argument(
         "--queue-type",
@@ -942,7 +957,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             express=args.express,
         ),
         "ceiling": lambda: Ceiling(url, args.queue_type),
-        "celery": lambda: CelerySystem(url, args.queue_type, args.celery_concurrency),
+        "celery": lambda: CelerySystem(url, args.queue_type, args.celery_concurrency, "durable"),
+        "celery-default": lambda: CelerySystem(
+            url, args.queue_type, args.celery_concurrency, "default"
+        ),
     }
     machine = machine_info(url)
     logs = Path(tempfile.mkdtemp(prefix="bench-compare-"))

@@ -1,4 +1,4 @@
-"""``python -m bench.compare`` end to end: three systems, 30 cases each, on a real RabbitMQ."""
+"""``python -m bench.compare`` end to end: four systems, 30 cases each, on a real RabbitMQ."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from tests.processes import REPO
 pytestmark = pytest.mark.integration
 
 CASES = 30
-SYSTEMS = ("ours", "ceiling", "celery")
+SYSTEMS = ("ours", "ceiling", "celery", "celery-default")
 
 
-def test_compare_runs_three_systems(subprocess_env: dict[str, str], tmp_path: Path) -> None:
+def test_compare_runs_every_system(subprocess_env: dict[str, str], tmp_path: Path) -> None:
     missing = [m for m in ("celery", "matplotlib") if importlib.util.find_spec(m) is None]
     if missing:
         message = f"{', '.join(missing)} not installed: pip install '.[test]'"
@@ -67,7 +67,7 @@ def test_compare_runs_three_systems(subprocess_env: dict[str, str], tmp_path: Pa
         assert report["systems"][name]["executions_per_second"] in rates[name]
         assert min(rates[name]) <= summary["median_executions_per_second"][name]
         assert summary["median_executions_per_second"][name] <= max(rates[name])
-    for other in ("ceiling", "celery"):
+    for other in ("ceiling", "celery", "celery-default"):
         ratio = summary[f"ours_over_{other}"]
         assert ratio["per_round"] == [
             pytest.approx(o / t, abs=1e-3) for o, t in zip(rates["ours"], rates[other], strict=True)
@@ -86,6 +86,15 @@ def test_compare_runs_three_systems(subprocess_env: dict[str, str], tmp_path: Pa
     assert all(len(v) == 2 and all(p > 0 for p in v) for v in probes.values())
     assert all(run["cpu_probe_ms"] > 0 for run in half_peak["runs"])
     assert "machine speed probe" in done.stdout
+    # Celery runs in both configurations in one process: each its own queue type and settings.
+    assert report["systems"]["celery"]["settings"]["publisher_confirms"] is True
+    default = report["systems"]["celery-default"]["settings"]
+    assert (default["queue_type"], default["publisher_confirms"], default["acks_late"]) == (
+        "classic",
+        False,
+        False,
+    )
+    assert default["prefetch"] == 64
     # Each run says whether the broker's quorum WAL rolled over meanwhile (None: not readable).
     assert set(summary["broker_wal_rolled_over"]) == set(SYSTEMS)
     assert all(run["broker_wal_rolled_over"] in (True, False, None) for run in half_peak["runs"])
