@@ -7,6 +7,9 @@ One run measures, in turn (never concurrently), on the RabbitMQ at ``AMQP_URL``:
   store, no validation, no state machine: what RabbitMQ and Python allow at best;
 - celery (``bench.celery_chain``): a Celery chain plus a ``Task.replace`` branch, prefork
   worker, ``rpc://`` results, acks late, persistent messages, publisher confirms;
+- ceiling-relay (``bench.relay``, only when named): the ceiling's workers behind a relay
+  process that takes cases from an intake queue and answers each case's ``reply_to``: ours'
+  shape, with nothing inside;
 - celery-default: the same chain as Celery is mostly left, a classic queue, no confirms,
   acks early, prefetch 64.
 
@@ -57,7 +60,7 @@ import aio_pika
 import orjson
 from aio_pika.abc import AbstractIncomingMessage
 
-from bench import ceiling
+from bench import ceiling, relay
 from bench.broker_wal import DEFAULT_PATTERN, current_wal, rolled_over
 from bench.common import (
     CLOSED,
@@ -83,6 +86,8 @@ from bench.timeline import CpuSampler, per_second, slowest
 from broker import INTAKE_QUEUE, TASK_RESULTS_QUEUE, Topology, function_queue
 
 SYSTEMS = ("ours", "ceiling", "celery", "celery-default")
+# Measured only when named: the ceiling's chain behind a zero-cost orchestrator of ours' shape.
+EXTRA_SYSTEMS = ("ceiling-relay",)
 # Variants of ours, to measure side by side with it: EXPRESS in memory, and N replicas on a
 # fresh PostgreSQL database ("ours-pg" is one, "ours-pg3" three).
 VARIANTS = re.compile(r"^ours-(express|pg(\d?))$")
@@ -342,15 +347,42 @@ class Ceiling:
         }
 
     def start(self, env: dict[str, str], log_dir: Path, procs: list[Proc]) -> None:
-        asyncio.run(ceiling.reset_queues(self.queue_type, self.url))
+        if not procs:  # the relay resets them with its own
+            asyncio.run(ceiling.reset_queues(self.queue_type, self.url))
+        workers = []
         for step in ceiling.STEPS:
             args = ["bench.ceiling", "worker", step, "--queue-type", self.queue_type]
-            procs.append(start_process(f"worker {step}", python_module(*args), env, log_dir))
-        for proc in procs:
+            workers.append(start_process(f"worker {step}", python_module(*args), env, log_dir))
+        procs.extend(workers)
+        for proc in workers:
             proc.wait_for("started ", START_TIMEOUT)
 
     def run(self, case_ids: Sequence[str], load: Load) -> Tracker:
         return asyncio.run(ceiling.CeilingClient(self.url).run(case_ids, load))
+
+
+class CeilingRelay(Ceiling):
+    """The ceiling's workers behind a zero-cost relay with an intake queue (``bench.relay``):
+    ours' shape, nothing inside."""
+
+    name = "ceiling-relay"
+
+    def __init__(self, url: str, queue_type: str) -> None:
+        super().__init__(url, queue_type)
+        self.settings["processes"] = (
+            "5 raw aio-pika workers; a raw aio-pika relay process chains them, taking cases"
+            " from an intake queue and answering each case's reply_to"
+        )
+
+    def start(self, env: dict[str, str], log_dir: Path, procs: list[Proc]) -> None:
+        asyncio.run(relay.reset_queues(self.queue_type, self.url))
+        command = python_module("bench.relay", "--queue-type", self.queue_type)
+        procs.append(start_process("relay", command, env, log_dir))
+        procs[0].wait_for(relay.READY_LINE, START_TIMEOUT)
+        super().start(env, log_dir, procs)
+
+    def run(self, case_ids: Sequence[str], load: Load) -> Tracker:
+        return asyncio.run(relay.run_cases(self.url, case_ids, load))
 
 
 # --- celery ---------------------------------------------------------------------------------
@@ -909,9 +941,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--chart", type=Path, default=Path("bench-results/compare.png"))
     args = parser.parse_args(argv)
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
-    unknown = sorted(s for s in set(systems) - set(SYSTEMS) if not VARIANTS.match(s))
+    unknown = sorted(s for s in set(systems) - {*SYSTEMS, *EXTRA_SYSTEMS} if not VARIANTS.match(s))
     if unknown or not systems:
-        parser.error(f"unknown systems {unknown}; choose from {', '.join(SYSTEMS)}")
+        parser.error(
+            f"unknown systems {unknown}; choose from {', '.join((*SYSTEMS, *EXTRA_SYSTEMS))}"
+        )
     if args.cases < 1 or args.concurrency < 1 or args.warmup < 0:
         parser.error("--cases and --concurrency must be at least 1, --warmup at least 0")
     if args.rate is not None and args.rate <= 0:
@@ -957,6 +991,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             express=args.express,
         ),
         "ceiling": lambda: Ceiling(url, args.queue_type),
+        "ceiling-relay": lambda: CeilingRelay(url, args.queue_type),
         "celery": lambda: CelerySystem(url, args.queue_type, args.celery_concurrency, "durable"),
         "celery-default": lambda: CelerySystem(
             url, args.queue_type, args.celery_concurrency, "default"

@@ -1,4 +1,4 @@
-"""``python -m bench.compare`` end to end: four systems, 30 cases each, on a real RabbitMQ."""
+"""``python -m bench.compare`` end to end: five systems, 30 cases each, on a real RabbitMQ."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.processes import REPO
 pytestmark = pytest.mark.integration
 
 CASES = 30
-SYSTEMS = ("ours", "ceiling", "celery", "celery-default")
+SYSTEMS = ("ours", "ceiling", "ceiling-relay", "celery", "celery-default")
 
 
 def test_compare_runs_every_system(subprocess_env: dict[str, str], tmp_path: Path) -> None:
@@ -67,7 +67,7 @@ def test_compare_runs_every_system(subprocess_env: dict[str, str], tmp_path: Pat
         assert report["systems"][name]["executions_per_second"] in rates[name]
         assert min(rates[name]) <= summary["median_executions_per_second"][name]
         assert summary["median_executions_per_second"][name] <= max(rates[name])
-    for other in ("ceiling", "celery", "celery-default"):
+    for other in ("ceiling", "ceiling-relay", "celery", "celery-default"):
         ratio = summary[f"ours_over_{other}"]
         assert ratio["per_round"] == [
             pytest.approx(o / t, abs=1e-3) for o, t in zip(rates["ours"], rates[other], strict=True)
