@@ -7,10 +7,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
-import aiormq
 from aio_pika.abc import AbstractChannel
 
-from broker.publishing import publish_json
+from broker.publishing import JsonMessage, publish_json_many
 from broker.topology import EXECUTIONS_EXCHANGE, FUNCTION_QUEUE_PREFIX
 from orchestrator.store import OutboxMessage, Store
 
@@ -78,12 +77,19 @@ class OutboxPublisher:
                 log.warning("outbox sweep failed: %s", exc)
 
     async def _send(self, rows: list[OutboxMessage]) -> None:
-        # The rows of one step go to different queues: publish them together, wait for all
-        # confirms, then forget them in one statement. If one fails, all stay for the sweeper
-        # (a duplicate is dropped downstream; a loss is not possible).
+        # The rows of one step (of a batch of steps) go to different queues: publish them
+        # together, in one write, wait for all confirms, then forget them in one statement.
+        # If one fails, all stay for the sweeper (a duplicate is dropped downstream; a loss
+        # is not possible).
         if rows:
+            for row in rows:
+                if row.exchange not in ("", EXECUTIONS_EXCHANGE):
+                    raise ValueError(f"outbox names an unknown exchange {row.exchange!r}")
             channel = await self.channel.get_underlay_channel()
-            await asyncio.gather(*(self._publish(channel, row) for row in rows))
+            routed = await publish_json_many(channel, [_message(row) for row in rows])
+            for row, ok in zip(rows, routed, strict=True):
+                if not ok:
+                    await self._returned(row)
             self._confirmed.extend(row.id for row in rows)
             if self._flush is None:
                 loop = asyncio.get_running_loop()
@@ -97,21 +103,22 @@ class OutboxPublisher:
         except Exception as exc:  # the rows stay; the sweeper republishes, duplicates drop
             log.warning("forgetting confirmed outbox rows failed: %s", exc)
 
-    async def _publish(self, channel: aiormq.abc.AbstractChannel, row: OutboxMessage) -> None:
-        if row.exchange not in ("", EXECUTIONS_EXCHANGE):
-            raise ValueError(f"outbox names an unknown exchange {row.exchange!r}")
-        routed = await publish_json(
-            channel,
-            row.body,
-            exchange=row.exchange,
-            routing_key=row.routing_key,
-            correlation_id=row.correlation_id,
-            reply_to=row.reply_to,
-            # The executions exchange is a broadcast: nobody bound is normal, not a return.
-            mandatory=row.exchange != EXECUTIONS_EXCHANGE,
-        )
-        if not routed and row.routing_key.startswith(FUNCTION_QUEUE_PREFIX):
+    async def _returned(self, row: OutboxMessage) -> None:
+        """The broker returned ``row``: no queue is bound to its routing key."""
+        if row.routing_key.startswith(FUNCTION_QUEUE_PREFIX):
             if self.unroutable is not None:
                 await self.unroutable(row)
-        elif not routed:  # a reply whose asker has gone: nothing waits for it any more
+        else:  # a reply whose asker has gone: nothing waits for it any more
             log.debug("nobody took %s's message (its queue is gone)", row.routing_key)
+
+
+def _message(row: OutboxMessage) -> JsonMessage:
+    return JsonMessage(
+        row.body,
+        row.routing_key,
+        exchange=row.exchange,
+        correlation_id=row.correlation_id,
+        reply_to=row.reply_to,
+        # The executions exchange is a broadcast: nobody bound is normal, not a return.
+        mandatory=row.exchange != EXECUTIONS_EXCHANGE,
+    )
