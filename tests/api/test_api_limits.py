@@ -97,6 +97,16 @@ def read_response(sock: socket.socket, timeout: float = 10) -> tuple[int, dict[s
     return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, json.loads(body)
 
 
+def closed_by_server(sock: socket.socket) -> bool:
+    """Whether the server closed ``sock`` (within read_response's timeout). A server that
+    closes with part of the request unread makes the kernel send a reset instead of an end
+    of stream; both are a close."""
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
 # -- request bodies ----------------------------------------------------------------------------
 
 
@@ -110,8 +120,7 @@ def test_a_body_declared_too_large_is_refused_unread(service: Running) -> None:
         with socket.create_connection(("127.0.0.1", port)) as sock:
             sock.sendall(request_head(port, 500_000_000) + b'{"x": "' + b"a" * 65536)
             status, headers, body = read_response(sock)
-            closed = sock.recv(1) == b""
-            assert closed, "the connection must not wait for the rest of the body"
+            assert closed_by_server(sock), "the connection must not wait for the rest of the body"
         return status, headers, body, time.monotonic() - started
 
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
