@@ -38,6 +38,7 @@ from bench.common import (
     amqp_url,
     drive,
     expected_message,
+    publish_case_message,
 )
 
 QUEUE_PREFIX = "bench.ceiling."
@@ -155,13 +156,13 @@ class CeilingClient:
                         case_id, (CLOSED if closed else ESCALATED) if ok else repr(event)
                     )
                 else:
-                    await self._send(channel, case_id, nxt, message.body)
+                    await send_step(channel, case_id, nxt, message.body)
                 await message.ack()
 
             tag = await results.consume(on_reply, no_ack=False)
 
             async def publish(case_id: str) -> None:
-                await self._send(channel, case_id, "open", orjson.dumps({"inputCaseID": case_id}))
+                await send_step(channel, case_id, "open", orjson.dumps({"inputCaseID": case_id}))
 
             await drive(publish, tracker, case_ids, load)
             await results.cancel(tag)
@@ -169,18 +170,14 @@ class CeilingClient:
             await connection.close()
         return tracker
 
-    @staticmethod
-    async def _send(channel: AbstractChannel, case_id: str, step: str, body: bytes) -> None:
-        await channel.default_exchange.publish(
-            aio_pika.Message(
-                body,
-                correlation_id=f"{case_id}|{step}",
-                reply_to=RESULTS_QUEUE,
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key=queue_name(step),
-        )
+
+async def send_step(
+    channel: AbstractChannel, case_id: str, step: str, body: bytes, reply_to: str = RESULTS_QUEUE
+) -> None:
+    """Publish ``body`` to ``step``'s worker (persistent, confirmed), its reply to ``reply_to``."""
+    await publish_case_message(
+        channel, queue_name(step), body, correlation_id=f"{case_id}|{step}", reply_to=reply_to
+    )
 
 
 def main() -> None:

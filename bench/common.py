@@ -343,6 +343,32 @@ class Load:
         return f"closed loop, {self.concurrency} outstanding"
 
 
+async def publish_case_message(
+    channel: Any,
+    queue: str,
+    body: bytes,
+    *,
+    correlation_id: str,
+    reply_to: str,
+    headers: dict[str, Any] | None = None,
+) -> None:
+    """Publish a JSON ``body`` to ``queue`` on an aio-pika channel, persistent (confirmed when
+    the channel confirms): how the benchmark's clients and relays send a case or a step."""
+    import aio_pika
+
+    await channel.default_exchange.publish(
+        aio_pika.Message(
+            body,
+            headers=headers,
+            reply_to=reply_to,
+            correlation_id=correlation_id,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        ),
+        routing_key=queue,
+    )
+
+
 async def drive(
     publish: Callable[[str], Awaitable[None]],
     tracker: Tracker,

@@ -77,6 +77,7 @@ from bench.common import (
     cpu_seconds,
     drive,
     expected_message,
+    publish_case_message,
     python_module,
     sample,
     start_process,
@@ -223,19 +224,16 @@ class Ours:
             await replies.consume(on_result, no_ack=True)
 
             async def publish(case_id: str) -> None:
-                await channel.default_exchange.publish(
-                    aio_pika.Message(
-                        orjson.dumps({"inputCaseID": case_id}),
-                        headers={
-                            "execution-name": f"bench-{self.run_id}-{case_id}",
-                            "state-machine": self.machine,
-                        },
-                        reply_to=replies.name,
-                        correlation_id=case_id,
-                        content_type="application/json",
-                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    ),
-                    routing_key=INTAKE_QUEUE,
+                await publish_case_message(
+                    channel,
+                    INTAKE_QUEUE,
+                    orjson.dumps({"inputCaseID": case_id}),
+                    correlation_id=case_id,
+                    reply_to=replies.name,
+                    headers={
+                        "execution-name": f"bench-{self.run_id}-{case_id}",
+                        "state-machine": self.machine,
+                    },
                 )
 
             await drive(publish, tracker, case_ids, load)

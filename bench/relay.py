@@ -24,10 +24,19 @@ from collections.abc import Sequence
 
 import aio_pika
 import orjson
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.abc import AbstractIncomingMessage
 
 from bench import ceiling
-from bench.common import CLOSED, ESCALATED, Load, Tracker, amqp_url, drive, expected_message
+from bench.common import (
+    CLOSED,
+    ESCALATED,
+    Load,
+    Tracker,
+    amqp_url,
+    drive,
+    expected_message,
+    publish_case_message,
+)
 
 INTAKE_QUEUE = ceiling.QUEUE_PREFIX + "intake"
 RESULTS_QUEUE = ceiling.QUEUE_PREFIX + "relay-results"
@@ -63,7 +72,7 @@ async def serve(queue_type: str, stop: asyncio.Event) -> None:
             case_id = str(orjson.loads(message.body)["inputCaseID"])
             if message.reply_to:
                 askers[case_id] = (message.reply_to, message.correlation_id)
-            await _send(channel, case_id, "open", message.body)
+            await ceiling.send_step(channel, case_id, "open", message.body, RESULTS_QUEUE)
             await message.ack()
 
         async def on_reply(message: AbstractIncomingMessage) -> None:
@@ -73,7 +82,7 @@ async def serve(queue_type: str, stop: asyncio.Event) -> None:
             if step == "work":
                 nxt = "close" if event.get("Status") == 1 else "escalate"
             if nxt is not None:
-                await _send(channel, case_id, nxt, message.body)
+                await ceiling.send_step(channel, case_id, nxt, message.body, RESULTS_QUEUE)
             elif (asker := askers.pop(case_id, None)) is not None:
                 reply_to, correlation_id = asker
                 await channel.default_exchange.publish(
@@ -96,19 +105,6 @@ async def serve(queue_type: str, stop: asyncio.Event) -> None:
         await connection.close()
 
 
-async def _send(channel: AbstractChannel, case_id: str, step: str, body: bytes) -> None:
-    await channel.default_exchange.publish(
-        aio_pika.Message(
-            body,
-            correlation_id=f"{case_id}|{step}",
-            reply_to=RESULTS_QUEUE,
-            content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        ),
-        routing_key=ceiling.queue_name(step),
-    )
-
-
 async def run_cases(url: str, case_ids: Sequence[str], load: Load) -> Tracker:
     """The benchmark's client, as ours': cases to the intake queue (persistent, confirmed),
     answers on an exclusive reply queue."""
@@ -128,15 +124,9 @@ async def run_cases(url: str, case_ids: Sequence[str], load: Load) -> Tracker:
         await replies.consume(on_result, no_ack=True)
 
         async def publish(case_id: str) -> None:
-            await channel.default_exchange.publish(
-                aio_pika.Message(
-                    orjson.dumps({"inputCaseID": case_id}),
-                    reply_to=replies.name,
-                    correlation_id=case_id,
-                    content_type="application/json",
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                ),
-                routing_key=INTAKE_QUEUE,
+            body = orjson.dumps({"inputCaseID": case_id})
+            await publish_case_message(
+                channel, INTAKE_QUEUE, body, correlation_id=case_id, reply_to=replies.name
             )
 
         await drive(publish, tracker, case_ids, load)
