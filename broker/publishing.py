@@ -102,19 +102,50 @@ async def publish_json_many(
     for message in messages:
         if len(message.routing_key.encode()) > MAX_ROUTING_KEY_BYTES:
             raise ValueError(f"routing key longer than 255 bytes: {message.routing_key[:40]!r}")
-    if not isinstance(channel, aiormq.Channel) or not channel.publisher_confirms:
-        sent = [_publish_one(channel, message) for message in messages]
-        return list(await asyncio.gather(*sent))
-    confirmations: list[asyncio.Future[object]] = []
-    for chunk in _writes(messages):
-        confirmations += await _queue(channel, chunk)
-    outcomes = await asyncio.gather(*confirmations, return_exceptions=True)
+    outcomes = await publish_json_settled(channel, messages)
     for outcome in outcomes:
-        if isinstance(outcome, asyncio.CancelledError):  # rejected when the channel closed
-            raise ChannelInvalidStateError(f"{channel!r} closed before the broker confirmed")
         if isinstance(outcome, BaseException):
             raise outcome
-    return [not isinstance(outcome, aiormq.abc.DeliveredMessage) for outcome in outcomes]
+    return [outcome is True for outcome in outcomes]
+
+
+async def publish_json_settled(
+    channel: aiormq.abc.AbstractChannel, messages: Sequence[JsonMessage]
+) -> list[bool | Exception]:
+    """Publish ``messages`` as :func:`publish_json_many` does; each one's own outcome: True
+    (routed), False (returned) or the exception that message met. A message whose routing
+    key AMQP cannot carry is not sent (its outcome is a ``ValueError``). Raises only when
+    nothing could be queued (the channel is closed)."""
+    outcomes: list[bool | Exception] = [False] * len(messages)
+    sendable: list[int] = []
+    for index, message in enumerate(messages):
+        if len(message.routing_key.encode()) > MAX_ROUTING_KEY_BYTES:
+            key = message.routing_key[:40]
+            outcomes[index] = ValueError(f"routing key longer than 255 bytes: {key!r}")
+        else:
+            sendable.append(index)
+    chosen = [messages[index] for index in sendable]
+    settled: list[object]
+    if not isinstance(channel, aiormq.Channel) or not channel.publisher_confirms:
+        sent = [_publish_one(channel, message) for message in chosen]
+        settled = list(await asyncio.gather(*sent, return_exceptions=True))
+    else:
+        confirmations: list[asyncio.Future[object]] = []
+        for chunk in _writes(chosen):
+            confirmations += await _queue(channel, chunk)
+        settled = list(await asyncio.gather(*confirmations, return_exceptions=True))
+    for index, outcome in zip(sendable, settled, strict=True):
+        if isinstance(outcome, asyncio.CancelledError):  # rejected when the channel closed
+            outcomes[index] = ChannelInvalidStateError(
+                f"{channel!r} closed before the broker confirmed"
+            )
+        elif isinstance(outcome, Exception):
+            outcomes[index] = outcome
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        else:  # aiormq answers a returned message with the message instead of the Ack
+            outcomes[index] = not isinstance(outcome, aiormq.abc.DeliveredMessage)
+    return outcomes
 
 
 def _writes(messages: Sequence[JsonMessage]) -> list[Sequence[JsonMessage]]:

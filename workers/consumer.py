@@ -9,7 +9,9 @@ it never crashes the worker and is never dropped silently.
 Requests run one at a time, in delivery order: prefetch only buffers, to hide the round
 trip to the broker. That keeps a seeded worker (``WORKER_SEED``) reproducible and lets a
 graceful stop tell the one request in flight, which it finishes, from buffered ones, which it
-hands back to the queue.
+hands back to the queue. With ``--concurrency`` above 1, the replies that requests finishing
+together publish go to the broker in one write (:class:`broker.batching.PublishBatcher`),
+each still confirmed before its request is acked.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ from broker import (
     consume,
     function_queue,
     oversized,
-    publish_json,
 )
+from broker.batching import PublishBatcher
+from broker.publishing import JsonMessage
 from messages import TaskFailed, TaskRequest, TaskSucceeded, WireModel
 from workers.runtime import Function, invoke
 
@@ -74,6 +77,7 @@ class Worker:
         self._inbox: asyncio.Queue[Delivery | None] = asyncio.Queue()
         self._stopping = False
         self._accepting = True
+        self._replies: dict[int, PublishBatcher] = {}
 
     async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
         """Consume until ``stop`` is set, then finish the request in flight and return.
@@ -202,9 +206,12 @@ class Worker:
             await self._dead_letter(message, topology, reason)
             return
         results = await run()
+        replies = self._replies.get(id(channel))
+        if replies is None:  # one per channel: its replies of a loop's turn share a write
+            replies = self._replies[id(channel)] = PublishBatcher(channel.get_underlay_channel)
         try:
             for result in results:
-                await _reply(channel, message.reply_to, task_token, result)
+                await _reply(replies, message.reply_to, task_token, result)
         except PublishError:
             reason = f"reply queue {message.reply_to!r} does not exist: result was unroutable"
             await self._dead_letter(message, topology, reason)
@@ -255,18 +262,18 @@ async def serve(
 
 
 async def _reply(
-    channel: AbstractRobustChannel,
+    replies: PublishBatcher,
     reply_to: str,
     task_token: str,
     result: WireModel,
 ) -> None:
-    """Publish ``result`` to ``reply_to`` and wait for the broker's confirm.
+    """Publish ``result`` to ``reply_to`` (with the other replies of this loop's turn) and
+    wait for the broker's confirm.
 
     Raises ``PublishError`` when the broker returns it (no such queue: the channel has
     ``on_return_raises``) and ``DeliveryError`` when it nacks it.
     """
-    underlay = await channel.get_underlay_channel()
-    await publish_json(underlay, result.to_wire(), routing_key=reply_to, correlation_id=task_token)
+    await replies.publish(JsonMessage(result.to_wire(), reply_to, correlation_id=task_token))
 
 
 async def _requeue(message: Delivery) -> None:

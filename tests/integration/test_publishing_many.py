@@ -12,6 +12,7 @@ from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 from aiormq.exceptions import ChannelInvalidStateError
 
 from broker import EXECUTIONS_EXCHANGE
+from broker.batching import PublishBatcher
 from broker.publishing import PERSISTENT, JsonMessage, _writes, publish_json, publish_json_many
 
 pytestmark = pytest.mark.integration
@@ -119,3 +120,41 @@ async def test_a_closed_channel_fails_the_batch_instead_of_hanging(
     await opened.close()
     with pytest.raises(ChannelInvalidStateError):
         await asyncio.wait_for(publish_json_many(channel, [JsonMessage(b"1", "anywhere")]), 10)
+
+
+async def test_a_batcher_sends_one_turns_publishes_together_each_with_its_own_outcome(
+    amqp_connection: AbstractRobustConnection, private_queue: str
+) -> None:
+    opened = await amqp_connection.channel(publisher_confirms=True, on_return_raises=True)
+    channel = await opened.get_underlay_channel()
+    writes = 0
+    put = channel.write_queue.put
+
+    async def counted(item: object) -> None:
+        nonlocal writes
+        writes += 1
+        await put(item)
+
+    channel.write_queue.put = counted  # type: ignore[method-assign]
+    batcher = PublishBatcher(opened.get_underlay_channel)
+    try:
+        keys = [private_queue] * 9 + ["no-such-queue-anywhere"] + [private_queue] * 10
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(
+                *(batcher.publish(JsonMessage(b'"%d"' % n, key)) for n, key in enumerate(keys)),
+                return_exceptions=True,
+            ),
+            30,
+        )
+        assert writes == 1  # twenty publishes of one turn, one write
+        assert [type(o).__name__ for o in outcomes] == ["bool"] * 9 + ["PublishError"] + [
+            "bool"
+        ] * 10
+        bodies = [m.body for m in await take_messages(opened, private_queue)]
+        assert bodies == [b'"%d"' % n for n in range(20) if n != 9]
+        # A publish of a later turn is a write of its own, and the batcher goes on.
+        writes = 0
+        assert await batcher.publish(JsonMessage(b'"late"', private_queue)) is True
+        assert writes == 1
+    finally:
+        await opened.close()
