@@ -345,8 +345,10 @@ class Ceiling:
         }
 
     def start(self, env: dict[str, str], log_dir: Path, procs: list[Proc]) -> None:
-        if not procs:  # the relay resets them with its own
-            asyncio.run(ceiling.reset_queues(self.queue_type, self.url))
+        asyncio.run(ceiling.reset_queues(self.queue_type, self.url))
+        self._start_workers(env, log_dir, procs)
+
+    def _start_workers(self, env: dict[str, str], log_dir: Path, procs: list[Proc]) -> None:
         workers = []
         for step in ceiling.STEPS:
             args = ["bench.ceiling", "worker", step, "--queue-type", self.queue_type]
@@ -377,7 +379,7 @@ class CeilingRelay(Ceiling):
         command = python_module("bench.relay", "--queue-type", self.queue_type)
         procs.append(start_process("relay", command, env, log_dir))
         procs[0].wait_for(relay.READY_LINE, START_TIMEOUT)
-        super().start(env, log_dir, procs)
+        self._start_workers(env, log_dir, procs)
 
     def run(self, case_ids: Sequence[str], load: Load) -> Tracker:
         return asyncio.run(relay.run_cases(self.url, case_ids, load))

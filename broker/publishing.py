@@ -100,8 +100,8 @@ async def publish_json_many(
     if not messages:
         return []
     for message in messages:
-        if len(message.routing_key.encode()) > MAX_ROUTING_KEY_BYTES:
-            raise ValueError(f"routing key longer than 255 bytes: {message.routing_key[:40]!r}")
+        if (refusal := _refusal(message)) is not None:
+            raise refusal
     outcomes = await publish_json_settled(channel, messages)
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
@@ -119,9 +119,8 @@ async def publish_json_settled(
     outcomes: list[bool | Exception] = [False] * len(messages)
     sendable: list[int] = []
     for index, message in enumerate(messages):
-        if len(message.routing_key.encode()) > MAX_ROUTING_KEY_BYTES:
-            key = message.routing_key[:40]
-            outcomes[index] = ValueError(f"routing key longer than 255 bytes: {key!r}")
+        if (refusal := _refusal(message)) is not None:
+            outcomes[index] = refusal
         else:
             sendable.append(index)
     chosen = [messages[index] for index in sendable]
@@ -146,6 +145,13 @@ async def publish_json_settled(
         else:  # aiormq answers a returned message with the message instead of the Ack
             outcomes[index] = not isinstance(outcome, aiormq.abc.DeliveredMessage)
     return outcomes
+
+
+def _refusal(message: JsonMessage) -> ValueError | None:
+    """Why AMQP cannot carry ``message`` (its routing key is too long), if it cannot."""
+    if len(message.routing_key.encode()) > MAX_ROUTING_KEY_BYTES:
+        return ValueError(f"routing key longer than 255 bytes: {message.routing_key[:40]!r}")
+    return None
 
 
 def _writes(messages: Sequence[JsonMessage]) -> list[Sequence[JsonMessage]]:

@@ -77,7 +77,6 @@ class Worker:
         self._inbox: asyncio.Queue[Delivery | None] = asyncio.Queue()
         self._stopping = False
         self._accepting = True
-        self._replies: dict[int, PublishBatcher] = {}
 
     async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
         """Consume until ``stop`` is set, then finish the request in flight and return.
@@ -158,6 +157,8 @@ class Worker:
     async def _process(self, channel: AbstractRobustChannel, topology: Topology) -> None:
         """Handle queued messages, ``concurrency`` at a time, until stopping."""
         slots = asyncio.Semaphore(self.concurrency)
+        # The replies of requests finishing in one turn of the loop share a write.
+        replies = PublishBatcher(channel.get_underlay_channel)
         running: set[asyncio.Task[None]] = set()
         while not self._stopping:
             await slots.acquire()
@@ -167,7 +168,7 @@ class Worker:
                     self._inbox.put_nowait(message)  # handed back to the queue at shutdown
                 slots.release()
                 break
-            task = asyncio.create_task(self._guarded(message, channel, topology, slots))
+            task = asyncio.create_task(self._guarded(message, replies, topology, slots))
             running.add(task)
             task.add_done_callback(running.discard)
         if running:
@@ -176,12 +177,12 @@ class Worker:
     async def _guarded(
         self,
         message: Delivery,
-        channel: AbstractRobustChannel,
+        replies: PublishBatcher,
         topology: Topology,
         slots: asyncio.Semaphore,
     ) -> None:
         try:
-            await self._handle(message, channel, topology)
+            await self._handle(message, replies, topology)
         except Exception:
             # A broker error here must not end the loop; the unacked message is
             # redelivered by the broker once the channel recovers.
@@ -189,9 +190,7 @@ class Worker:
         finally:
             slots.release()
 
-    async def _handle(
-        self, message: Delivery, channel: AbstractRobustChannel, topology: Topology
-    ) -> None:
+    async def _handle(self, message: Delivery, replies: PublishBatcher, topology: Topology) -> None:
         """Parse, invoke, reply, ack; dead-letter what cannot be handled."""
         if too_large := oversized(message.body):
             await self._dead_letter(message, topology, too_large)
@@ -206,9 +205,6 @@ class Worker:
             await self._dead_letter(message, topology, reason)
             return
         results = await run()
-        replies = self._replies.get(id(channel))
-        if replies is None:  # one per channel: its replies of a loop's turn share a write
-            replies = self._replies[id(channel)] = PublishBatcher(channel.get_underlay_channel)
         try:
             for result in results:
                 await _reply(replies, message.reply_to, task_token, result)
