@@ -22,7 +22,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -66,6 +66,17 @@ class Work:
     describe: str
     key: str = ""  # the crash guard's key
     alone: bool = False  # it was in flight when the process died: apply it on its own
+
+
+@dataclass
+class Outcomes:
+    """What became of each message of a batch."""
+
+    applied: list[tuple[Work, list[int]]] = field(default_factory=list)  # with outbox ids
+    rejected: list[tuple[Work, StartRejected]] = field(default_factory=list)
+    refused: list[Work] = field(default_factory=list)  # callbacks answered TaskDoesNotExist
+    failed: list[Work] = field(default_factory=list)  # requeued
+    busy: list[Work] = field(default_factory=list)  # another replica was stepping it
 
 
 class StoreFault(Exception):
@@ -195,7 +206,7 @@ class Handlers:
             batch = self._next_batch()
             while True:
                 try:
-                    settle = self._commit(batch)
+                    settle = await self._commit(batch)
                 except StoreFault as fault:
                     await self.store_backoff.failed(fault.__cause__ or fault)
                     continue
@@ -221,54 +232,65 @@ class Handlers:
         """Nothing queued, and every committed batch published and acked."""
         return not self.queued and not self.sending
 
-    def _commit(self, batch: list[Work]) -> Coroutine[Any, Any, None]:
+    async def _commit(self, batch: list[Work]) -> Coroutine[Any, Any, None]:
         """Apply ``batch`` in one transaction; the coroutine that publishes and acks it.
 
+        The steps run here, the COMMIT on a thread: while the store syncs its file, the loop
+        reads deliveries and publishes and acks earlier batches (nothing else touches the
+        store meanwhile: a use of it waits for the COMMIT, see store/pending_commit.py).
         Raises :class:`StoreFault` when the store cannot commit (nothing is applied then).
         """
-        applied: list[tuple[Work, list[int]]] = []
-        rejected: list[tuple[Work, StartRejected]] = []
-        refused: list[Work] = []
-        failed: list[Work] = []
-        busy: list[Work] = []
         marked = [work.key for work in batch if work.key]
         try:
-            with self._applying(marked), self.engine.store.batch():
-                # The deletes ride on this commit (rolled back with it: the sweeper resends).
-                self.publisher.forget_confirmed()
-                for work in batch:
+            with self._applying(marked):
+                with self.engine.store.deferred_batch() as pending:
+                    outcomes = self._apply(batch)
+                if pending.needs_commit:
                     try:
-                        ids = work.apply()
-                    except StartRejected as exc:
-                        rejected.append((work, exc))
-                        continue
-                    except ExecutionBusy:  # another replica holds it: apply it again soon
-                        busy.append(work)
-                        continue
-                    except Exception as exc:
-                        if is_store_fault(exc):
-                            raise
-                        # A bug must not take the other messages down.
-                        log.exception("applying a message from %s failed", work.queue)
-                        failed.append(work)
-                        continue
-                    if ids is None:
-                        log.info("dropped %s", work.describe)
-                        if work.message.reply_to and replies.is_callback(work.parsed):
-                            refused.append(work)  # answered TaskDoesNotExist once settled
-                    applied.append((work, ids or []))
+                        await asyncio.get_running_loop().run_in_executor(None, pending.commit)
+                    finally:  # (cancelled: the COMMIT is waited for all the same)
+                        pending.finish()
         except Exception as exc:
             if is_store_fault(exc):
                 raise StoreFault(str(exc)) from exc
             log.exception("committing a batch of %d failed; it will be redelivered", len(batch))
-            return self._settle([], [], [], batch)
+            return self._settle(Outcomes(failed=batch))
         if self.guard is not None:
             for work in batch:
                 if work.alone:
                     self.guard.survived(work.key)
-        if busy:
-            asyncio.get_running_loop().call_later(BUSY_RETRY_SECONDS, self._requeue, busy)
-        return self._settle(applied, rejected, refused, failed)
+        if outcomes.busy:
+            loop = asyncio.get_running_loop()
+            loop.call_later(BUSY_RETRY_SECONDS, self._requeue, outcomes.busy)
+        return self._settle(outcomes)
+
+    def _apply(self, batch: list[Work]) -> Outcomes:
+        """Step each message of ``batch`` in the open transaction, sorted by outcome."""
+        outcomes = Outcomes()
+        # The deletes ride on this commit (rolled back with it: the sweeper resends).
+        self.publisher.forget_confirmed()
+        for work in batch:
+            try:
+                ids = work.apply()
+            except StartRejected as exc:
+                outcomes.rejected.append((work, exc))
+                continue
+            except ExecutionBusy:  # another replica holds it: apply it again soon
+                outcomes.busy.append(work)
+                continue
+            except Exception as exc:
+                if is_store_fault(exc):
+                    raise
+                # A bug must not take the other messages down.
+                log.exception("applying a message from %s failed", work.queue)
+                outcomes.failed.append(work)
+                continue
+            if ids is None:
+                log.info("dropped %s", work.describe)
+                if work.message.reply_to and replies.is_callback(work.parsed):
+                    outcomes.refused.append(work)  # answered TaskDoesNotExist once settled
+            outcomes.applied.append((work, ids or []))
+        return outcomes
 
     def _requeue(self, works: list[Work]) -> None:
         """Queue again, unacked and in their order, messages whose execution another replica
@@ -279,28 +301,23 @@ class Handlers:
     def _applying(self, keys: list[str]) -> AbstractContextManager[None]:
         return nullcontext() if self.guard is None else self.guard.applying(keys)
 
-    async def _settle(
-        self,
-        applied: list[tuple[Work, list[int]]],
-        rejected: list[tuple[Work, StartRejected]],
-        refused: list[Work],
-        failed: list[Work],
-    ) -> None:
+    async def _settle(self, outcomes: Outcomes) -> None:
         """Publish what the applied steps committed, then ack, dead-letter or requeue."""
+        applied, failed = outcomes.applied, outcomes.failed
         try:
             await self.publisher.publish([i for _, ids in applied for i in ids])
         except Exception as exc:
             # Committed but not sent: the sweeper sends it; the redeliveries are duplicates.
             log.warning("publishing failed (%s); the outbox keeps the messages", exc)
-            failed.extend(work for work, _ in applied)
+            failed = [*failed, *(work for work, _ in applied)]
             applied = []
         await self.acks.ack(work.message for work, _ in applied)
-        for work, refusal in rejected:
+        for work, refusal in outcomes.rejected:
             await self._reject(work.message, work.queue, str(refusal))
             await self._answer(work.message, replies.start_refused(work.parsed, refusal))
         for work in failed:
             await self._nack(work.message)
-        for work in refused:
+        for work in outcomes.refused:
             await self._answer(work.message, replies.callback_refused(work.parsed))
 
     async def _fail_waiting_execution(self, body: bytes, reason: str) -> None:

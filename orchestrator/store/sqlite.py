@@ -25,6 +25,7 @@ from orchestrator.store import rows as state_rows
 from orchestrator.store.cache import StagedCache
 from orchestrator.store.express.starts import ExpressStartsMixin
 from orchestrator.store.map_runs import MapRunsMixin
+from orchestrator.store.pending_commit import PendingCommit
 from orchestrator.store.records import (
     ActivityRecord,
     ExecutionBusy,
@@ -65,6 +66,9 @@ def _execution_filters(
 MAX_WAITERS = 100
 # Running executions whose states stay parsed in memory, most recently stepped first.
 CACHED_EXECUTIONS = 512
+# Outbox rows just written, kept to be published without reading them back (a batch's
+# steps write a few each; the publisher asks for them once the batch has committed).
+CACHED_OUTBOX_ROWS = 4096
 # A StateMachineRecord per row: the state machine with its current definition's text.
 _STATE_MACHINES = (
     "SELECT s.name, d.definition, s.definition_hash, s.type, s.role_arn, s.created, s.updated"
@@ -73,7 +77,8 @@ _STATE_MACHINES = (
 
 
 class SqliteStore(VersionsMixin, MapRunsMixin, ExpressStartsMixin):
-    """The embedded store. Only the orchestrator's event-loop thread uses it."""
+    """The embedded store. Only the orchestrator's event-loop thread uses it, except for a
+    batch's COMMIT, which :meth:`deferred_batch` lets run on another thread."""
 
     # What the database raises for a broken UNIQUE rule (a start whose name is taken).
     _integrity_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
@@ -90,7 +95,9 @@ class SqliteStore(VersionsMixin, MapRunsMixin, ExpressStartsMixin):
         self.path = str(path)
         if self.path != ":memory:":
             _check_file(Path(self.path))
-        self._db = sqlite3.connect(self.path, isolation_level=None)
+        # Not bound to one thread: a deferred batch's COMMIT runs on another (the connection
+        # is only ever used by one thread at a time, see ``_db``).
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             self._open(checkpoint_in_background)
         except sqlite3.DatabaseError as exc:
@@ -105,10 +112,28 @@ class SqliteStore(VersionsMixin, MapRunsMixin, ExpressStartsMixin):
                 " restore it from a backup or move it away to start with a new store."
             ) from None
 
-    def _open(self, checkpoint_in_background: bool) -> None:
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """The connection, once no deferred COMMIT is in flight on another thread: a use
+        from this thread waits for it and settles it first (see pending_commit.py)."""
+        if self._inflight is not None:
+            self._inflight.settle()
+        return self._connection
+
+    @_db.setter
+    def _db(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+        self._inflight: PendingCommit | None = None
+
+    def _start_memory(self) -> None:
+        """The store's in-memory state: no transaction open, nothing cached."""
         self._depth = 0  # open transaction levels (a batch, savepoints inside it)
         # Running executions' latest states, as committed (see cache.py).
         self._cache: StagedCache[str, ExecutionRecord] = StagedCache(CACHED_EXECUTIONS)
+        self._outbox_cache: StagedCache[int, OutboxMessage] = StagedCache(CACHED_OUTBOX_ROWS)
+
+    def _open(self, checkpoint_in_background: bool) -> None:
+        self._start_memory()
         # A new file gets 2 KiB pages (an existing one keeps its size): a step rewrites a
         # few rows in as many pages, and the WAL receives whole pages, so smaller pages write
         # about 40% fewer bytes per step (34 -> 21 KB on the call-center workflow); the
@@ -159,40 +184,66 @@ class SqliteStore(VersionsMixin, MapRunsMixin, ExpressStartsMixin):
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         """A transaction; inside :meth:`batch`, a savepoint of the batch's transaction."""
+        if self._inflight is not None:
+            self._inflight.settle()
         if self._depth:
             self._depth += 1
             savepoint = f"s{self._depth}"
             self._db.execute(f"SAVEPOINT {savepoint}")
-            self._cache.begin()
+            self._stage_begin()
             try:
                 yield
                 self._db.execute(f"RELEASE {savepoint}")
             except BaseException:
-                self._cache.rollback()
+                self._stage_rollback()
                 self._failed()
                 self._db.execute(f"ROLLBACK TO {savepoint}")
                 self._db.execute(f"RELEASE {savepoint}")
                 raise
             finally:
                 self._depth -= 1
-            self._cache.release()
+            self._stage_release()
             return
-        self._begin()
-        self._depth = 1
-        self._cache.begin()
+        self._begin_outermost()
         try:
             yield
             self._commit()
-        except BaseException:
-            self._cache.rollback()
+        except BaseException as exc:
+            self._settled(exc)
+            raise
+        self._settled(None)
+
+    def _begin_outermost(self) -> None:
+        self._begin()
+        self._depth = 1
+        self._stage_begin()
+
+    def _settled(self, error: BaseException | None) -> None:
+        """The outermost transaction committed (``error`` None) or failed: its staged cache
+        entries join the cache, or vanish with the transaction."""
+        self._inflight = None
+        self._depth = 0
+        if error is not None:
+            self._stage_rollback()
             self._failed()
             self._rollback()
-            raise
-        finally:
-            self._depth = 0
-        self._cache.release()
+            return
+        self._stage_release()
         if self._checkpointer is not None:
-            self._checkpointer.catch_up(self._db)
+            self._checkpointer.catch_up(self._connection)
+
+    # The caches follow the transaction levels (see cache.py).
+    def _stage_begin(self) -> None:
+        self._cache.begin()
+        self._outbox_cache.begin()
+
+    def _stage_release(self) -> None:
+        self._cache.release()
+        self._outbox_cache.release()
+
+    def _stage_rollback(self) -> None:
+        self._cache.rollback()
+        self._outbox_cache.rollback()
 
     def _begin(self) -> None:
         """Open a transaction that holds the write lock from its start."""
@@ -201,8 +252,9 @@ class SqliteStore(VersionsMixin, MapRunsMixin, ExpressStartsMixin):
         self._db.execute("BEGIN IMMEDIATE")
 
     def _commit(self) -> None:
-        """Commit the open transaction (raising when it cannot)."""
-        self._db.execute("COMMIT")
+        """Commit the open transaction (raising when it cannot); on any thread (a deferred
+        batch's runs on another)."""
+        self._connection.execute("COMMIT")
 
     def _failed(self) -> None:
         """A statement failed inside the transaction: ready it for a rollback (SQLite is)."""
@@ -226,6 +278,24 @@ class SqliteStore(VersionsMixin, MapRunsMixin, ExpressStartsMixin):
         with self._transaction():
             yield
 
+    @contextmanager
+    def deferred_batch(self) -> Iterator[PendingCommit]:
+        """:meth:`batch`, except that the COMMIT is left to the caller: after the block, run
+        ``commit()`` of what it yields on any thread, then ``finish()`` on this one.
+
+        Until then the batch is in flight: this thread's next use of the store waits for it.
+        A failing block rolls the batch back here, as :meth:`batch` does.
+        """
+        if self._inflight is not None:
+            self._inflight.settle()
+        self._begin_outermost()
+        try:
+            yield (pending := PendingCommit(self._commit, self._settled))
+        except BaseException as exc:
+            self._settled(exc)
+            raise
+        self._inflight = pending
+
     def execution(self, state_machine: str, name: str) -> ExecutionRecord | None:
         """The execution called ``name`` of ``state_machine``, if any."""
         row = self._db.execute(
@@ -240,6 +310,8 @@ class SqliteStore(VersionsMixin, MapRunsMixin, ExpressStartsMixin):
 
     def execution_by_arn(self, arn: str) -> ExecutionRecord | None:
         """The execution with ``arn``, if any."""
+        if self._inflight is not None:  # the cache holds that batch's states staged
+            self._inflight.settle()
         cached = self._cache.get(arn)
         if cached is not None:
             return cached
@@ -566,7 +638,13 @@ class SqliteStore(VersionsMixin, MapRunsMixin, ExpressStartsMixin):
                 ),
             )
             ids.append(int(cursor.lastrowid or 0))
+        self._remember_outbox(outbox, ids)
         return ids
+
+    def _remember_outbox(self, outbox: Sequence[OutboxMessage], ids: list[int]) -> None:
+        """Keep new rows to publish without reading them back (only once committed)."""
+        for message, key in zip(outbox, ids, strict=True):
+            self._outbox_cache.stage(key, dataclasses.replace(message, id=key))
 
     def pending_outbox(self, older_than: float | None = None) -> list[OutboxMessage]:
         """Unpublished messages in commit order (created before ``older_than`` when given)."""
@@ -584,9 +662,14 @@ class SqliteStore(VersionsMixin, MapRunsMixin, ExpressStartsMixin):
 
     def outbox_messages(self, ids: Iterable[int]) -> list[OutboxMessage]:
         """The still-unpublished messages among ``ids``, in commit order."""
-        wanted = list(ids)
+        wanted = list(dict.fromkeys(ids))
         if not wanted:
             return []
+        # Just committed (the usual case): in memory, so no read waits for a batch in flight.
+        # (A row the sweep sent meanwhile would go twice; downstream drops duplicates.)
+        cached = [self._outbox_cache.get(key) for key in wanted]
+        if all(cached):
+            return sorted((row for row in cached if row is not None), key=lambda row: row.id)
         marks = ",".join("?" * len(wanted))
         rows = self._db.execute(
             "SELECT id, exchange, routing_key, body, correlation_id, reply_to FROM outbox"
@@ -601,6 +684,8 @@ class SqliteStore(VersionsMixin, MapRunsMixin, ExpressStartsMixin):
         if wanted:
             marks = ",".join("?" * len(wanted))
             self._db.execute(f"DELETE FROM outbox WHERE id IN ({marks})", wanted)
+            for key in wanted:
+                self._outbox_cache.stage(key, None)
 
     def history(
         self,

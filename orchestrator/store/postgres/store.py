@@ -28,7 +28,7 @@ from contextlib import contextmanager, suppress
 
 import psycopg
 
-from orchestrator.store.cache import StagedCache
+from orchestrator.store.pending_commit import CommittedBatch, PendingCommit
 from orchestrator.store.postgres.changes import CHANGES_CHANNEL, notification_payloads
 from orchestrator.store.postgres.dialect import PgConnection
 from orchestrator.store.postgres.schema import MIGRATION_LOCK, PG_MIGRATIONS, PG_SCHEMA_VERSION
@@ -38,7 +38,7 @@ from orchestrator.store.records import (
     OutboxMessage,
     StoreError,
 )
-from orchestrator.store.sqlite import CACHED_EXECUTIONS, SqliteStore, _outbox
+from orchestrator.store.sqlite import SqliteStore, _outbox
 
 # Outbox rows younger than this belong to the replica that committed them (being sent).
 SWEEP_AGE_SECONDS = 2.0
@@ -75,8 +75,7 @@ class PostgresStore(SqliteStore):
             raise StoreError(
                 f"cannot connect to the execution store at {self.path}: {_first_line(exc)}"
             ) from None
-        self._depth = 0
-        self._cache: StagedCache[str, ExecutionRecord] = StagedCache(CACHED_EXECUTIONS)
+        self._start_memory()
         self._checkpointer = None
         self._outbox_ids: deque[int] = deque()
         self._notify: set[str] = set()  # executions this transaction stepped
@@ -141,6 +140,13 @@ class PostgresStore(SqliteStore):
         with self._pg.pipeline(), self._transaction():
             yield
 
+    @contextmanager
+    def deferred_batch(self) -> Iterator[PendingCommit]:
+        """:meth:`batch`, committed here when the block ends: the server's round trip is
+        short, and a lost connection is retried on this thread (see the module)."""
+        with self.batch():
+            yield CommittedBatch()
+
     def execution_by_token(self, token: str) -> ExecutionRecord | None:
         """The execution waiting for the task with ``token``, if any (locked as by
         :meth:`execution_by_arn`, in one round trip)."""
@@ -183,6 +189,7 @@ class PostgresStore(SqliteStore):
                 for i, m in zip(ids, outbox, strict=True)
             ],
         )
+        self._remember_outbox(outbox, ids)
         return ids
 
     def _rollback(self) -> None:
