@@ -643,8 +643,11 @@ class SqliteStore(VersionsMixin, MapRunsMixin, ExpressStartsMixin):
 
     def _remember_outbox(self, outbox: Sequence[OutboxMessage], ids: list[int]) -> None:
         """Keep new rows to publish without reading them back (only once committed)."""
-        for message, key in zip(outbox, ids, strict=True):
-            self._outbox_cache.stage(key, dataclasses.replace(message, id=key))
+        for m, key in zip(outbox, ids, strict=True):
+            row = OutboxMessage(
+                m.exchange, m.routing_key, m.body, m.correlation_id, m.reply_to, key
+            )
+            self._outbox_cache.stage(key, row)
 
     def pending_outbox(self, older_than: float | None = None) -> list[OutboxMessage]:
         """Unpublished messages in commit order (created before ``older_than`` when given)."""
