@@ -98,13 +98,14 @@ class Delivery:
     async def ack(self, multiple: bool = False) -> None:
         """Ack this delivery (and, with ``multiple``, every earlier one of its channel)."""
         # wait=False: the frame is queued in order, and nothing needs to know when it left.
-        await self.channel.basic_ack(self._tag(), multiple=multiple, wait=False)
+        await self.channel.basic_ack(self.tag(), multiple=multiple, wait=False)
 
     async def nack(self, requeue: bool = True) -> None:
         """Hand this delivery back to its queue (or, without ``requeue``, dead-letter it)."""
-        await self.channel.basic_nack(self._tag(), requeue=requeue, wait=False)
+        await self.channel.basic_nack(self.tag(), requeue=requeue, wait=False)
 
-    def _tag(self) -> int:
+    def tag(self) -> int:
+        """The delivery tag that settles this message on its channel."""
         if self.delivery_tag is None:  # a Deliver frame always has one
             raise ValueError("this message has no delivery tag to settle")
         return self.delivery_tag

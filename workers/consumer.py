@@ -11,7 +11,8 @@ trip to the broker. That keeps a seeded worker (``WORKER_SEED``) reproducible an
 graceful stop tell the one request in flight, which it finishes, from buffered ones, which it
 hands back to the queue. With ``--concurrency`` above 1, the replies that requests finishing
 together publish go to the broker in one write (:class:`broker.batching.PublishBatcher`),
-each still confirmed before its request is acked.
+each still confirmed before its request is acked, and their acks in another
+(:class:`broker.batching.AckBatcher`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from broker import (
     function_queue,
     oversized,
 )
-from broker.batching import PublishBatcher
+from broker.batching import AckBatcher, PublishBatcher
 from broker.publishing import JsonMessage
 from messages import TaskFailed, TaskRequest, TaskSucceeded, WireModel
 from workers.runtime import Function, invoke
@@ -75,6 +76,8 @@ class Worker:
         self.queue_name = function_queue(function.name)
         # None is the sentinel that wakes an idle processor when stopping.
         self._inbox: asyncio.Queue[Delivery | None] = asyncio.Queue()
+        # Requests answered in one turn of the loop are acked in one write.
+        self._acks = AckBatcher()
         self._stopping = False
         self._accepting = True
 
@@ -216,7 +219,7 @@ class Worker:
             log.error("broker refused the result of task %s; requeueing", task_token)
             await _requeue(message)
             return
-        await message.ack()
+        await self._acks.ack(message)
 
     def _prepare(self, body: bytes) -> Prepared:
         """Parse a request (``ValidationError`` when the body is not one): its task token and

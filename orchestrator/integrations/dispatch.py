@@ -33,8 +33,9 @@ def dispatch_message(
     mock: MockTarget | None = None,
 ) -> OutboxMessage:
     """The outbox message that carries ``command`` of execution ``state`` to its target."""
-    request = integration_request(command, state)
-    if mock is not None and mock.claims(request):
+    # (Built only where it is needed: validating a request walks its whole payload.)
+    request = integration_request(command, state) if mock is not None else None
+    if request is not None and mock is not None and mock.claims(request):
         body, queue = request.to_wire(), CALLS_QUEUE
     else:
         queue = queue_for(
@@ -47,7 +48,10 @@ def dispatch_message(
             command.pattern,
         )
         legacy = command.integration in ("function", "invoke") and queue != CALLS_QUEUE
-        body = task_request(command, state).to_wire() if legacy else request.to_wire()
+        if legacy:
+            body = task_request(command, state).to_wire()
+        else:
+            body = (request or integration_request(command, state)).to_wire()
     return OutboxMessage(
         exchange="",
         routing_key=queue,

@@ -1,18 +1,20 @@
 """``publish_json_many`` on a real broker: several messages in one write, each confirmed,
 returned or refused as ``publish_json`` would have it, and the channel's bookkeeping of
-delivery tags left as aiormq's own publishes expect it."""
+delivery tags left as aiormq's own publishes expect it; the batchers of publishes and acks."""
 
 from __future__ import annotations
 
 import asyncio
 
 import aio_pika
+import aiormq
 import pytest
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 from aiormq.exceptions import ChannelInvalidStateError
 
 from broker import EXECUTIONS_EXCHANGE
-from broker.batching import PublishBatcher
+from broker.batching import AckBatcher, PublishBatcher
+from broker.deliveries import Delivery
 from broker.publishing import PERSISTENT, JsonMessage, _writes, publish_json, publish_json_many
 
 pytestmark = pytest.mark.integration
@@ -158,3 +160,37 @@ async def test_a_batcher_sends_one_turns_publishes_together_each_with_its_own_ou
         assert writes == 1
     finally:
         await opened.close()
+
+
+async def test_an_ack_batcher_acks_one_turns_deliveries_in_one_write(
+    amqp_connection: AbstractRobustConnection,
+    confirm_channel: AbstractRobustChannel,
+    private_queue: str,
+) -> None:
+    publisher = await confirm_channel.get_underlay_channel()
+    await publish_json_many(publisher, [JsonMessage(b'"%d"' % n, private_queue) for n in range(20)])
+    opened = await amqp_connection.channel()
+    channel = await opened.get_underlay_channel()
+    deliveries = []
+    for _ in range(20):
+        got = await channel.basic_get(private_queue, no_ack=False)
+        assert isinstance(got, aiormq.abc.DeliveredMessage)
+        deliveries.append(Delivery(got))
+    writes = 0
+    put = channel.write_queue.put
+
+    async def counted(item: object) -> None:
+        nonlocal writes
+        writes += 1
+        await put(item)
+
+    channel.write_queue.put = counted  # type: ignore[method-assign]
+    acks = AckBatcher()
+    await asyncio.wait_for(asyncio.gather(*(acks.ack(d) for d in deliveries[::-1])), 10)
+    assert writes == 1  # twenty acks, in no particular order, one write
+    await opened.close()  # anything not acked would go back to the queue now
+    declared = await confirm_channel.declare_queue(private_queue, passive=True)
+    assert declared.declaration_result.message_count == 0
+    # On a closed channel an ack fails at once instead of hanging.
+    with pytest.raises(ChannelInvalidStateError):
+        await asyncio.wait_for(acks.ack(deliveries[0]), 10)
