@@ -20,6 +20,21 @@ from broker.publishing import PERSISTENT, JsonMessage, _writes, publish_json, pu
 pytestmark = pytest.mark.integration
 
 
+class WriteCounter:
+    """Counts what is queued on ``channel``'s connection for writing (each item is one
+    socket write)."""
+
+    def __init__(self, channel: aiormq.Channel) -> None:
+        self.count = 0
+        put = channel.write_queue.put
+
+        async def counted(item: object) -> None:
+            self.count += 1
+            await put(item)
+
+        channel.write_queue.put = counted  # type: ignore[method-assign]
+
+
 async def take_messages(
     channel: AbstractRobustChannel, queue: str
 ) -> list[aio_pika.abc.AbstractIncomingMessage]:
@@ -129,15 +144,7 @@ async def test_a_batcher_sends_one_turns_publishes_together_each_with_its_own_ou
 ) -> None:
     opened = await amqp_connection.channel(publisher_confirms=True, on_return_raises=True)
     channel = await opened.get_underlay_channel()
-    writes = 0
-    put = channel.write_queue.put
-
-    async def counted(item: object) -> None:
-        nonlocal writes
-        writes += 1
-        await put(item)
-
-    channel.write_queue.put = counted  # type: ignore[method-assign]
+    writes = WriteCounter(channel)
     batcher = PublishBatcher(opened.get_underlay_channel)
     try:
         keys = [private_queue] * 9 + ["no-such-queue-anywhere"] + [private_queue] * 10
@@ -148,16 +155,16 @@ async def test_a_batcher_sends_one_turns_publishes_together_each_with_its_own_ou
             ),
             30,
         )
-        assert writes == 1  # twenty publishes of one turn, one write
+        assert writes.count == 1  # twenty publishes of one turn, one write
         assert [type(o).__name__ for o in outcomes] == ["bool"] * 9 + ["PublishError"] + [
             "bool"
         ] * 10
         bodies = [m.body for m in await take_messages(opened, private_queue)]
         assert bodies == [b'"%d"' % n for n in range(20) if n != 9]
         # A publish of a later turn is a write of its own, and the batcher goes on.
-        writes = 0
+        writes.count = 0
         assert await batcher.publish(JsonMessage(b'"late"', private_queue)) is True
-        assert writes == 1
+        assert writes.count == 1
     finally:
         await opened.close()
 
@@ -176,18 +183,10 @@ async def test_an_ack_batcher_acks_one_turns_deliveries_in_one_write(
         got = await channel.basic_get(private_queue, no_ack=False)
         assert isinstance(got, aiormq.abc.DeliveredMessage)
         deliveries.append(Delivery(got))
-    writes = 0
-    put = channel.write_queue.put
-
-    async def counted(item: object) -> None:
-        nonlocal writes
-        writes += 1
-        await put(item)
-
-    channel.write_queue.put = counted  # type: ignore[method-assign]
+    writes = WriteCounter(channel)
     acks = AckBatcher()
     await asyncio.wait_for(asyncio.gather(*(acks.ack(d) for d in deliveries[::-1])), 10)
-    assert writes == 1  # twenty acks, in no particular order, one write
+    assert writes.count == 1  # twenty acks, in no particular order, one write
     await opened.close()  # anything not acked would go back to the queue now
     declared = await confirm_channel.declare_queue(private_queue, passive=True)
     assert declared.declaration_result.message_count == 0

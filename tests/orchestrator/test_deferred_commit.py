@@ -15,6 +15,7 @@ import messages
 from orchestrator.asl.loader import load_definition
 from orchestrator.engine import Engine
 from orchestrator.store import OutboxMessage, SqliteStore
+from orchestrator.store.pending_commit import PendingCommit
 
 WAIT = {
     "StartAt": "W",
@@ -33,6 +34,21 @@ def _start(engine: Engine, name: str) -> None:
     engine.start(messages.IntakeRequest(state_machine="Waiting", execution_name=name, input={}))
 
 
+def _deferred_starts(store: SqliteStore, engine: Engine, *names: str) -> PendingCommit:
+    """Start executions ``names`` in a deferred batch; its COMMIT is still to run."""
+    with store.deferred_batch() as pending:
+        for name in names:
+            _start(engine, name)
+    return pending
+
+
+def _commit_on_a_thread(pending: PendingCommit) -> threading.Thread:
+    """Run ``pending``'s COMMIT on a thread of its own, as the service does."""
+    committer = threading.Thread(target=pending.commit)
+    committer.start()
+    return committer
+
+
 def _names_on_disk(path: Path) -> list[str]:
     """The executions another connection sees (only what was committed)."""
     with sqlite3.connect(path) as other:
@@ -44,14 +60,10 @@ def test_a_deferred_batch_is_seen_only_once_its_commit_on_another_thread_is_done
 ) -> None:
     store = SqliteStore(tmp_path / "sfn.db")
     engine = _engine(store)
-    with store.deferred_batch() as pending:
-        _start(engine, "a")
-        _start(engine, "b")
+    pending = _deferred_starts(store, engine, "a", "b")
     assert pending.needs_commit
     assert _names_on_disk(tmp_path / "sfn.db") == []  # statements done, not committed
-    committer = threading.Thread(target=pending.commit)
-    committer.start()
-    committer.join()
+    _commit_on_a_thread(pending).join()
     assert _names_on_disk(tmp_path / "sfn.db") == ["a", "b"]
     pending.finish()
     pending.finish()  # settled once; finishing again changes nothing
@@ -65,8 +77,7 @@ def test_using_the_store_while_a_commit_is_in_flight_waits_for_that_commit(
 ) -> None:
     store = SqliteStore(tmp_path / "sfn.db")
     engine = _engine(store)
-    with store.deferred_batch() as pending:
-        _start(engine, "a")
+    pending = _deferred_starts(store, engine, "a")
     arn = store.executions()[0].execution_arn  # no thread took the COMMIT: it runs here
     assert _names_on_disk(tmp_path / "sfn.db") == ["a"]
     record = store.execution_by_arn(arn)
@@ -75,8 +86,7 @@ def test_using_the_store_while_a_commit_is_in_flight_waits_for_that_commit(
 
     with store.deferred_batch() as pending:
         _start(engine, "b")
-    committer = threading.Thread(target=pending.commit)
-    committer.start()
+    committer = _commit_on_a_thread(pending)
     # Whether the thread has committed yet or not, this read comes after the COMMIT.
     assert sorted(e.execution_name for e in store.executions()) == ["a", "b"]
     committer.join()
@@ -108,9 +118,7 @@ def test_a_failed_deferred_commit_rolls_the_batch_back_and_leaves_the_store_usab
         engine.stop(
             messages.StopExecutionRequest(execution_arn=kept.execution_arn, error="E", cause="c")
         )
-    committer = threading.Thread(target=pending.commit)
-    committer.start()
-    committer.join()
+    _commit_on_a_thread(pending).join()
     with pytest.raises(sqlite3.OperationalError, match="disk is full"):
         pending.finish()
     assert _names_on_disk(tmp_path / "sfn.db") == ["kept"]
