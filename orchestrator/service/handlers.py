@@ -119,6 +119,7 @@ class Handlers:
         self.gather_seconds = gather_seconds
         self._gathered = asyncio.Event()  # set once GATHER_UNTIL messages are queued
         self._last_batch = 0  # how many messages the previous batch held
+        self._committing = False  # a batch is taken from the queue and not yet being sent
         self.sending: set[asyncio.Task[None]] = set()
         self.store_backoff = Backoff("committing to the store")
         # Held acks stay well inside each consumer's prefetch window.
@@ -225,6 +226,7 @@ class Handlers:
             await self._gather()
             batch = self._next_batch()
             self._last_batch = len(batch)
+            self._committing = True
             while True:
                 try:
                     settle = await self._commit(batch)
@@ -236,6 +238,7 @@ class Handlers:
             task = asyncio.create_task(settle)
             self.sending.add(task)
             task.add_done_callback(self.sending.discard)
+            self._committing = False
             if len(self.sending) >= self.max_sending:
                 await asyncio.wait(self.sending, return_when=asyncio.FIRST_COMPLETED)
 
@@ -260,8 +263,8 @@ class Handlers:
         return batch
 
     def idle(self) -> bool:
-        """Nothing queued, and every committed batch published and acked."""
-        return not self.queued and not self.sending
+        """Nothing queued or being committed, and every committed batch published and acked."""
+        return not self.queued and not self._committing and not self.sending
 
     async def _commit(self, batch: list[Work]) -> Coroutine[Any, Any, None]:
         """Apply ``batch`` in one transaction; the coroutine that publishes and acks it.
