@@ -33,25 +33,30 @@ def dispatch_message(
     mock: MockTarget | None = None,
 ) -> OutboxMessage:
     """The outbox message that carries ``command`` of execution ``state`` to its target."""
-    # (Built only where it is needed: validating a request walks its whole payload.)
-    request = integration_request(command, state) if mock is not None else None
-    if request is not None and mock is not None and mock.claims(request):
-        body, queue = request.to_wire(), CALLS_QUEUE
+    # The integration request is built only where it is needed: validating one walks its
+    # whole payload, and a function's task sends a TaskRequest instead.
+    request = None
+    if mock is not None:
+        request = integration_request(command, state)
+        if mock.claims(request):
+            return _outbox_message(command, CALLS_QUEUE, request.to_wire())
+    queue = queue_for(
+        routing,
+        command.integration,
+        command.service,
+        command.action,
+        command.resource,
+        command.function_name,
+        command.pattern,
+    )
+    if command.integration in ("function", "invoke") and queue != CALLS_QUEUE:
+        body = task_request(command, state).to_wire()
     else:
-        queue = queue_for(
-            routing,
-            command.integration,
-            command.service,
-            command.action,
-            command.resource,
-            command.function_name,
-            command.pattern,
-        )
-        legacy = command.integration in ("function", "invoke") and queue != CALLS_QUEUE
-        if legacy:
-            body = task_request(command, state).to_wire()
-        else:
-            body = (request or integration_request(command, state)).to_wire()
+        body = (request or integration_request(command, state)).to_wire()
+    return _outbox_message(command, queue, body)
+
+
+def _outbox_message(command: interpreter.DispatchTask, queue: str, body: bytes) -> OutboxMessage:
     return OutboxMessage(
         exchange="",
         routing_key=queue,

@@ -116,14 +116,18 @@ class SqliteStore(VersionsMixin, MapRunsMixin, ExpressStartsMixin):
     def _db(self) -> sqlite3.Connection:
         """The connection, once no deferred COMMIT is in flight on another thread: a use
         from this thread waits for it and settles it first (see pending_commit.py)."""
-        if self._inflight is not None:
-            self._inflight.settle()
+        self._await_commit()
         return self._connection
 
     @_db.setter
     def _db(self, connection: sqlite3.Connection) -> None:
         self._connection = connection
         self._inflight: PendingCommit | None = None
+
+    def _await_commit(self) -> None:
+        """Wait for a deferred COMMIT in flight, and settle it (see pending_commit.py)."""
+        if self._inflight is not None:
+            self._inflight.settle()
 
     def _start_memory(self) -> None:
         """The store's in-memory state: no transaction open, nothing cached."""
@@ -184,8 +188,7 @@ class SqliteStore(VersionsMixin, MapRunsMixin, ExpressStartsMixin):
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         """A transaction; inside :meth:`batch`, a savepoint of the batch's transaction."""
-        if self._inflight is not None:
-            self._inflight.settle()
+        self._await_commit()
         if self._depth:
             self._depth += 1
             savepoint = f"s{self._depth}"
@@ -286,8 +289,7 @@ class SqliteStore(VersionsMixin, MapRunsMixin, ExpressStartsMixin):
         Until then the batch is in flight: this thread's next use of the store waits for it.
         A failing block rolls the batch back here, as :meth:`batch` does.
         """
-        if self._inflight is not None:
-            self._inflight.settle()
+        self._await_commit()
         self._begin_outermost()
         try:
             yield (pending := PendingCommit(self._commit, self._settled))
@@ -310,8 +312,7 @@ class SqliteStore(VersionsMixin, MapRunsMixin, ExpressStartsMixin):
 
     def execution_by_arn(self, arn: str) -> ExecutionRecord | None:
         """The execution with ``arn``, if any."""
-        if self._inflight is not None:  # the cache holds that batch's states staged
-            self._inflight.settle()
+        self._await_commit()  # the cache holds that batch's states staged
         cached = self._cache.get(arn)
         if cached is not None:
             return cached
