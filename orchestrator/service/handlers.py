@@ -57,8 +57,8 @@ BUSY_RETRY_SECONDS = 0.005
 # COMMIT, a publish write, an ack and the broker's work for each, whatever its size, so
 # fuller batches leave more CPU for the steps (and for the workers and the broker beside
 # them). It waits only while the previous batch held GATHER_WHEN messages or more (the loop
-# is behind: work arrives faster than it is applied), at most GATHER_SECONDS, and stops as
-# soon as GATHER_UNTIL are queued. At light load a message is applied as soon as it comes.
+# is behind: work arrives faster than it is applied), until GATHER_SECONDS after that batch's
+# steps were done (its COMMIT syncs meanwhile), and stops as soon as GATHER_UNTIL are queued. At light load a message is applied as soon as it comes.
 GATHER_SECONDS = 0.015
 GATHER_WHEN = 16
 GATHER_UNTIL = 64
@@ -119,6 +119,7 @@ class Handlers:
         self.gather_seconds = gather_seconds
         self._gathered = asyncio.Event()  # set once GATHER_UNTIL messages are queued
         self._last_batch = 0  # how many messages the previous batch held
+        self._applied_at = 0.0  # when the previous batch's steps were done (loop time)
         self._committing = False  # a batch is taken from the queue and not yet being sent
         self.sending: set[asyncio.Task[None]] = set()
         self.store_backoff = Backoff("committing to the store")
@@ -248,9 +249,14 @@ class Handlers:
             return
         if len(self.queued) >= GATHER_UNTIL:
             return
+        # Counted from when the previous batch's steps were done: its COMMIT's fsync, on a
+        # thread, overlaps the wait instead of adding to it.
+        left = self._applied_at + self.gather_seconds - asyncio.get_running_loop().time()
+        if left <= 0:
+            return
         self._gathered.clear()
         with suppress(TimeoutError):
-            await asyncio.wait_for(self._gathered.wait(), self.gather_seconds)
+            await asyncio.wait_for(self._gathered.wait(), left)
 
     def _next_batch(self) -> list[Work]:
         """What is queued, up to ``max_batch``; a suspect of a crash goes in a batch of its
@@ -279,6 +285,7 @@ class Handlers:
             with self._applying(marked):
                 with self.engine.store.deferred_batch() as pending:
                     outcomes = self._apply(batch)
+                self._applied_at = asyncio.get_running_loop().time()
                 if pending.needs_commit:
                     try:
                         await asyncio.get_running_loop().run_in_executor(None, pending.commit)
