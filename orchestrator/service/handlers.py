@@ -58,7 +58,8 @@ BUSY_RETRY_SECONDS = 0.005
 # fuller batches leave more CPU for the steps (and for the workers and the broker beside
 # them). It waits only while the previous batch held GATHER_WHEN messages or more (the loop
 # is behind: work arrives faster than it is applied), until GATHER_SECONDS after that batch's
-# steps were done (its COMMIT syncs meanwhile), and stops as soon as GATHER_UNTIL are queued. At light load a message is applied as soon as it comes.
+# steps were done (its COMMIT syncs meanwhile), and stops as soon as GATHER_UNTIL are queued.
+# At light load a message is applied as soon as it comes.
 GATHER_SECONDS = 0.015
 GATHER_WHEN = 16
 GATHER_UNTIL = 64
@@ -280,15 +281,16 @@ class Handlers:
         store meanwhile: a use of it waits for the COMMIT, see store/pending_commit.py).
         Raises :class:`StoreFault` when the store cannot commit (nothing is applied then).
         """
+        loop = asyncio.get_running_loop()
         marked = [work.key for work in batch if work.key]
         try:
             with self._applying(marked):
                 with self.engine.store.deferred_batch() as pending:
                     outcomes = self._apply(batch)
-                self._applied_at = asyncio.get_running_loop().time()
+                self._applied_at = loop.time()
                 if pending.needs_commit:
                     try:
-                        await asyncio.get_running_loop().run_in_executor(None, pending.commit)
+                        await loop.run_in_executor(None, pending.commit)
                     finally:  # (cancelled: the COMMIT is waited for all the same)
                         pending.finish()
         except Exception as exc:
@@ -301,7 +303,6 @@ class Handlers:
                 if work.alone:
                     self.guard.survived(work.key)
         if outcomes.busy:
-            loop = asyncio.get_running_loop()
             loop.call_later(BUSY_RETRY_SECONDS, self._requeue, outcomes.busy)
         return self._settle(outcomes)
 
