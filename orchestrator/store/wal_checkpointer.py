@@ -33,6 +33,7 @@ class WalCheckpointer:
         # writer to finish the job (see :meth:`catch_up`).
         self.long_wal_pages = long_wal_pages
         self.needs_catch_up = False
+        self.rounds = 0  # rounds finished, failed ones too: a pace that does not depend on time
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="wal-checkpointer", daemon=True)
 
@@ -80,6 +81,7 @@ class WalCheckpointer:
                     if failing:
                         log.warning("checkpointing %s works again", self.path)
                     failing = 0
+                self.rounds += 1
         finally:
             db.close()
 

@@ -63,21 +63,31 @@ def test_a_long_wal_is_finished_by_the_writer_when_the_thread_asks(tmp_path: Pat
     assert wal_pages(path) == grown
 
 
-def churn(store: SqliteStore, seconds: float) -> None:
-    """Commits paced like a lightly loaded service: a 4 KiB message in, then out, each 2 ms."""
+def churn(store: SqliteStore, commits: int, *, between_rounds: int = 0) -> None:
+    """Commits of a lightly loaded service: a 4 KiB message in, then out.
+
+    With ``between_rounds``, the writer lets the checkpointing thread finish a round after
+    that many commits: however fast the disk and the thread are, no more commits than that
+    land between two rounds, so how long the WAL gets depends on counts, not on timing.
+    """
     body = os.urandom(PAGE)
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    checkpointer = store._checkpointer
+    seen = checkpointer.rounds if checkpointer else 0
+    for done in range(1, commits + 1):
         ids = store.enqueue([OutboxMessage("", "q", body)], created=time.time())
         store.delete_outbox(ids)
-        time.sleep(0.002)
+        if checkpointer and between_rounds and done % between_rounds == 0:
+            deadline = time.monotonic() + 10
+            while checkpointer.rounds == seen and time.monotonic() < deadline:
+                time.sleep(0.001)
+            seen = checkpointer.rounds
 
 
 def test_the_service_store_keeps_its_wal_short_without_autocheckpoints(tmp_path: Path) -> None:
     # Without any checkpoint the WAL holds every commit: the measure of what was written.
     unchecked = SqliteStore(tmp_path / "unchecked.db")
     unchecked._db.execute("PRAGMA wal_autocheckpoint=0")
-    churn(unchecked, 4.0)
+    churn(unchecked, 1_000)
     everything = wal_pages(tmp_path / "unchecked.db")
     unchecked.close()
 
@@ -85,15 +95,19 @@ def test_the_service_store_keeps_its_wal_short_without_autocheckpoints(tmp_path:
     store = SqliteStore(path, checkpoint_in_background=True)
     try:
         assert store._db.execute("PRAGMA wal_autocheckpoint").fetchall() == [(0,)]
-        # Commits that fsync may overtake every checkpoint of the thread; then the writer's
-        # catch-up bounds the WAL. Ask for it early, so the bound holds however the race goes.
-        assert store._checkpointer is not None
-        store._checkpointer.long_wal_pages = 500
-        churn(store, 4.0)
-        time.sleep(store._checkpointer.every_seconds + 0.2)  # one more round of the thread
+        checkpointer = store._checkpointer
+        assert checkpointer is not None
+        # Rounds a tenth as far apart keep the test short; the writer waits for one every
+        # 100 commits. Commits may still overtake a round's checkpoint, and then the
+        # writer's catch-up bounds the WAL: asked for early, the bound holds however the
+        # race goes.
+        checkpointer.every_seconds = 0.1
+        checkpointer.long_wal_pages = 500
+        churn(store, 1_000, between_rounds=100)
+        assert checkpointer.rounds >= 10
         store.enqueue([OutboxMessage("", "q", b"x")], created=time.time())
-        # The thread runs a round a second: the WAL keeps about the last second or two.
-        assert wal_pages(path) < everything / 2
+        # The WAL keeps about the commits since the last round or two, not all of them.
+        assert wal_pages(path) < everything / 2, (wal_pages(path), everything)
     finally:
         store.close()
     assert not any(t.name == "wal-checkpointer" for t in threading.enumerate())
