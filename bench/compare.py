@@ -892,7 +892,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--systems",
         default=",".join(SYSTEMS),
-        help="comma-separated: ours,ceiling,celery,celery-default",
+        help=(
+            f"comma-separated (default: {','.join(SYSTEMS)}); also ceiling-relay, and ours'"
+            " variants ours-express, ours-pg, ours-pg2, ours-pg3"
+        ),
     )
     parser.add_argument(
         "--queue-type",
