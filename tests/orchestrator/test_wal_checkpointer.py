@@ -63,24 +63,22 @@ def test_a_long_wal_is_finished_by_the_writer_when_the_thread_asks(tmp_path: Pat
     assert wal_pages(path) == grown
 
 
-def churn(store: SqliteStore, commits: int, *, between_rounds: int = 0) -> None:
+def churn(store: SqliteStore, commits: int, *, round_every: int = 100) -> None:
     """Commits of a lightly loaded service: a 4 KiB message in, then out.
 
-    With ``between_rounds``, the writer lets the checkpointing thread finish a round after
-    that many commits: however fast the disk and the thread are, no more commits than that
-    land between two rounds, so how long the WAL gets depends on counts, not on timing.
+    On a store with a checkpointing thread, the writer lets it finish a round after every
+    ``round_every`` commits: however fast the disk and the thread are, no more commits than
+    that land between two rounds, so how long the WAL gets depends on counts, not on timing.
     """
     body = os.urandom(PAGE)
     checkpointer = store._checkpointer
-    seen = checkpointer.rounds if checkpointer else 0
     for done in range(1, commits + 1):
         ids = store.enqueue([OutboxMessage("", "q", body)], created=time.time())
         store.delete_outbox(ids)
-        if checkpointer and between_rounds and done % between_rounds == 0:
-            deadline = time.monotonic() + 10
+        if checkpointer is not None and done % round_every == 0:
+            seen, deadline = checkpointer.rounds, time.monotonic() + 10
             while checkpointer.rounds == seen and time.monotonic() < deadline:
                 time.sleep(0.001)
-            seen = checkpointer.rounds
 
 
 def test_the_service_store_keeps_its_wal_short_without_autocheckpoints(tmp_path: Path) -> None:
@@ -103,7 +101,7 @@ def test_the_service_store_keeps_its_wal_short_without_autocheckpoints(tmp_path:
         # race goes.
         checkpointer.every_seconds = 0.1
         checkpointer.long_wal_pages = 500
-        churn(store, 1_000, between_rounds=100)
+        churn(store, 1_000)
         assert checkpointer.rounds >= 10
         store.enqueue([OutboxMessage("", "q", b"x")], created=time.time())
         # The WAL keeps about the commits since the last round or two, not all of them.
